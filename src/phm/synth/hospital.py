@@ -123,7 +123,10 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
     order = np.lexsort((s["adm"], s["person"]))
     s = {k: v[order] for k, v in s.items()}
     s["provider"] = prov.acute_for(rng, ch.lad, s["person"])
-    return _episodes(ch, rng, s, prov, costs, ltc)
+    episodes, truth, stats = _episodes(ch, rng, s, prov, costs, ltc)
+    via = s["method"] == "21"
+    stats["via_ae"] = (s["person"][via], s["adm"][via], s["provider"][via])
+    return episodes, truth, stats
 
 
 def _other_trust(rng, prov: Providers, current: np.ndarray) -> np.ndarray:
@@ -289,5 +292,7 @@ def _episodes(ch: Chunk, rng, s, prov: Providers, costs: Costs, ltc):
         "is_transfer_in": pa.array(spell["transfer_in"]),
     })
     assert nsp + t_idx.size == truth.num_rows
-    stats = {"lam_em": lam_em, "p_readmit": p_readmit}
+    stats = {"lam_em": ch.rate("emergency"), "p_readmit": model.readmission_probability(ch.age0, ltc),
+             "spell_person": spell["person"], "spell_adm": spell["adm"], "spell_method": spell["method"],
+             "spell_extra": np.concatenate([s["terminal"] | s["post_death"], np.zeros(t_idx.size, bool)])}
     return episodes, truth, stats

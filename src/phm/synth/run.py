@@ -1,0 +1,130 @@
+"""``phm synth``: build the population, generate every dataset chunk by chunk, write truth."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import phm
+from phm.synth import care, hospital, people, primary
+from phm.synth.config import CHUNK_PERSONS, SynthConfig
+from phm.synth.context import Chunk, Costs, Providers
+from phm.synth.defects import DefectPlanter
+from phm.synth.outdir import MARKER, prepare_output_dir
+from phm.synth.population import Population, build_population
+from phm.synth.truth import TruthWriter
+from phm.synth.writer import DatasetWriter, sha256
+
+__all__ = ["DATASETS", "SynthConfig", "run_synth"]
+
+DATASETS = (
+    "patients", "gp_events", "gp_appointments", "apc_episodes", "op_attendances",
+    "ecds_attendances", "community_contacts", "mh_contacts", "prescriptions", "social_care", "deaths",
+)
+
+
+def _snomed_pools() -> dict[str, np.ndarray]:
+    from phm.refdata import condition_codelists
+
+    t = condition_codelists()
+    out: dict[str, list[str]] = {}
+    for cond, vocab, code in zip(t["condition"].to_pylist(), t["vocabulary"].to_pylist(), t["code"].to_pylist(), strict=True):
+        if vocab == "SNOMED":
+            out.setdefault(cond, []).append(code)
+    return {k: np.asarray(sorted(v), dtype=object) for k, v in out.items()}
+
+
+def generate_chunk(cfg: SynthConfig, pop: Population, index: int, shared: dict) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """All datasets for persons [index*CHUNK, (index+1)*CHUNK): a pure function of its inputs."""
+    lo, hi = index * CHUNK_PERSONS, min((index + 1) * CHUNK_PERSONS, pop.n)
+    ch = Chunk(cfg, pop, lo, hi, index)
+    rng = np.random.default_rng([cfg.seed, 1, index])
+    prov, costs = shared["providers"], shared["costs"]
+    apc, spells, stats = hospital.generate(ch, rng, prov, costs)
+    lam_ae, frequent = care.ae_rates(ch, rng)
+    ecds = care.emergency_department(ch, rng, prov, costs, lam_ae, stats["via_ae"])
+    tables = {
+        "patients": people.patients(ch),
+        "gp_events": primary.events(ch, rng, shared["snomed"]),
+        "gp_appointments": primary.appointments(ch, rng),
+        "apc_episodes": apc,
+        "op_attendances": care.outpatients(ch, rng, prov, costs),
+        "ecds_attendances": ecds,
+        "community_contacts": care.community(ch, rng, prov, costs),
+        "mh_contacts": care.mental_health(ch, rng, prov, costs),
+        "prescriptions": primary.prescriptions(ch, rng, shared["acute_rate"]),
+        "social_care": people.social_care(ch, rng),
+        "deaths": people.deaths(ch, rng),
+    }
+    truth = shared["truth_builder"](ch, spells, stats, lam_ae, frequent, tables)
+    return tables, truth
+
+
+def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
+    """Generate the synthetic ICB described by ``cfg``; return the manifest."""
+    from phm.refdata import check_icb
+
+    console = console or Console(stderr=True)
+    check_icb(cfg.icb)  # a clear error for an unknown ICB, before touching the disk
+    out = prepare_output_dir(cfg.out, force=cfg.force)
+    rng = np.random.default_rng([cfg.seed, 0])
+    with console.status("Building the population"):
+        pop = build_population(cfg, rng)
+    shared = {
+        "providers": Providers(cfg.icb), "costs": Costs(), "snomed": _snomed_pools(),
+        "acute_rate": primary.acute_items_rate(pop),
+    }
+    truth = TruthWriter(cfg, pop, out / "truth")
+    shared["truth_builder"] = truth.chunk_truth
+    planter = DefectPlanter(cfg, pop)
+    writers = {name: DatasetWriter(out, name, cfg.fmt) for name in DATASETS}
+    n_chunks = (pop.n + CHUNK_PERSONS - 1) // CHUNK_PERSONS
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("Generating activity", total=n_chunks)
+        for index in range(n_chunks):
+            tables, chunk_truth = generate_chunk(cfg, pop, index, shared)
+            tables = planter.plant(index, tables)
+            for name in DATASETS:
+                writers[name].write(tables[name])
+            truth.add(chunk_truth)
+            progress.advance(task)
+    for w in writers.values():
+        w.close()
+    truth.finish(defects=planter.counts, calibration_extra={"acute_items_rate": shared["acute_rate"]})
+    files = {}
+    for name, w in writers.items():
+        files[w.path.name] = {"rows": w.rows, "sha256": sha256(w.path)}
+    manifest = {
+        "generator": "phm synth", "phm_version": phm.__version__, "pyarrow_version": pa.__version__,
+        "numpy_version": np.__version__, "python": platform.python_version(),
+        "config": {"icb": cfg.icb, "persons": cfg.persons, "years": cfg.years, "start": cfg.start.isoformat(),
+                   "seed": cfg.seed, "format": cfg.fmt, "defects": cfg.defects},
+        "extract_date": cfg.extract_date.isoformat(), "files": files,
+    }
+    (out / MARKER).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _summary(console, files, out)
+    return manifest
+
+
+def _summary(console: Console, files: dict, out: Path) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"Synthetic ICB written to {out}")
+    t.add_column("file")
+    t.add_column("rows", justify="right")
+    for name, f in files.items():
+        t.add_row(name, f"{f['rows']:,}")
+    t.add_row("total", f"{sum(f['rows'] for f in files.values()):,}")
+    console.print(t)
+
+
+def defect_totals(counts: dict[str, Counter]) -> dict[str, dict[str, int]]:
+    return {d: dict(sorted(c.items())) for d, c in sorted(counts.items())}

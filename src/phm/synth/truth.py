@@ -1,0 +1,134 @@
+"""Planted truth: what the analytics should recover, written to ``DIR/truth/``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from phm.synth import model
+from phm.synth.config import SynthConfig
+from phm.synth.definitions import activity_sources, condition_ids, conditions
+from phm.synth.population import Population
+
+
+class TruthWriter:
+    def __init__(self, cfg: SynthConfig, pop: Population, directory: Path) -> None:
+        self.cfg, self.pop, self.dir = cfg, pop, Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.parts: dict[str, list[pa.Table]] = {}
+
+    def chunk_truth(self, ch, spells: pa.Table, stats: dict, lam_ae, frequent, tables) -> dict[str, pa.Table]:
+        cfg = self.cfg
+        bounds = np.asarray(cfg.fy_bounds())
+        K = cfg.years
+        start, length = ch.exposure
+        lam_em = stats["lam_em"]
+        p_r = stats["p_readmit"]
+        lam_index = lam_em / (1 + p_r[:, None])
+        # Emergency admissions observed (admission method 2x) per person-year, and the
+        # extra planted spells (terminal / death within 30 days) which are part of the expectation.
+        person = stats["spell_person"]
+        fy = np.searchsorted(bounds, stats["spell_adm"], side="right") - 1
+        emerg = np.char.startswith(stats["spell_method"].astype(str), "2")
+        observed = np.zeros((ch.n, K), np.int32)
+        extra = np.zeros((ch.n, K), np.int32)
+        np.add.at(observed, (person[emerg], fy[emerg]), 1)
+        ex = emerg & stats["spell_extra"]
+        np.add.at(extra, (person[ex], fy[ex]), 1)
+        n = ch.n
+        expected = lam_em * length / 365.25 + extra
+        labels = np.asarray(cfg.fy_labels(), dtype=object)
+        person_year = pa.table({
+            "nhs_number": ch.nhs_str.take(pa.array(np.repeat(np.arange(n), K))),
+            "year": pa.array(np.tile(labels, n), pa.string()),
+            "age_at_year_start": pa.array((ch.age0[:, None] + np.arange(K)[None, :]).ravel().astype(np.int16)),
+            "imd_decile": pa.array(np.repeat(ch.decile, K).astype(np.int8)),
+            "exposure_days": pa.array(length.ravel().astype(np.int32)),
+            "emergency_rate_index": pa.array(lam_index.ravel()),
+            "emergency_rate_total": pa.array(lam_em.ravel()),
+            "p_emergency_admission_12m": pa.array((1 - np.exp(-lam_index)).ravel()),
+            "expected_emergency_admissions": pa.array(expected.ravel()),
+            "observed_emergency_admissions": pa.array(observed.ravel()),
+            "ae_rate": pa.array(lam_ae.ravel()),
+        })
+        ids = condition_ids()
+        persons = {
+            "nhs_number": ch.nhs_str, "age_at_start": pa.array(ch.age0.astype(np.int16)),
+            "sex": pa.array(np.where(ch.male, "1", "2")), "imd_decile": pa.array(ch.decile.astype(np.int8)),
+            "frailty": pa.array(ch.frailty), "frequent_attender_planted": pa.array(frequent),
+            "died": pa.array(ch.death_day >= 0),
+            "death_place": pa.array(ch.death_place.astype(str)),
+            "exposure_days": pa.array(length.sum(axis=1).astype(np.int32)),
+        }
+        for j, cid in enumerate(ids):
+            persons[cid] = pa.array(ch.cond[:, j])
+            persons[f"p_{cid}"] = pa.array(ch.cond_prob[:, j])
+        ae = tables["ecds_attendances"]
+        return {"person_year": person_year, "persons": pa.table(persons), "spells": spells,
+                "ae_counts": ae.group_by("nhs_number").aggregate([("attendance_id", "count")])}
+
+    def add(self, parts: dict[str, pa.Table]) -> None:
+        for k, v in parts.items():
+            self.parts.setdefault(k, []).append(v)
+
+    def _write(self, name: str) -> pa.Table:
+        table = pa.concat_tables(self.parts[name])
+        pq.write_table(table, self.dir / f"{name}.parquet", compression="zstd")
+        return table
+
+    def finish(self, defects: dict, calibration_extra: dict) -> None:
+        persons = self._write("persons")
+        py = self._write("person_year")
+        self._write("spells")
+        ae = pa.concat_tables(self.parts["ae_counts"])
+        # Frequent attenders: planted people and everyone with 5+ attendances in the window.
+        fa = ae.rename_columns(["nhs_number", "attendances"])
+        pq.write_table(fa.sort_by("nhs_number"), self.dir / "ae_attendances_per_person.parquet")
+        self._json("defects.json", defects)
+        self._json("calibration.json", {**self._calibration(persons), **calibration_extra})
+        self._json("deprivation_gradient.json", self._gradient(py))
+
+    def _json(self, name: str, obj) -> None:
+        (self.dir / name).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+    def _calibration(self, persons: pa.Table) -> dict:
+        age = persons["age_at_start"].to_numpy()
+        out = {}
+        for c in conditions():
+            denom = age >= c.denominator_min_age
+            has = persons[c.id].to_numpy(zero_copy_only=False)[denom]
+            p = persons[f"p_{c.id}"].to_numpy()[denom]
+            out[c.id] = {
+                "national_target": c.target_prevalence, "target_source": c.target_source,
+                "target_confidence": c.target_confidence,
+                "denominator_min_age": c.denominator_min_age,
+                "model_national_prevalence": model.model_national_prevalence(c.id),
+                "icb_expected_prevalence": float(p.mean()) if p.size else 0.0,
+                "icb_expected_sd": float(np.sqrt((p * (1 - p)).sum()) / max(p.size, 1)),
+                "icb_observed_prevalence": float(has.mean()) if has.size else 0.0,
+                "denominator": int(denom.sum()), "register": int(has.sum()),
+            }
+        return {"conditions": out, "activity_targets": activity_sources(),
+                "base_rates": self.pop.base, "death_base_hazard": self.pop.death_base}
+
+    def _gradient(self, py: pa.Table) -> dict:
+        dec = py["imd_decile"].to_numpy()
+        exp = py["expected_emergency_admissions"].to_numpy()
+        obs = py["observed_emergency_admissions"].to_numpy()
+        days = py["exposure_days"].to_numpy()
+        out = {"conditional_rate_ratio_decile1_vs_decile10": model.DEPRIVATION_RATIO["emergency"], "by_decile": {}}
+        for d in range(1, 11):
+            m = dec == d
+            if m.any():
+                py_years = days[m].sum() / 365.25
+                out["by_decile"][str(d)] = {"person_years": float(py_years), "expected": float(exp[m].sum()),
+                                            "observed": int(obs[m].sum()),
+                                            "expected_rate_per_1000": float(1000 * exp[m].sum() / py_years)}
+        b = out["by_decile"]
+        if "1" in b and "10" in b:
+            out["planted_crude_ratio_decile1_vs_decile10"] = b["1"]["expected_rate_per_1000"] / b["10"]["expected_rate_per_1000"]
+        return out
