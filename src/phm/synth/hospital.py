@@ -160,7 +160,7 @@ def _codes(kind, group, rng, em_groups, el_groups):
             root[m], tfc[m], acsc[m], ebi[m], grp[m] = g.hrg_root, g.tfc, g.acsc, g.ebi, g.id
     mat = kind == "maternity"
     mat_dx = np.array(["O800", "O821", "O820"], dtype=object)
-    mat_op = np.array(["R241", "R182", "R179"], dtype=object)
+    mat_op = np.array(["R249", "R182", "R179"], dtype=object)
     mat_root = np.array(["NZ30", "NZ50", "NZ50"], dtype=object)
     dx[mat], op[mat], root[mat] = mat_dx[group[mat]], mat_op[group[mat]], mat_root[group[mat]]
     tfc[mat], grp[mat] = "501", np.array(["normal_delivery", "emergency_caesarean", "elective_caesarean"], dtype=object)[group[mat]]
