@@ -12,9 +12,9 @@ from scipy import stats as st
 
 from phm.codes import is_bnf_format, is_valid_nhs_number, is_valid_sctid
 from phm.refdata import bnf, condition_codelists, icd10, opcs4
-from phm.synth.run import DATASETS
-from phm.synth.model import model_national_prevalence
 from phm.synth.definitions import conditions
+from phm.synth.model import model_national_prevalence
+from phm.synth.run import DATASETS
 
 from .conftest import read_json
 from .detect import detect, read

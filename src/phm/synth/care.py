@@ -9,7 +9,14 @@ import numpy as np
 import pyarrow as pa
 
 from phm.synth.context import SETTING_DEFAULT_COSTS, Chunk, Costs, Providers
-from phm.synth.definitions import choose_rows, community_services, condition_ids, group_weights, mental_health_teams, op_specialties
+from phm.synth.definitions import (
+    choose_rows,
+    community_services,
+    condition_ids,
+    group_weights,
+    mental_health_teams,
+    op_specialties,
+)
 
 FREQUENT_ATTENDER_SHARE = 0.004  # adults with a planted high A&E rate
 FREQUENT_ATTENDER_RATE = (6.0, 24.0)  # uniform range of their attendances a year

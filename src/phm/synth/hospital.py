@@ -13,7 +13,15 @@ import pyarrow as pa
 
 from phm.synth import model
 from phm.synth.context import SETTING_DEFAULT_COSTS, Chunk, Costs, Providers
-from phm.synth.definitions import activity_targets, choose_rows, condition_ids, conditions, elective_groups, emergency_groups, group_weights
+from phm.synth.definitions import (
+    activity_targets,
+    choose_rows,
+    condition_ids,
+    conditions,
+    elective_groups,
+    emergency_groups,
+    group_weights,
+)
 
 TRANSFER_SHARE = 0.03
 UNGROUPABLE_SHARE = 0.01  # episodes with HRG UZ01Z: costed by the setting default
