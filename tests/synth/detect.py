@@ -6,7 +6,6 @@ import datetime as dt
 from collections import Counter
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from phm.codes import is_valid_nhs_number, nhs_check_digit
 from phm.refdata import icd10, lsoa21_icb, opcs4
@@ -115,5 +114,3 @@ def read(path, fmt: str) -> pa.Table:
                       "lsoa": pa.string(), "ethnic_category": pa.string(), "episode_order": pa.int8()},
         strings_can_be_null=True))
 
-
-_ = pc  # keep import for users extending detection

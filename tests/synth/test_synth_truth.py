@@ -33,12 +33,17 @@ def test_all_canonical_datasets_and_truth_written(icb20k):
     assert man["files"]["patients.parquet"]["rows"] >= 20000
 
 
-def test_defect_counts_found_equal_truth(icb20k):
-    extract = dt.date.fromisoformat(read_json(icb20k / "manifest.json")["extract_date"])
-    found = detect(_tables(icb20k, "parquet"), extract)
-    truth = read_json(icb20k / "truth" / "defects.json")
+def _assert_detected_equals_truth(directory, fmt):
+    extract = dt.date.fromisoformat(read_json(directory / "manifest.json")["extract_date"])
+    found = detect(_tables(directory, fmt), extract)
+    truth = read_json(directory / "truth" / "defects.json")
     for name in DATASETS:
         assert dict(found[name]) == {k: v for k, v in truth[name].items() if v}, name
+    return truth
+
+
+def test_defect_counts_found_equal_truth(icb20k):
+    truth = _assert_detected_equals_truth(icb20k, "parquet")
     kinds = {k for v in truth.values() for k in v}
     assert kinds >= {"nhs_invalid_check_digit", "nhs_repeated_digits", "nhs_missing", "lsoa_invalid",
                      "lsoa_missing", "discharge_before_admission", "future_date", "sentinel_date_null",
@@ -48,11 +53,7 @@ def test_defect_counts_found_equal_truth(icb20k):
 
 
 def test_csv_excel_damage_counts(icb_csv):
-    extract = dt.date.fromisoformat(read_json(icb_csv / "manifest.json")["extract_date"])
-    found = detect(_tables(icb_csv, "csv"), extract)
-    truth = read_json(icb_csv / "truth" / "defects.json")
-    for name in DATASETS:
-        assert dict(found[name]) == {k: v for k, v in truth[name].items() if v}, name
+    truth = _assert_detected_equals_truth(icb_csv, "csv")
     assert truth["ecds_attendances"]["excel_nhs_scientific"] > 0
     assert truth["op_attendances"]["excel_leading_zero_lost"] > 0
     assert truth["op_attendances"]["excel_date_ddmmyyyy"] > 0

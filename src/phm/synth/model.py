@@ -10,7 +10,6 @@ published national figure (``synth/data/*.csv`` names each source). See
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -194,15 +193,6 @@ def readmission_probability(age, n_ltc) -> np.ndarray:
     """P(emergency readmission within 30 days of an emergency discharge)."""
     r = READMISSION
     return expit(r["intercept"] + r["age"] * (np.asarray(age, float) - 60) + r["ltc"] * n_ltc)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Base rates solved on the generated population, re-weighted to England's IMD mix."""
-
-    base: dict[str, float]
-    death_base: float
-    decile_weights: dict[int, float]
 
 
 def england_decile_weights(decile: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import pyarrow as pa
 from phm.codes import nhs_check_digits_array
 from phm.synth import model
 from phm.synth.config import SynthConfig
-from phm.synth.definitions import activity_targets, condition_ids, conditions
+from phm.synth.definitions import activity_targets, choose_rows, conditions
 
 # England ethnic mix, Census 2021 (ONS, TS021), by NHS ethnic category code.
 ETHNIC_MIX = {
@@ -122,7 +122,7 @@ def build_population(cfg: SynthConfig, rng: np.random.Generator) -> Population:
     tilt = model.dep_factor(MINORITY_DEPRIVATION_RATIO, decile)
     w = np.where(codes == "A", 1.0, 1.0)[None, :] * base[None, :]
     w = np.where((codes != "A")[None, :], w * tilt[:, None], w)
-    ethnic = codes[model_choice(rng, w)]
+    ethnic = codes[choose_rows(rng, w)]
     u = rng.random(n)
     ethnic = np.where(u < ETHNICITY_NOT_STATED, "Z", ethnic)
     ethnic = np.where((u >= ETHNICITY_NOT_STATED) & (u < ETHNICITY_NOT_STATED + ETHNICITY_NOT_KNOWN), "99", ethnic)
@@ -160,12 +160,6 @@ def build_population(cfg: SynthConfig, rng: np.random.Generator) -> Population:
     _calibrate(pop)
     _draw_deaths(cfg, pop, rng)
     return pop
-
-
-def model_choice(rng, w: np.ndarray) -> np.ndarray:
-    from phm.synth.definitions import choose_rows
-
-    return choose_rows(rng, w)
 
 
 def _calibrate(pop: Population) -> None:
@@ -217,6 +211,3 @@ def dates_from_days(start: dt.date, days: np.ndarray) -> pa.Array:
     epoch = (start - dt.date(1970, 1, 1)).days
     return pa.array(np.asarray(days, dtype=np.int32) + epoch, type=pa.int32()).cast(pa.date32())
 
-
-def condition_table(pop: Population) -> dict[str, np.ndarray]:
-    return {cid: pop.cond[:, j] for j, cid in enumerate(condition_ids())}

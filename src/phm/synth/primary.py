@@ -77,24 +77,9 @@ def events(ch: Chunk, rng, snomed_by_condition: dict[str, np.ndarray]) -> pa.Tab
 def prescriptions(ch: Chunk, rng, acute_rate: float) -> pa.Table:
     """One row per person, medicine (BNF presentation) and month dispensed."""
     table = drugs()
-    codes = sorted({r["bnf_code"] for r in table})
-    ids = condition_ids()
+    codes = _codes(table)
     n = ch.n
-    p_off = np.ones((n, len(codes)))
-    for r in table:
-        j = codes.index(r["bnf_code"])
-        g, prob = r["group"], float(r["probability"])
-        if g in ids:
-            has = ch.cond[:, ids.index(g)]
-        elif g == "age65":
-            has = ch.age0 >= 65
-            if "Tamsulosin" in r["name"]:
-                has = has & ch.male
-        elif g == "adult":
-            has = ch.age0 >= 18
-        else:
-            continue
-        p_off[:, j] *= np.where(has, 1 - prob, 1.0)
+    p_off = _p_not_on(table, codes, ch.cond, ch.age0, ch.male)
     on = rng.random((n, len(codes))) >= p_off
     person, drug = np.nonzero(on)
     months = _months(ch)
@@ -109,7 +94,6 @@ def prescriptions(ch: Chunk, rng, acute_rate: float) -> pa.Table:
     acute = [r for r in table if r["group"] == "acute"]
     aw = np.array([float(r["probability"]) for r in acute])
     a_codes = np.array([codes.index(r["bnf_code"]) for r in acute])
-    start, length = ch.exposure
     a_p, a_day = ch.events(rng, np.full((n, ch.cfg.years), acute_rate) * ch.frailty[:, None])
     a_drug = a_codes[np.searchsorted(np.cumsum(aw / aw.sum()), rng.random(a_p.size) * 0.999999)]
     a_month = _month_index(ch, a_day)
@@ -160,16 +144,18 @@ def _months(ch: Chunk) -> tuple[np.ndarray, np.ndarray]:
     return first, np.clip(last - first, 0, None)
 
 
-def repeat_items_per_head(pop_cond: np.ndarray, age: np.ndarray, male: np.ndarray) -> float:
-    """Expected repeat items per person-year, used to set the acute rate to the national total."""
-    table = drugs()
-    codes = sorted({r["bnf_code"] for r in table})
+def _codes(table) -> list[str]:
+    return sorted({r["bnf_code"] for r in table})
+
+
+def _p_not_on(table, codes: list[str], cond: np.ndarray, age: np.ndarray, male: np.ndarray) -> np.ndarray:
+    """P(not on each repeat medicine) per person, combining every group that prescribes it."""
     ids = condition_ids()
     p_off = np.ones((age.size, len(codes)))
     for r in table:
         g, prob, j = r["group"], float(r["probability"]), codes.index(r["bnf_code"])
         if g in ids:
-            has = pop_cond[:, ids.index(g)]
+            has = cond[:, ids.index(g)]
         elif g == "age65":
             has = (age >= 65) & (male if "Tamsulosin" in r["name"] else True)
         elif g == "adult":
@@ -177,6 +163,13 @@ def repeat_items_per_head(pop_cond: np.ndarray, age: np.ndarray, male: np.ndarra
         else:
             continue
         p_off[:, j] *= np.where(has, 1 - prob, 1.0)
+    return p_off
+
+
+def repeat_items_per_head(pop_cond: np.ndarray, age: np.ndarray, male: np.ndarray) -> float:
+    """Expected repeat items per person-year, used to set the acute rate to the national total."""
+    table = drugs()
+    p_off = _p_not_on(table, _codes(table), pop_cond, age, male)
     return float((1 - p_off).sum(axis=1).mean() * 12 * REPEAT_DISPENSING)
 
 

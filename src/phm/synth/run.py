@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +124,3 @@ def _summary(console: Console, files: dict, out: Path) -> None:
     t.add_row("total", f"{sum(f['rows'] for f in files.values()):,}")
     console.print(t)
 
-
-def defect_totals(counts: dict[str, Counter]) -> dict[str, dict[str, int]]:
-    return {d: dict(sorted(c.items())) for d, c in sorted(counts.items())}
