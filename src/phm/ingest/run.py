@@ -1,0 +1,304 @@
+"""``phm ingest``: read sources, validate, pseudonymise, quarantine, load atomically, ledger.
+
+Each source is loaded in its own transaction: its rows (replacing any previous load of
+the same source), its quarantine rows and its ledger row land together or not at all.
+The data-quality step then recomputes the ``dq_*`` tables in one more transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from rich.console import Console
+
+import phm
+from phm.errors import InputError, UserError
+from phm.ingest import ledger as ledger_mod
+from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, load_key
+from phm.ingest.readers import BadFile, ReadInfo, read_csv, read_parquet, read_table
+from phm.ingest.validate import QUARANTINE_SCHEMA, validate
+from phm.schema import SCHEMA_VERSION, Profile, contract, dataset_names, load_profile, raw_schema
+from phm.warehouse import Warehouse, connect
+from phm.warehouse.base import meta_table
+
+QUARANTINE_TABLE = "quarantine"
+IGNORED_FILES = {"manifest.json", "README.md", "readme.txt"}
+
+
+@dataclass
+class SourceItem:
+    name: str
+    dataset: str
+    fmt: str                      # csv | parquet | database
+    path: Path | None = None
+    table: object | None = None   # an Ibis table for database sources
+
+
+@dataclass
+class SourceResult:
+    name: str
+    dataset: str
+    status: str                   # loaded | replaced | unchanged | failed
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    warehouse: Path
+    results: list[SourceResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    dq_computed: bool = False
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _file_format(name: str) -> str | None:
+    low = name.lower()
+    if low.endswith(".parquet") or low.endswith(".pq"):
+        return "parquet"
+    if any(low.endswith(s) for s in (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz", ".psv", ".gz")):
+        return "csv"
+    return None
+
+
+_URL = re.compile(r"^[a-z][a-z0-9+]*://", re.I)
+
+
+def _redact_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def discover(source: str, profile: Profile, dataset: str | None) -> tuple[list[SourceItem], list[str]]:
+    """The sources to load, and the names of files passed over (with why)."""
+    items: list[SourceItem] = []
+    skipped: list[str] = []
+    if _URL.match(source) and not source.startswith("file://"):
+        import ibis
+
+        try:
+            db = ibis.connect(source)
+        except Exception as e:  # the driver's own error, summarised in one line
+            raise InputError(f"cannot connect to {_redact_url(source)}: {str(e).splitlines()[0]}") from None
+        tables = set(db.list_tables())
+        wanted = [dataset] if dataset else dataset_names()
+        for ds in wanted:
+            dp = profile.datasets.get(ds)
+            tname = (dp.table if dp and dp.table else ds)
+            if tname in tables:
+                items.append(SourceItem(f"{_redact_url(source)}#{tname}", ds, "database", table=db.table(tname)))
+        if not items:
+            raise InputError(f"{_redact_url(source)} has no table named after a phm dataset "
+                             f"(looked for {', '.join(wanted)})")
+        return items, skipped
+    root = Path(source.removeprefix("file://"))
+    if not root.exists():
+        raise InputError(f"{root} does not exist")
+    if root.is_file():
+        files, base = [root], root.parent
+    else:
+        files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+        base = root
+    for p in files:
+        rel = p.relative_to(base).as_posix()
+        fmt = _file_format(p.name)
+        ds = dataset or profile.dataset_for_file(p.name)
+        if p.name in IGNORED_FILES and root.is_dir():
+            continue
+        if fmt is None or ds is None:
+            why = "not CSV or parquet" if fmt is None else "name matches no dataset (use --dataset or a profile)"
+            if root.is_file():
+                raise InputError(f"{rel}: {why}")
+            skipped.append(f"{rel} ({why})")
+            continue
+        contract(ds)  # a clear error for an unknown --dataset
+        items.append(SourceItem(rel, ds, fmt, path=p))
+    order = {d: i for i, d in enumerate(dataset_names())}
+    items.sort(key=lambda s: (order[s.dataset], s.name))
+    return items, skipped
+
+
+def extract_date_of(source: str, given: dt.date | None) -> dt.date:
+    """The date the extract was taken: given, else a phm synth manifest's, else today (UTC)."""
+    if given is not None:
+        return given
+    manifest = Path(source) / "manifest.json"
+    if not _URL.match(source) and manifest.is_file():
+        try:
+            return dt.date.fromisoformat(json.loads(manifest.read_text())["extract_date"])
+        except (KeyError, ValueError, json.JSONDecodeError):
+            pass
+    return dt.datetime.now(dt.UTC).date()
+
+
+class Ingestor:
+    def __init__(self, wh: Warehouse, key: PseudonymKey, profile: Profile, *, profile_label: str,
+                 encoding: str | None, delimiter: str | None, extract_date: dt.date) -> None:
+        self.wh, self.key, self.profile = wh, key, profile
+        self.profile_label = profile_label
+        self.encoding = encoding or profile.encoding
+        self.delimiter = delimiter or profile.delimiter
+        self.extract_date = extract_date
+        self.pseudo = Pseudonymiser(key)
+        meta = wh.meta()
+        if meta.get("pseudonym_key_id") and meta["pseudonym_key_id"] != key.key_id:
+            raise UserError(f"this warehouse was pseudonymised with key {meta['pseudonym_key_id']}, but the key "
+                            f"given ({key.origin}) is {key.key_id}; use the same key, or a new warehouse "
+                            "after a key rotation")
+        self.meta = {"pseudonym_key_id": key.key_id, "schema_version": SCHEMA_VERSION,
+                     "backend": wh.backend, "created_by": f"phm {phm.__version__}"}
+
+    def load(self, item: SourceItem, progress=None) -> SourceResult:
+        ledger = ledger_mod.read_ledger(self.wh)
+        prev = ledger_mod.current(ledger).get(item.name)
+        sha = _sha256_file(item.path) if item.path is not None else None
+        same = (prev is not None and prev["sha256"] == sha and prev["dataset"] == item.dataset
+                and prev["schema_version"] == SCHEMA_VERSION and prev["profile"] == self.profile_label
+                and prev["pseudonym_key_id"] == self.key.key_id)
+        if same:
+            return SourceResult(item.name, item.dataset, "unchanged", prev["rows_in"], prev["rows_loaded"],
+                                prev["rows_quarantined"])
+        c = contract(item.dataset)
+        wanted = {col: self.profile.source_column(item.dataset, col) for col in c.columns}
+        must = {n for n, col in c.columns.items() if col.required or col.type == "nhs_number"}
+        info = ReadInfo()
+        hasher = hashlib.sha256() if item.path is None else None
+        if item.fmt == "csv":
+            batches = read_csv(item.path, item.name, wanted, must, info, encoding=self.encoding,
+                               delimiter=self.delimiter)
+        elif item.fmt == "parquet":
+            batches = read_parquet(item.path, item.name, wanted, must, info)
+        else:
+            batches = read_table(item.table, item.name, wanted, must, info, hasher=hasher)
+        schema = raw_schema(item.dataset)
+        nhs_col = next((n for n, col in c.columns.items() if col.type == "nhs_number"), None)
+        loaded = quarantined = 0
+        task = progress.add_task(f"{item.dataset}: {item.name}", total=None) if progress else None
+        tx = self.wh.transaction()
+        try:
+            raw_w = tx.writer(f"raw_{item.dataset}", schema, item.name)
+            q_w = tx.writer(QUARANTINE_TABLE, QUARANTINE_SCHEMA, item.name)
+            for batch in batches:
+                typed, lines, q = validate(batch, c, item.dataset, item.name,
+                                           date_format=self.profile.date_format_for(item.dataset),
+                                           timestamp_format=self.profile.timestamp_format_for(item.dataset))
+                cols = {}
+                for f in schema:
+                    if f.name in typed:
+                        cols[f.name] = typed[f.name]
+                if nhs_col is not None:
+                    cleaned, status = classify(typed[nhs_col])
+                    cols["person_id"] = self.pseudo.person_ids(cleaned, status)
+                    cols["nhs_number_status"] = status
+                else:
+                    cols["person_id"] = pa.nulls(len(lines), pa.int64())
+                    cols["nhs_number_status"] = pa.nulls(len(lines), pa.string())
+                cols["_source"] = pa.array(np.full(len(lines), item.name, dtype=object), pa.string())
+                cols["_line"] = pa.array(lines, pa.int64())
+                table = pa.table([cols[f.name] for f in schema], schema=schema)
+                raw_w.write(table)
+                q_w.write(q)
+                loaded += table.num_rows
+                quarantined += q.num_rows
+                if progress:
+                    progress.advance(task, table.num_rows + q.num_rows)
+            if loaded + quarantined != info.rows_in:
+                raise RuntimeError(f"{item.name}: rows in {info.rows_in} != loaded {loaded} + quarantined "
+                                   f"{quarantined}; this is a bug in phm")
+            if hasher is not None:
+                sha = hasher.hexdigest()
+                if (prev is not None and prev["sha256"] == sha and prev["dataset"] == item.dataset
+                        and prev["schema_version"] == SCHEMA_VERSION and prev["profile"] == self.profile_label):
+                    tx.rollback()
+                    return SourceResult(item.name, item.dataset, "unchanged", prev["rows_in"],
+                                        prev["rows_loaded"], prev["rows_quarantined"])
+            row = {
+                "source": item.name, "dataset": item.dataset, "format": item.fmt, "sha256": sha,
+                "size_bytes": item.path.stat().st_size if item.path is not None else None,
+                "rows_in": info.rows_in, "rows_loaded": loaded, "rows_quarantined": quarantined,
+                "schema_version": SCHEMA_VERSION, "profile": self.profile_label, "encoding": info.encoding,
+                "delimiter": info.delimiter, "extract_date": self.extract_date,
+                "pseudonym_key_id": self.key.key_id, "phm_version": phm.__version__,
+                "notes": "; ".join(info.notes) or None,
+            }
+            tx.replace_table(ledger_mod.LEDGER_TABLE, ledger_mod.with_load(ledger, row))
+            tx.replace_table("warehouse_meta", meta_table(self.meta))
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+        finally:
+            if progress:
+                progress.remove_task(task)
+        status = "replaced" if prev is not None else "loaded"
+        return SourceResult(item.name, item.dataset, status, info.rows_in, loaded, quarantined, notes=info.notes)
+
+
+def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | None = None,
+           key_file: Path | None = None, demo: bool = False, backend: str | None = None,
+           dataset: str | None = None, encoding: str | None = None, delimiter: str | None = None,
+           extract_date: dt.date | None = None, run_dq: bool = True, console: Console | None = None,
+           progress: bool = False) -> IngestReport:
+    """Load every source under ``source`` into ``warehouse``; see the module docstring."""
+    source = str(source)
+    key = load_key(key_file, demo=demo)
+    prof = load_profile(profile)
+    label = prof.name if profile is None or str(profile) == prof.name else f"{prof.name} ({Path(str(profile)).name})"
+    items, skipped = discover(source, prof, dataset)
+    report = IngestReport(Path(warehouse), skipped=skipped)
+    wh = connect(warehouse, backend, create=True)
+    try:
+        ing = Ingestor(wh, key, prof, profile_label=label, encoding=encoding, delimiter=delimiter,
+                       extract_date=extract_date_of(source, extract_date))
+        bar = _progress(console) if progress else None
+        if bar:
+            bar.start()
+        try:
+            for item in items:
+                try:
+                    report.results.append(ing.load(item, bar))
+                except BadFile as e:
+                    report.results.append(SourceResult(item.name, item.dataset, "failed", error=str(e)))
+            changed = any(r.status in ("loaded", "replaced") for r in report.results)
+            if run_dq and (changed or not wh.has_table("dq_results")):
+                from phm.quality import compute_quality
+
+                if bar:
+                    t = bar.add_task("data-quality rules", total=None)
+                compute_quality(wh)
+                if bar:
+                    bar.remove_task(t)
+                report.dq_computed = True
+        finally:
+            if bar:
+                bar.stop()
+    finally:
+        wh.close()
+    return report
+
+
+def _progress(console: Console | None):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                    TimeElapsedColumn(), console=console, transient=True)

@@ -1,0 +1,293 @@
+"""Dataset contracts and source profiles.
+
+A *contract* (``contracts.yaml``) says what phm expects of each canonical dataset:
+columns, types, which values are required, allowed codes, the natural key and who
+submits it. A *profile* maps a source's own column names onto a contract (``hes``
+maps ``ADMIDATE`` to ``admission_date``); users write their own in YAML.
+
+Both are data, validated by pydantic on load, so a mistake in a user's profile is
+a one-line error naming the file and the key, not a traceback.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from phm.errors import UserError
+
+__all__ = [
+    "ColumnSpec", "Contract", "Profile", "DatasetProfile", "contracts", "contract", "dataset_names",
+    "load_profile", "profile_names", "SCHEMA_VERSION", "raw_schema", "data_dictionary_markdown",
+]
+
+ColumnType = Literal["string", "date", "timestamp", "integer", "number", "boolean", "nhs_number"]
+Refset = Literal["icd10", "opcs4", "bnf", "snomed", "lsoa21"]
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(), "date": pa.date32(), "timestamp": pa.timestamp("us"),
+    "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
+}
+# Columns every raw_* table carries besides the contract's own (the NHS number is replaced).
+PROVENANCE_FIELDS = [
+    pa.field("person_id", pa.int64()),          # keyed pseudonym; null when the NHS number is not valid
+    pa.field("nhs_number_status", pa.string()),  # valid | missing | invalid_check_digit | repeated_digits | malformed | scientific_notation
+    pa.field("_source", pa.string()),            # the source name recorded in the load ledger
+    pa.field("_line", pa.int64()),               # CSV: physical line the record starts on; parquet/database: row number from 1
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    name: str = ""
+    type: ColumnType
+    required: bool = False
+    description: str
+    codes: tuple[str, ...] | None = None
+    refset: Refset | None = None
+    pattern: str | None = None
+    not_future: bool = False
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return ARROW_TYPES["string" if self.type == "nhs_number" else self.type]
+
+    def check_pattern(self) -> None:
+        if self.pattern:
+            re.compile(self.pattern)
+
+
+class Contract(_Strict):
+    name: str = ""
+    description: str
+    submitter: str | None = None
+    record_id: str | None = None
+    activity_date: str
+    natural_key: tuple[str, ...] = ()
+    columns: dict[str, ColumnSpec]
+
+    @model_validator(mode="after")
+    def _refer_to_columns(self) -> Contract:
+        for what in ("submitter", "record_id", "activity_date"):
+            col = getattr(self, what)
+            if col is not None and col not in self.columns:
+                raise ValueError(f"{what} {col!r} is not a column")
+        for col in self.natural_key:
+            if col not in self.columns:
+                raise ValueError(f"natural key column {col!r} is not a column")
+        return self
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def has_nhs_number(self) -> bool:
+        return any(c.type == "nhs_number" for c in self.columns.values())
+
+    def raw_column(self, name: str) -> str:
+        """The warehouse column holding contract column ``name`` (the NHS number becomes person_id)."""
+        return "person_id" if self.columns[name].type == "nhs_number" else name
+
+
+class _ContractFile(_Strict):
+    schema_version: str
+    datasets: dict[str, Contract]
+
+
+@cache
+def _contract_file() -> _ContractFile:
+    text = resources.files("phm.schema").joinpath("contracts.yaml").read_text(encoding="utf-8")
+    parsed = _ContractFile.model_validate(yaml.safe_load(text))
+    datasets = {}
+    for name, c in parsed.datasets.items():
+        cols = {k: v.model_copy(update={"name": k}) for k, v in c.columns.items()}
+        for col in cols.values():
+            col.check_pattern()
+        datasets[name] = c.model_copy(update={"name": name, "columns": cols})
+    return _ContractFile(schema_version=parsed.schema_version, datasets=datasets)
+
+
+SCHEMA_VERSION: str = _contract_file().schema_version
+
+
+def contracts() -> dict[str, Contract]:
+    """Every canonical dataset's contract, in load order (patients first, deaths last)."""
+    return dict(_contract_file().datasets)
+
+
+def dataset_names() -> list[str]:
+    return list(_contract_file().datasets)
+
+
+def contract(name: str) -> Contract:
+    try:
+        return _contract_file().datasets[name]
+    except KeyError:
+        raise UserError(f"unknown dataset {name!r}; phm knows: {', '.join(dataset_names())}") from None
+
+
+def raw_schema(name: str) -> pa.Schema:
+    """Arrow schema of the warehouse table ``raw_<name>``: contract columns, typed, then provenance."""
+    c = contract(name)
+    fields = [pa.field(col.name, col.arrow_type) for col in c.columns.values() if col.type != "nhs_number"]
+    return pa.schema(fields + PROVENANCE_FIELDS)
+
+
+# -- profiles --------------------------------------------------------------------------------
+
+
+class DatasetProfile(_Strict):
+    files: tuple[str, ...] = ()
+    table: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    date_format: str | None = None
+    timestamp_format: str | None = None
+
+
+class Profile(_Strict):
+    name: str
+    description: str = ""
+    encoding: str | None = None
+    delimiter: str | None = None
+    date_format: str | None = None
+    datasets: dict[str, DatasetProfile] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Profile:
+        known = _contract_file().datasets
+        for ds, dp in self.datasets.items():
+            if ds not in known:
+                raise ValueError(f"dataset {ds!r} is not a phm dataset (known: {', '.join(known)})")
+            for col in dp.columns:
+                if col not in known[ds].columns:
+                    raise ValueError(f"{ds}: {col!r} is not a column of the contract "
+                                     f"(columns: {', '.join(known[ds].columns)})")
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise ValueError("delimiter must be one character")
+        return self
+
+    def source_column(self, dataset: str, column: str) -> str:
+        dp = self.datasets.get(dataset)
+        return dp.columns.get(column, column) if dp else column
+
+    def date_format_for(self, dataset: str) -> str | None:
+        dp = self.datasets.get(dataset)
+        return (dp.date_format if dp and dp.date_format else None) or self.date_format
+
+    def timestamp_format_for(self, dataset: str) -> str | None:
+        dp = self.datasets.get(dataset)
+        return dp.timestamp_format if dp else None
+
+    def dataset_for_file(self, filename: str) -> str | None:
+        """Which dataset a file holds: the profile's patterns first, then the canonical name rule."""
+        for ds, dp in self.datasets.items():
+            if any(fnmatch.fnmatch(filename, pat) for pat in dp.files):
+                return ds
+        stem = filename.split(".", 1)[0]
+        names = sorted(_contract_file().datasets, key=len, reverse=True)
+        for ds in names:  # 'apc_episodes.csv', 'apc_episodes_2024-05.csv.gz'
+            if stem == ds or stem.startswith(ds + "_") or stem.startswith(ds + "-"):
+                return ds
+        return None
+
+
+def profile_names() -> list[str]:
+    d = resources.files("phm.schema").joinpath("profiles")
+    return sorted(p.name.removesuffix(".yaml") for p in d.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_profile(name_or_path: str | Path | None) -> Profile:
+    """A shipped profile by name (``canonical``, ``hes``) or a user's YAML file."""
+    if name_or_path is None:
+        name_or_path = "canonical"
+    path = Path(name_or_path)
+    if str(name_or_path) in profile_names():
+        text = resources.files("phm.schema").joinpath("profiles", f"{name_or_path}.yaml").read_text(encoding="utf-8")
+        where = f"profile {name_or_path!r}"
+    elif path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise UserError(f"profile file {path} does not exist")
+        text = path.read_text(encoding="utf-8")
+        where = f"profile file {path}"
+    else:
+        raise UserError(f"unknown profile {str(name_or_path)!r}: give one of {', '.join(profile_names())} "
+                        f"or a .yaml file")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"{where} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{where} must be a mapping with at least 'name:'")
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        raise UserError(f"{where}: {loc}: {first['msg']}") from None
+
+
+# -- documentation -----------------------------------------------------------------------------
+
+
+def data_dictionary_markdown() -> str:
+    """The data-dictionary page (docs/data-dictionary.md) generated from the contracts."""
+    lines = [
+        "# Data dictionary: the canonical datasets phm ingests",
+        "",
+        "Generated from `src/phm/schema/contracts.yaml` by `phm schema docs`; a test keeps it in step.",
+        f"Schema version {SCHEMA_VERSION}.",
+        "",
+        "Every warehouse table `raw_<dataset>` holds these columns, typed, except that the NHS number",
+        "is replaced by `person_id` (keyed pseudonym, null unless the number is valid) and",
+        "`nhs_number_status`; `_source` and `_line` say where each row came from.",
+        "",
+        "A value that cannot be read as its type, or a missing required value, sends the row to",
+        "`quarantine` with a reason. Codes, code lists and patterns are data-quality checks: the row",
+        "loads and the data-quality report counts it.",
+        "",
+    ]
+    for name, c in contracts().items():
+        lines += [f"## {name}", "", c.description, ""]
+        meta = []
+        if c.submitter:
+            meta.append(f"submitted by `{c.submitter}`")
+        if c.record_id:
+            meta.append(f"record identifier `{c.record_id}`")
+        if c.natural_key:
+            meta.append("natural key (" + ", ".join(f"`{k}`" for k in c.natural_key) + ")")
+        meta.append(f"activity date `{c.activity_date}`")
+        lines += ["; ".join(meta).capitalize() + ".", ""]
+        lines += ["| column | type | required | check | description |", "|---|---|---|---|---|"]
+        for col in c.columns.values():
+            check = []
+            if col.codes:
+                check.append("one of " + ", ".join(f"`{v}`" for v in col.codes))
+            if col.refset:
+                check.append(f"in {col.refset}")
+            if col.pattern:
+                check.append(f"matches `{col.pattern}`")
+            if col.not_future:
+                check.append("not after the extract date")
+            lines.append(f"| `{col.name}` | {col.type} | {'yes' if col.required else ''} | "
+                         f"{'; '.join(check)} | {col.description} |")
+        lines.append("")
+    lines += ["## Source profiles", "",
+              "A profile maps a source's column names onto the contracts. Shipped: "
+              + ", ".join(f"`{p}`" for p in profile_names()) + ". Write your own in YAML:", "",
+              "```yaml", "name: my_trust", "encoding: cp1252        # optional; otherwise sniffed",
+              "delimiter: '|'          # optional; otherwise sniffed", "date_format: '%d/%m/%Y' # optional; otherwise ISO 8601",
+              "datasets:", "  apc_episodes:", "    files: ['APC_*.csv']", "    columns:",
+              "      admission_date: ADMIDATE", "      nhs_number: NHSNO", "```", ""]
+    return "\n".join(lines)

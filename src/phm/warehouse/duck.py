@@ -1,0 +1,126 @@
+"""DuckDB warehouse: one file, ACID transactions, out-of-core execution."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ibis
+import pyarrow as pa
+
+from phm.errors import UserError
+from phm.warehouse.base import SourceWriter, Transaction, Warehouse, conform
+
+_counter = iter(range(1 << 62))
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "VARCHAR"
+    if pa.types.is_date32(t):
+        return "DATE"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP"
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    raise TypeError(f"no DuckDB type for {t}")
+
+
+class DuckDBWarehouse(Warehouse):
+    backend = "duckdb"
+
+    def __init__(self, path: Path, *, create: bool, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        threads = os.environ.get("PHM_THREADS")
+        try:
+            self._con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        except Exception as e:  # duckdb.IOException: the file is locked or is not a DuckDB file
+            msg = str(e).splitlines()[0]
+            if "lock" in msg.lower():
+                raise UserError(f"warehouse {self.path} is in use by another phm process; wait for it to finish") from None
+            raise UserError(f"cannot open warehouse {self.path}: {msg}") from None
+        self.raw = self._con.con
+        self.raw.execute("SET preserve_insertion_order = false")
+        if threads:
+            self.raw.execute(f"SET threads = {int(threads)}")
+
+    @property
+    def con(self):
+        return self._con
+
+    def list_tables(self) -> list[str]:
+        return sorted(self._con.list_tables())
+
+    def table(self, name: str):
+        return self._con.table(name)
+
+    def to_arrow(self, name: str) -> pa.Table:
+        return self.raw.execute(f"SELECT * FROM {_q(name)}").fetch_arrow_table()
+
+    def transaction(self) -> Transaction:
+        return _DuckTransaction(self)
+
+    def close(self) -> None:
+        self._con.disconnect()
+
+
+class _DuckWriter(SourceWriter):
+    def __init__(self, tx: _DuckTransaction, table: str) -> None:
+        self.tx, self.table = tx, table
+
+    def write(self, batch: pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        name = f"_phm_batch_{next(_counter)}"
+        self.tx.raw.register(name, batch)
+        try:
+            self.tx.raw.execute(f"INSERT INTO {_q(self.table)} SELECT * FROM {name}")
+        finally:
+            self.tx.raw.unregister(name)
+
+
+class _DuckTransaction(Transaction):
+    def __init__(self, wh: DuckDBWarehouse) -> None:
+        self.wh, self.raw = wh, wh.raw
+        self.raw.execute("BEGIN TRANSACTION")
+        self.done = False
+
+    def _ensure(self, table: str, schema: pa.Schema) -> None:
+        cols = ", ".join(f"{_q(f.name)} {_duck_type(f.type)}" for f in schema)
+        self.raw.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} ({cols})")
+
+    def writer(self, table, schema, source, *, replace=True) -> SourceWriter:
+        self._ensure(table, schema)
+        if replace and source is not None:
+            self.raw.execute(f"DELETE FROM {_q(table)} WHERE _source = ?", [source])
+        return _DuckWriter(self, table)
+
+    def replace_table(self, table: str, data: pa.Table) -> None:
+        self.raw.execute(f"DROP TABLE IF EXISTS {_q(table)}")
+        self._ensure(table, data.schema)
+        _DuckWriter(self, table).write(data)
+
+    def materialize(self, table: str, expr) -> None:
+        sql = self.wh.con.compile(conform(expr))
+        self.raw.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS {sql}")
+        return self.wh.con.table(table)
+
+    def commit(self) -> None:
+        if not self.done:
+            self.raw.execute("COMMIT")
+            self.done = True
+
+    def rollback(self) -> None:
+        if not self.done:
+            self.raw.execute("ROLLBACK")
+            self.done = True
