@@ -88,18 +88,129 @@ def synth(
 
 
 @app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="A file, a folder of files, or a database URL (e.g. duckdb:///x.db).")],
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="Warehouse: a .duckdb file (default) or a Spark folder.")],
+    profile: Annotated[str, typer.Option("--profile", help="Source profile: canonical, hes, or a YAML file.")] = "canonical",
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="File holding the pseudonymisation key (else $PHM_PSEUDO_KEY).")] = None,
+    demo_key: Annotated[bool, typer.Option("--demo", help="Synthetic data only: use a generated demo key kept outside the warehouse.")] = False,
+    backend: Annotated[str | None, typer.Option("--backend", help="duckdb or spark (default: what the warehouse is, else duckdb).")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Which dataset the file(s) hold, if the names do not say.")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="CSV encoding (default: sniffed).")] = None,
+    delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed).")] = None,
+    extract_date: Annotated[str | None, typer.Option("--extract-date", help="Date the extract was taken, YYYY-MM-DD (default: manifest, else today).")] = None,
+    no_dq: Annotated[bool, typer.Option("--no-dq", help="Skip the data-quality rules after loading.")] = False,
+) -> None:
+    """Validate, pseudonymise and load sources into the warehouse; quarantine bad rows with reasons."""
+    import datetime as dt
+
+    from phm.errors import InputError
+    from phm.ingest import ingest as run_ingest
+
+    when = None
+    if extract_date:
+        try:
+            when = dt.date.fromisoformat(extract_date)
+        except ValueError:
+            raise UserError(f"--extract-date {extract_date!r} is not a date in the form YYYY-MM-DD") from None
+    console = Console(stderr=True)
+    report = run_ingest(source, warehouse, profile=profile, key_file=key_file, demo=demo_key, backend=backend,
+                        dataset=dataset, encoding=encoding, delimiter=delimiter, extract_date=when,
+                        run_dq=not no_dq, console=console, progress=True)
+    _ingest_summary(console, report)
+    if report.failed:
+        raise InputError(f"{len(report.failed)} source{'s' if len(report.failed) > 1 else ''} could not be loaded "
+                         "(see above); everything else was loaded")
+
+
+def _ingest_summary(console: Console, report) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"Ingest into {report.warehouse}")
+    for col, just in (("dataset", "left"), ("source", "left"), ("status", "left"), ("rows in", "right"),
+                      ("loaded", "right"), ("quarantined", "right")):
+        t.add_column(col, justify=just)
+    totals = [0, 0, 0]
+    for r in report.results:
+        t.add_row(r.dataset, r.name, r.status, f"{r.rows_in:,}", f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}")
+        totals = [totals[0] + r.rows_in, totals[1] + r.rows_loaded, totals[2] + r.rows_quarantined]
+    t.add_row("total", "", "", *(f"{v:,}" for v in totals))
+    console.print(t)
+    for r in report.results:
+        if r.error:
+            console.print(f"phm: error: {r.error}", markup=False, highlight=False)
+        for note in r.notes:
+            console.print(f"note: {r.name}: {note}", markup=False, highlight=False)
+    for s in report.skipped:
+        console.print(f"note: skipped {s}", markup=False, highlight=False)
+    if report.dq_computed:
+        console.print("Data-quality rules recomputed: see 'phm dq'.", highlight=False)
+
+
+@app.command()
+def dq(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The warehouse to report on.")],
+    out: Annotated[Path, typer.Option("--out", help="Report file: .xlsx or .html. Feedback CSVs go in <name>-feedback/.")],
+    provider: Annotated[str | None, typer.Option("--provider", help="Only this submitter (trust, practice or LA code).")] = None,
+    recompute: Annotated[bool, typer.Option("--recompute", help="Re-run the rules before reporting.")] = False,
+) -> None:
+    """Write the data-quality report and record-level feedback files per provider."""
+    from phm.quality import compute_quality
+    from phm.quality.report import write_report
+    from phm.warehouse import connect
+
+    wh = connect(warehouse)
+    try:
+        if recompute or not wh.has_table("dq_results"):
+            compute_quality(wh)
+        paths = write_report(wh, out, provider=provider)
+    finally:
+        wh.close()
+    console = Console(stderr=True, highlight=False)
+    console.print(f"Data-quality report: {paths[0]}")
+    if len(paths) > 1:
+        console.print(f"Feedback files: {len(paths) - 1} in {paths[1].parent}")
+
+
+schema_app = typer.Typer(help="Dataset contracts and source profiles.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("docs")
+def schema_docs(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the page here (default: print it).")] = None,
+) -> None:
+    """The data dictionary generated from the contracts (docs/data-dictionary.md)."""
+    from phm.schema import data_dictionary_markdown
+
+    text = data_dictionary_markdown()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Where the demo ICB is written.")] = Path("demo-data"),
+    out: Annotated[Path, typer.Option("--out", help="Where the demo ICB and its warehouse are written.")] = Path("demo-data"),
     persons: Annotated[int, typer.Option("--persons", help="Registered persons.")] = 50000,
 ) -> None:
-    """Generate the demo synthetic ICB (later stages add ingest, build and serve)."""
+    """Generate the demo synthetic ICB and ingest it with a demo key (later stages add build and serve)."""
+    from phm.ingest import ingest as run_ingest
     from phm.synth.run import SynthConfig, run_synth
 
+    console = Console(stderr=True)
     config = SynthConfig.from_cli(
         icb="QWU", persons=persons, years=3, start="2022-04", seed=1,
         fmt="parquet", defects="default", out=out / "synth", force=True,
     )
-    run_synth(config, console=Console(stderr=True))
+    run_synth(config, console=console)
+    warehouse = out / "warehouse.duckdb"
+    if warehouse.exists():
+        warehouse.unlink()
+    report = run_ingest(out / "synth", warehouse, demo=True, console=console, progress=True)
+    _ingest_summary(console, report)
+    console.print(f"Warehouse: {warehouse}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         command.main(args=args, prog_name="phm", standalone_mode=False)
     except UserError as err:
-        err_console.print(f"phm: error: {err}", markup=False)
+        from phm.codes import redact_nhs_numbers
+
+        err_console.print(f"phm: error: {redact_nhs_numbers(str(err))}", markup=False)
         return err.exit_code
     except typer.Exit as done:
         return int(done.exit_code or 0)
@@ -123,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("phm: interrupted", markup=False)
         return 130
     except Exception as err:  # a bug: one line for the user, details for the developer
+        from phm.codes import redact_nhs_numbers
+
         err_console.print(
-            f"phm: internal error ({type(err).__name__}): {err}. "
+            f"phm: internal error ({type(err).__name__}): {redact_nhs_numbers(str(err))}. "
             "This is a bug in phm; set PHM_DEBUG=1 to see the traceback.",
             markup=False,
         )

@@ -219,3 +219,15 @@ def valid_nhs_number_array(values: np.ndarray) -> np.ndarray:
     safe = np.where(in_range, arr, 0).astype(np.int64)
     expected = _check_digits(safe // 10)
     return in_range & (expected == safe % 10) & (safe % _REPDIGIT != 0)
+
+
+_NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
+
+
+def redact_nhs_numbers(text: str) -> str:
+    """Mask every valid NHS number written anywhere in ``text`` (bare, spaced or hyphenated).
+
+    For messages, logs and quarantine text: invalid ten-digit runs (record numbers, phone
+    numbers) are left alone; valid NHS numbers become ``*******919``.
+    """
+    return _NHS_LIKE.sub(lambda m: mask_nhs_number(m.group(0)) if is_valid_nhs_number(m.group(0)) else m.group(0), text)

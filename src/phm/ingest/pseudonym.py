@@ -89,25 +89,46 @@ _SCI = r"^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$"
 
 
 def classify(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Clean NHS numbers (spaces and hyphens removed) and their status, vectorised."""
+    """Clean NHS numbers (surrounding space, inner spaces and hyphens removed) and their
+    status, vectorised. Clean input (ten bare digits) takes a fast path with no regex."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
-    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"[\s-]", "")
-    cleaned = pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, pa.string()), cleaned)
+    length = pc.utf8_length(values)
+    ten = pc.fill_null(pc.and_(pc.equal(length, 10), pc.utf8_is_digit(values)), False)
+    if not pc.all(pc.or_(ten, pc.is_null(values))).as_py():
+        cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"[\s-]", "")
+        values = pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, pa.string()), cleaned)
+        ten = pc.fill_null(pc.and_(pc.equal(pc.utf8_length(values), 10), pc.utf8_is_digit(values)), False)
+    cleaned = values
     n = len(cleaned)
     missing = pc.is_null(cleaned).to_numpy(zero_copy_only=False)
-    ten = pc.fill_null(pc.match_substring_regex(cleaned, r"^[0-9]{10}$"), False).to_numpy(zero_copy_only=False)
-    sci = pc.fill_null(pc.match_substring_regex(cleaned, _SCI), False).to_numpy(zero_copy_only=False)
-    as_int = pc.cast(pc.if_else(pa.array(ten), cleaned, pa.scalar("0")), pa.int64()).to_numpy(zero_copy_only=False)
-    valid = ten & valid_nhs_number_array(as_int)
-    repeated = ten & (as_int % 1111111111 == 0)
-    status = np.full(n, "malformed", dtype=object)
-    status[missing] = "missing"
-    status[sci] = "scientific_notation"
-    status[ten & ~valid] = "invalid_check_digit"
-    status[repeated] = "repeated_digits"
-    status[valid] = "valid"
-    return cleaned, pa.array(status, pa.string())
+    ten_np = ten.to_numpy(zero_copy_only=False)
+    as_int = pc.cast(pc.if_else(ten, cleaned, pa.scalar("0")), pa.int64()).to_numpy(zero_copy_only=False)
+    valid = ten_np & valid_nhs_number_array(as_int)
+    status = np.full(n, "valid", dtype=object) if valid.all() else None
+    if status is None:
+        odd = ~valid & ~missing & ~ten_np
+        sci = np.zeros(n, bool)
+        if odd.any():
+            sci = pc.fill_null(pc.match_substring_regex(cleaned, _SCI), False).to_numpy(zero_copy_only=False)
+        repeated = ten_np & (as_int % 1111111111 == 0)
+        codes = np.zeros(n, np.int8)  # index into STATUSES
+        codes[~missing] = STATUSES.index("malformed")
+        codes[sci] = STATUSES.index("scientific_notation")
+        codes[ten_np & ~valid] = STATUSES.index("invalid_check_digit")
+        codes[repeated] = STATUSES.index("repeated_digits")
+        codes[valid] = STATUSES.index("valid")
+        codes[missing] = STATUSES.index("missing")
+        status_arr = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(STATUSES)).cast(pa.string())
+        return cleaned, status_arr
+    return cleaned, constant(STATUSES[0], n)
+
+
+def constant(value: str, n: int) -> pa.Array:
+    """A string array of ``n`` copies of ``value``, built without Python objects per row."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value])).cast(pa.string())
 
 
 class Pseudonymiser:

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from phm.codes import redact_nhs_numbers
 from phm.errors import InputError
 
 BATCH_ROWS = 250_000
@@ -33,9 +34,11 @@ _SNIFF_BYTES = 1 << 16
 
 
 class BadFile(InputError):
-    """A file phm cannot read at all. The message names the file and line."""
+    """A file phm cannot read at all. The message names the file and line; any NHS number
+    it quotes (e.g. a headerless file's first row, shown as its header) is masked."""
 
     def __init__(self, source: str, message: str, line: int | None = None) -> None:
+        message = redact_nhs_numbers(message)
         where = f"{source}, line {line}" if line else source
         super().__init__(f"{where}: {message}")
         self.source, self.line, self.detail = source, line, message
@@ -122,7 +125,8 @@ def _open_bytes(path: Path, source: str):
     magic = f.read(2)
     f.seek(0)
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb"), True
+        f.close()  # a GzipFile given a fileobj never closes it; one given the path does
+        return gzip.GzipFile(path, mode="rb"), True
     if path.suffix == ".gz":
         f.close()
         raise BadFile(source, "the name ends .gz but the file is not gzip-compressed")
@@ -158,6 +162,11 @@ def sniff_encoding(sample: bytes, stated: str | None) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    # UTF-8 text with a few damaged bytes: read as UTF-8 so the damaged cells are quarantined
+    # (ING-ENC-01), rather than turning every accented letter into cp1252 mojibake.
+    text = sample.decode("utf-8", errors="replace")
+    if sum(1 for ch in text if ch > "\x7f" and ch != "\ufffd") > text.count("\ufffd"):
+        return "utf-8"
     if any(b in sample for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D)):
         return "latin-1"
     return "cp1252"
@@ -278,6 +287,11 @@ def read_parquet(path: Path, source: str, wanted: dict[str, str], must_have: set
     header = pf.schema_arrow.names
     pos = map_header(source, header, wanted, must_have, info)
     names = {c: header[i] for c, i in pos.items()}
+    for s in names.values():
+        t = pf.schema_arrow.field(s).type
+        if pa.types.is_nested(t):
+            raise BadFile(source, f"column {s!r} holds nested values ({t}); phm reads only flat columns "
+                          "(text, numbers, dates)")
     start = 1
     try:
         for rb in pf.iter_batches(batch_size=batch_rows, columns=list(dict.fromkeys(names.values()))):

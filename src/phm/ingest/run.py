@@ -14,14 +14,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 from rich.console import Console
 
 import phm
 from phm.errors import InputError, UserError
 from phm.ingest import ledger as ledger_mod
-from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, load_key
+from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, constant, load_key
 from phm.ingest.readers import BadFile, ReadInfo, read_csv, read_parquet, read_table
 from phm.ingest.validate import QUARANTINE_SCHEMA, validate
 from phm.schema import SCHEMA_VERSION, Profile, contract, dataset_names, load_profile, raw_schema
@@ -213,7 +212,7 @@ class Ingestor:
                 else:
                     cols["person_id"] = pa.nulls(len(lines), pa.int64())
                     cols["nhs_number_status"] = pa.nulls(len(lines), pa.string())
-                cols["_source"] = pa.array(np.full(len(lines), item.name, dtype=object), pa.string())
+                cols["_source"] = constant(item.name, len(lines))
                 cols["_line"] = pa.array(lines, pa.int64())
                 table = pa.table([cols[f.name] for f in schema], schema=schema)
                 raw_w.write(table)

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from phm.codes import is_valid_nhs_number, mask_nhs_number
+from phm.codes import redact_nhs_numbers
 from phm.ingest.readers import MAX_FIELD_CHARS, Batch
 from phm.schema import ColumnSpec, Contract
 
@@ -40,7 +40,6 @@ QUARANTINE_SCHEMA = pa.schema([
     pa.field("submitter", pa.string()), pa.field("record_id", pa.string()),
 ])
 
-_NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
 _ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _ISO_TS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?(Z|[+-]00:?00)?$"
 _DMY = r"^[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}$"
@@ -61,7 +60,7 @@ def safe_value(v: object) -> str | None:
     if len(s) > 60:
         s = s[:57] + "..."
     s = s.replace("\x00", "\\0")
-    return _NHS_LIKE.sub(lambda m: mask_nhs_number(m.group(0)) if is_valid_nhs_number(m.group(0)) else m.group(0), s)
+    return redact_nhs_numbers(s)
 
 
 @dataclass
@@ -94,6 +93,12 @@ def _as_text(arr: pa.Array) -> pa.Array:
         arr = arr.cast(arr.type.value_type)
     if pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.string())
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type) or pa.types.is_fixed_size_binary(arr.type):
+        try:
+            arr = arr.cast(pa.string())
+        except pa.ArrowInvalid:  # bytes that are not UTF-8: shown as U+FFFD, so ING-ENC-01 quarantines them
+            arr = pa.array([None if v is None else v.decode("utf-8", errors="replace") for v in arr.to_pylist()],
+                           pa.string())
     return arr
 
 
@@ -110,9 +115,11 @@ def _parse_date(col: ColumnSpec, s: pa.Array, fmt: str | None) -> ColumnResult:
     else:
         iso = pc.if_else(pc.match_substring_regex(s, _ISO_DATE), s, pa.scalar(None, pa.string()))
         parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
+    parsed = _no_rollover(s, parsed, fmt or "%Y-%m-%d")
     bad = present & ~_np(pc.is_valid(parsed))
     if bad.any():
-        dmy = bad & _np(pc.match_substring_regex(s, _DMY))
+        # with a stated date_format the order is known: a DMY-looking failure is just not a real date
+        dmy = bad & _np(pc.match_substring_regex(s, _DMY)) if not fmt else np.zeros(len(bad), bool)
         serial = bad & _np(pc.match_substring_regex(s, _SERIAL))
         other = bad & ~dmy & ~serial
         if dmy.any():
@@ -126,6 +133,26 @@ def _parse_date(col: ColumnSpec, s: pa.Array, fmt: str | None) -> ColumnResult:
             want = fmt or "YYYY-MM-DD"
             problems.append(Problem(other, "ING-DATE-01", f"{col.name} {{value}} is not a real date in the form {want}"))
     return ColumnResult(parsed.cast(pa.date32()), problems)
+
+
+def _no_rollover(s: pa.Array, parsed: pa.Array, fmt: str) -> pa.Array:
+    """``parsed`` with dates that do not exist set to null. Arrow's strptime rolls them over
+    (2023-02-30 becomes 2023-03-02); a value that does not format back to its text is
+    checked with Python's strptime, which refuses them."""
+    ok = _np(pc.is_valid(parsed))
+    if not ok.any():
+        return parsed
+    same = _np(pc.equal(pc.strftime(parsed, format=fmt), s))
+    suspect = np.flatnonzero(ok & ~same)
+    if not len(suspect):
+        return parsed
+    real = np.ones(len(s), bool)
+    for i in suspect:
+        try:
+            dt.datetime.strptime(s[int(i)].as_py(), fmt)
+        except ValueError:
+            real[i] = False
+    return pc.if_else(pa.array(real), parsed, pa.scalar(None, parsed.type))
 
 
 def _parse_timestamp(col: ColumnSpec, s: pa.Array, fmt: str | None) -> ColumnResult:
@@ -237,6 +264,13 @@ def _typed(col: ColumnSpec, arr: pa.Array, date_fmt: str | None, ts_fmt: str | N
 
 def _cell_problems(col: ColumnSpec, s: pa.Array, from_text: bool) -> list[Problem]:
     out = []
+    if pc.any(pc.greater(pc.utf8_length(s), MAX_FIELD_CHARS)).as_py():
+        long = _np(pc.greater(pc.utf8_length(s), MAX_FIELD_CHARS))
+        out.append(Problem(long, "ING-CELL-03", f"{col.name} is longer than {MAX_FIELD_CHARS:,} characters"))
+    # one pass finds any row needing a closer look (formula start, NUL byte, undecodable bytes)
+    suspect = r"^[=+\-@]|\x00|\x{FFFD}" if col.type == "string" else r"\x00|\x{FFFD}"
+    if not pc.any(pc.match_substring_regex(s, suspect)).as_py():
+        return out
     if from_text:
         enc = _np(pc.match_substring(s, "\ufffd"))
         if enc.any():
@@ -244,9 +278,6 @@ def _cell_problems(col: ColumnSpec, s: pa.Array, from_text: bool) -> list[Proble
     nul = _np(pc.match_substring(s, "\x00"))
     if nul.any():
         out.append(Problem(nul, "ING-CELL-02", f"{col.name} contains a NUL byte"))
-    long = _np(pc.greater(pc.utf8_length(s), MAX_FIELD_CHARS))
-    if long.any():
-        out.append(Problem(long, "ING-CELL-03", f"{col.name} is longer than {MAX_FIELD_CHARS:,} characters"))
     if col.type == "string":
         formula = _np(pc.match_substring_regex(s, _FORMULA_START))
         if formula.any():

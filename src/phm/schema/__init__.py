@@ -227,7 +227,10 @@ def load_profile(name_or_path: str | Path | None) -> Profile:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise UserError(f"{where} is not valid YAML: {e}") from None
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{where} is not valid YAML{at}: {problem}") from None
     if not isinstance(data, dict):
         raise UserError(f"{where} must be a mapping with at least 'name:'")
     try:

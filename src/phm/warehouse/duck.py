@@ -51,6 +51,7 @@ class DuckDBWarehouse(Warehouse):
             raise UserError(f"cannot open warehouse {self.path}: {msg}") from None
         self.raw = self._con.con
         self.raw.execute("SET preserve_insertion_order = false")
+        self.raw.execute("SET enable_progress_bar = false")
         if threads:
             self.raw.execute(f"SET threads = {int(threads)}")
 
@@ -65,7 +66,8 @@ class DuckDBWarehouse(Warehouse):
         return self._con.table(name)
 
     def to_arrow(self, name: str) -> pa.Table:
-        return self.raw.execute(f"SELECT * FROM {_q(name)}").fetch_arrow_table()
+        res = self.raw.execute(f"SELECT * FROM {_q(name)}")
+        return res.to_arrow_table() if hasattr(res, "to_arrow_table") else res.fetch_arrow_table()
 
     def transaction(self) -> Transaction:
         return _DuckTransaction(self)

@@ -1,0 +1,35 @@
+"""Fixtures shared across test packages: synthetic ICBs and ingested warehouses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from phm_testing import ingest_with_key, synth
+
+
+@pytest.fixture(scope="session")
+def icb10k(tmp_path_factory) -> Path:
+    """A 10,000-person synthetic ICB (parquet, default defects)."""
+    return synth(tmp_path_factory.mktemp("icb10k"), "--persons", "10000", "--seed", "5")
+
+
+@pytest.fixture(scope="session")
+def icb10k_duckdb(icb10k, tmp_path_factory) -> Path:
+    """``icb10k`` ingested into a DuckDB warehouse with TEST_KEY."""
+    wh = tmp_path_factory.mktemp("wh10k") / "warehouse.duckdb"
+    report = ingest_with_key(icb10k, wh)
+    assert not report.failed
+    return wh
+
+
+@pytest.fixture(scope="session")
+def icb_small(tmp_path_factory) -> Path:
+    """A 1,000-person ICB for tests that ingest many times."""
+    return synth(tmp_path_factory.mktemp("icb1k"), "--persons", "1000", "--seed", "9")
+
+
+@pytest.fixture(scope="session")
+def icb_small_csv(tmp_path_factory) -> Path:
+    """A 4,000-person ICB written as CSV, with the Excel defects only CSV can carry."""
+    return synth(tmp_path_factory.mktemp("icb4kcsv"), "--persons", "4000", "--seed", "3", "--format", "csv")
