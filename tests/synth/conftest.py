@@ -3,12 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from phm.cli import main
-
-
-def _synth(out: Path, *args: str) -> Path:
-    assert main(["synth", "--out", str(out), *args]) == 0
-    return out
+from phm_testing import synth as _synth
 
 
 @pytest.fixture(scope="session")

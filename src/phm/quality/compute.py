@@ -10,6 +10,7 @@ from collections import defaultdict
 import ibis
 import pyarrow as pa
 
+from phm.warehouse import fetch
 from phm.quality.catalogue import Rule, dqmi_items, rules
 from phm.schema import Contract, contracts
 
@@ -97,7 +98,7 @@ def _distinct_values(base, cols: list[str]) -> dict[str, list[str]]:
     if not cols:
         return {}
     parts = [base.select(column=ibis.literal(c), value=base[c].cast("string")).distinct() for c in cols]
-    t = ibis.union(*parts, distinct=True).to_pyarrow()
+    t = fetch(ibis.union(*parts, distinct=True))
     out: dict[str, list[str]] = defaultdict(list)
     for c, v in zip(t["column"].to_pylist(), t["value"].to_pylist(), strict=True):
         if v is not None:
@@ -253,8 +254,8 @@ def compute_quality(wh) -> dict[str, int]:
             tx.replace_table(FLAGS_TABLE, _empty_flags())
         else:
             f = tx.materialize(FLAGS_TABLE, flags)
-            flag_counts = (f.group_by(["dataset", "rule_id", "column", "submitter", "period"])
-                           .agg(n=f.count()).to_pyarrow())
+            flag_counts = fetch(f.group_by(["dataset", "rule_id", "column", "submitter", "period"])
+                                .agg(n=f.count()))
             n_flags = int(sum(flag_counts["n"].to_pylist()))
         denoms = _denominators(bases)
         quarantine = _quarantine_counts(wh)
@@ -283,7 +284,7 @@ def _empty_flags() -> pa.Table:
 def _denominators(bases) -> dict[str, list[tuple[str | None, dt.date | None, int]]]:
     out = {}
     for ds, base in bases.items():
-        t = base.group_by(["_submitter", "_period"]).agg(records=base.count()).to_pyarrow()
+        t = fetch(base.group_by(["_submitter", "_period"]).agg(records=base.count()))
         rows = sorted(zip(t["_submitter"].to_pylist(), t["_period"].to_pylist(), t["records"].to_pylist(), strict=True),
                       key=lambda x: (x[0] or "", x[1] or dt.date.min))
         out[ds] = rows
@@ -294,7 +295,7 @@ def _quarantine_counts(wh) -> dict[tuple[str, str, str], int]:
     if not wh.has_table("quarantine"):
         return {}
     q = wh.table("quarantine")
-    t = q.group_by(["dataset", "rule_id", "submitter"]).agg(n=q.count()).to_pyarrow()
+    t = fetch(q.group_by(["dataset", "rule_id", "submitter"]).agg(n=q.count()))
     return {(d, r, s or UNKNOWN): n for d, r, s, n in zip(t["dataset"].to_pylist(), t["rule_id"].to_pylist(),
                                                          t["submitter"].to_pylist(), t["n"].to_pylist(), strict=True)}
 
@@ -360,7 +361,7 @@ def _scores(bases, flag_counts) -> tuple[pa.Table, pa.Table]:
             else:
                 aggs[f"ok{i}"] = base[col].notnull().sum()
             aggs[f"def{i}"] = base[col].isin(list(defaults)).sum() if defaults and col != "nhs_number" else ibis.literal(0)
-        t = base.group_by("_submitter").agg(**aggs).to_pyarrow().to_pylist()
+        t = fetch(base.group_by("_submitter").agg(**aggs)).to_pylist()
         for row in sorted(t, key=lambda x: x["_submitter"] or ""):
             s, n = row["_submitter"], row["records"]
             scores = []
@@ -386,8 +387,8 @@ def _linkage(ctx: _Context, bases) -> pa.Table:
         if not c.has_nhs_number:
             continue
         j = base.left_join(ctx.registered, "person_id")
-        t = j.group_by("_submitter").agg(records=j.count(), valid=(j.nhs_number_status == "valid").sum(),
-                                         linked=j._reg.notnull().sum()).to_pyarrow().to_pylist()
+        t = fetch(j.group_by("_submitter").agg(records=j.count(), valid=(j.nhs_number_status == "valid").sum(),
+                                               linked=j._reg.notnull().sum())).to_pylist()
         for r in sorted(t, key=lambda x: x["_submitter"] or ""):
             rows.append({"dataset": ds, "submitter": r["_submitter"], "records": r["records"],
                          "valid_nhs_number": int(r["valid"] or 0), "linked": int(r["linked"] or 0),

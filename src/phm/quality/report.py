@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 
 from phm.codes import redact_nhs_numbers
 from phm.errors import OutputError, UserError
+from phm.warehouse import fetch
 
 __all__ = ["FEEDBACK_COLUMNS", "SUFFIXES", "neutralise", "write_report"]
 
@@ -193,7 +194,7 @@ def _provider_ledger(wh, ledger: list[dict], provider: str, quarantine: list[dic
             t = t.filter(t[c.submitter] == provider)
         elif provider != NO_SUBMITTER:
             continue
-        got = t.group_by("_source").agg(n=t.count()).to_pyarrow()
+        got = fetch(t.group_by("_source").agg(n=t.count()))
         for s, n in zip(got["_source"].to_pylist(), got["n"].to_pylist(), strict=True):
             loaded[(ds, s)] += int(n)
     quarantined = Counter((q["dataset"], q["_source"]) for q in quarantine)

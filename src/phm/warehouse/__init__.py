@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from phm.errors import UserError
-from phm.warehouse.base import Transaction, Warehouse, table_checksum
+from phm.warehouse.base import Transaction, Warehouse, fetch, table_checksum
 
-__all__ = ["Transaction", "Warehouse", "connect", "table_checksum", "BACKENDS"]
+__all__ = ["BACKENDS", "Transaction", "Warehouse", "connect", "fetch", "table_checksum"]
 
 BACKENDS = ("duckdb", "spark")
 

@@ -10,6 +10,15 @@ from pathlib import Path
 import pyarrow as pa
 
 
+def fetch(expr) -> pa.Table:
+    """Execute an Ibis expression and return Arrow. On Spark this uses DataFrame.toArrow(),
+    which skips pandas (Ibis's own path goes through toPandas)."""
+    backend = expr._find_backend()
+    if backend.name == "pyspark":
+        return backend._session.sql(backend.compile(expr)).toArrow()
+    return expr.to_pyarrow()
+
+
 class SourceWriter(ABC):
     """Receives the new rows of one source for one table inside a transaction."""
 
@@ -73,7 +82,7 @@ class Warehouse(ABC):
     def transaction(self) -> Transaction: ...
 
     def to_arrow(self, name: str) -> pa.Table:
-        return self.table(name).to_pyarrow()
+        return fetch(self.table(name))
 
     def meta(self) -> dict[str, str]:
         if not self.has_table("warehouse_meta"):
