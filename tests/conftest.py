@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from phm_testing import ingest_with_key, synth
 
 

@@ -4,11 +4,11 @@ DuckDB and Spark (architecture.md: the same transforms on every backend)."""
 from __future__ import annotations
 
 import pytest
-from phm_testing import ingest_with_key
 
 from phm.ingest.ledger import LEDGER_TABLE, VOLATILE
 from phm.warehouse import connect
 from phm.warehouse.base import normalise
+from phm_testing import ingest_with_key
 
 pytestmark = pytest.mark.xdist_group("spark")
 

@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 import pytest
-from phm_testing import TEST_KEY
 
 from phm.ingest.ledger import LEDGER_TABLE, VOLATILE
 from phm.warehouse import connect, table_checksum
+from phm_testing import TEST_KEY
 
 pytestmark = pytest.mark.xdist_group("fault")
 

@@ -33,11 +33,11 @@ from phm.codes.nhs_number import (
     is_test_nhs_number,
     is_valid_nhs_number,
     mask_nhs_number,
-    redact_nhs_numbers,
     nhs_check_digit,
     nhs_check_digits_array,
     normalise_nhs_number,
     parse_nhs_number,
+    redact_nhs_numbers,
     valid_nhs_number_array,
 )
 from phm.codes.ods import ODS_KINDS, PRACTICE_DEFAULT_CODES, is_ods_code, parse_ods_code
@@ -83,7 +83,6 @@ __all__ = [
     "is_valid_nhs_number",
     "is_valid_sctid",
     "mask_nhs_number",
-    "redact_nhs_numbers",
     "nhs_check_digit",
     "nhs_check_digits_array",
     "normalise_nhs_number",
@@ -94,6 +93,7 @@ __all__ = [
     "parse_ods_code",
     "parse_opcs4",
     "parse_sctid",
+    "redact_nhs_numbers",
     "sctid_partition",
     "valid_nhs_number_array",
     "verhoeff_check_digit",

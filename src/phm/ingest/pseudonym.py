@@ -107,8 +107,7 @@ def classify(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     ten_np = ten.to_numpy(zero_copy_only=False)
     as_int = pc.cast(pc.if_else(ten, cleaned, pa.scalar("0")), pa.int64()).to_numpy(zero_copy_only=False)
     valid = ten_np & valid_nhs_number_array(as_int)
-    status = np.full(n, "valid", dtype=object) if valid.all() else None
-    if status is None:
+    if not valid.all():
         odd = ~valid & ~missing & ~ten_np
         sci = np.zeros(n, bool)
         if odd.any():

@@ -101,7 +101,7 @@ def map_header(source: str, header: list[str], wanted: dict[str, str], must_have
     if hard:
         found = [h.strip() for h in header]
         parts = []
-        for canon, src in hard:
+        for _canon, src in hard:
             near = difflib.get_close_matches(src.lower(), norm, n=1, cutoff=0.6)
             hint = f" (did you mean {found[norm.index(near[0])]!r}?)" if near else ""
             parts.append(f"{src!r}{hint}")
@@ -121,7 +121,7 @@ def map_header(source: str, header: list[str], wanted: dict[str, str], must_have
 
 
 def _open_bytes(path: Path, source: str):
-    f = open(path, "rb")
+    f = open(path, "rb")  # noqa: SIM115 - the caller owns and closes the handle
     magic = f.read(2)
     f.seek(0)
     if magic == b"\x1f\x8b":

@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,6 +196,15 @@ class Ingestor:
         loaded = quarantined = 0
         task = progress.add_task(f"{item.dataset}: {item.name}", total=None) if progress else None
         tx = self.wh.transaction()
+        # Writes run on one background thread (the engine releases the GIL) while the next batch
+        # is read and validated; at most two batches wait, which bounds memory.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phm-write")
+        pending: deque = deque()
+
+        def write(table: pa.Table, q: pa.Table) -> None:
+            raw_w.write(table)
+            q_w.write(q)
+
         try:
             raw_w = tx.writer(f"raw_{item.dataset}", schema, item.name)
             q_w = tx.writer(QUARANTINE_TABLE, QUARANTINE_SCHEMA, item.name)
@@ -215,12 +226,15 @@ class Ingestor:
                 cols["_source"] = constant(item.name, len(lines))
                 cols["_line"] = pa.array(lines, pa.int64())
                 table = pa.table([cols[f.name] for f in schema], schema=schema)
-                raw_w.write(table)
-                q_w.write(q)
+                pending.append(pool.submit(write, table, q))
+                while len(pending) > 2:
+                    pending.popleft().result()
                 loaded += table.num_rows
                 quarantined += q.num_rows
                 if progress:
                     progress.advance(task, table.num_rows + q.num_rows)
+            while pending:
+                pending.popleft().result()
             if loaded + quarantined != info.rows_in:
                 raise RuntimeError(f"{item.name}: rows in {info.rows_in} != loaded {loaded} + quarantined "
                                    f"{quarantined}; this is a bug in phm")
@@ -244,9 +258,13 @@ class Ingestor:
             tx.replace_table("warehouse_meta", meta_table(self.meta))
             tx.commit()
         except BaseException:
+            for f in pending:
+                f.cancel()
+            pool.shutdown(wait=True)
             tx.rollback()
             raise
         finally:
+            pool.shutdown(wait=True)
             if progress:
                 progress.remove_task(task)
         status = "replaced" if prev is not None else "loaded"

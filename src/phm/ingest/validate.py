@@ -22,7 +22,6 @@ truncated and any ten-digit run is masked, so no NHS number reaches the quaranti
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,24 +261,25 @@ def _typed(col: ColumnSpec, arr: pa.Array, date_fmt: str | None, ts_fmt: str | N
     return _parse_bool(col, arr)
 
 
+_FORMULA_CHARS = pa.array(["=", "+", "-", "@"])
+
+
 def _cell_problems(col: ColumnSpec, s: pa.Array, from_text: bool) -> list[Problem]:
+    """Long cells, NUL bytes, undecodable bytes (text input) and formula starts. Each check is
+    one cheap vectorised pass; masks are built only when something is found."""
     out = []
-    if pc.any(pc.greater(pc.utf8_length(s), MAX_FIELD_CHARS)).as_py():
+    if (pc.max(pc.binary_length(s)).as_py() or 0) > MAX_FIELD_CHARS:
         long = _np(pc.greater(pc.utf8_length(s), MAX_FIELD_CHARS))
-        out.append(Problem(long, "ING-CELL-03", f"{col.name} is longer than {MAX_FIELD_CHARS:,} characters"))
-    # one pass finds any row needing a closer look (formula start, NUL byte, undecodable bytes)
-    suspect = r"^[=+\-@]|\x00|\x{FFFD}" if col.type == "string" else r"\x00|\x{FFFD}"
-    if not pc.any(pc.match_substring_regex(s, suspect)).as_py():
-        return out
-    if from_text:
+        if long.any():
+            out.append(Problem(long, "ING-CELL-03", f"{col.name} is longer than {MAX_FIELD_CHARS:,} characters"))
+    if from_text and pc.any(pc.match_substring(s, "\ufffd")).as_py():
         enc = _np(pc.match_substring(s, "\ufffd"))
-        if enc.any():
-            out.append(Problem(enc, "ING-ENC-01", f"{col.name} has bytes that are not valid in the file's encoding"))
-    nul = _np(pc.match_substring(s, "\x00"))
-    if nul.any():
+        out.append(Problem(enc, "ING-ENC-01", f"{col.name} has bytes that are not valid in the file's encoding"))
+    if pc.any(pc.match_substring(s, "\x00")).as_py():
+        nul = _np(pc.match_substring(s, "\x00"))
         out.append(Problem(nul, "ING-CELL-02", f"{col.name} contains a NUL byte"))
     if col.type == "string":
-        formula = _np(pc.match_substring_regex(s, _FORMULA_START))
+        formula = _np(pc.is_in(pc.utf8_slice_codeunits(s, 0, 1), value_set=_FORMULA_CHARS))
         if formula.any():
             out.append(Problem(formula, "ING-CELL-01", f"{col.name} {{value}} starts like a spreadsheet formula "
                                "(= + - @); refused so that it can never run in Excel"))

@@ -10,9 +10,9 @@ from collections import defaultdict
 import ibis
 import pyarrow as pa
 
-from phm.warehouse import fetch
 from phm.quality.catalogue import Rule, dqmi_items, rules
 from phm.schema import Contract, contracts
+from phm.warehouse import fetch
 
 FLAGS_TABLE = "dq_flags"
 SENTINELS = (dt.date(1800, 1, 1), dt.date(1801, 1, 1))
@@ -196,9 +196,8 @@ def _flags_for(ctx: _Context, ds: str, c: Contract, base, r: Rule, distinct: dic
     elif check == "practice_default":
         if "practice_code" in names:
             out.append(_flag(base.filter(base.practice_code.isin(list(PRACTICE_DEFAULTS))), ds, r.rule_id, "practice_code"))
-    elif check in ("exact_duplicate", "near_duplicate"):
-        if c.natural_key:
-            out.append(_duplicates(base, ds, c, r, exact=check == "exact_duplicate"))
+    elif check in ("exact_duplicate", "near_duplicate") and c.natural_key:
+        out.append(_duplicates(base, ds, c, r, exact=check == "exact_duplicate"))
     return out
 
 

@@ -25,8 +25,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from phm.errors import UserError
 
 __all__ = [
-    "ColumnSpec", "Contract", "Profile", "DatasetProfile", "contracts", "contract", "dataset_names",
-    "load_profile", "profile_names", "SCHEMA_VERSION", "raw_schema", "data_dictionary_markdown",
+    "SCHEMA_VERSION",
+    "ColumnSpec",
+    "Contract",
+    "DatasetProfile",
+    "Profile",
+    "contract",
+    "contracts",
+    "data_dictionary_markdown",
+    "dataset_names",
+    "load_profile",
+    "profile_names",
+    "raw_schema",
 ]
 
 ColumnType = Literal["string", "date", "timestamp", "integer", "number", "boolean", "nhs_number"]

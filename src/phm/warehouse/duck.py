@@ -52,6 +52,11 @@ class DuckDBWarehouse(Warehouse):
         self.raw = self._con.con
         self.raw.execute("SET preserve_insertion_order = false")
         self.raw.execute("SET enable_progress_bar = false")
+        # DuckDB would take 80% of RAM; a bounded pool makes it spill to disk instead (out of core).
+        self.raw.execute(f"SET memory_limit = '{os.environ.get('PHM_DUCKDB_MEMORY', '4GB')}'")
+        if not read_only:
+            tmp = str(self.path.parent / (self.path.name + ".tmp")).replace("'", "''")
+            self.raw.execute(f"SET temp_directory = '{tmp}'")
         if threads:
             self.raw.execute(f"SET threads = {int(threads)}")
 

@@ -127,8 +127,16 @@ class SparkWarehouse(Warehouse):
         return self._con.table(name)
 
     def _register(self, name: str, entry: dict) -> None:
-        from pyspark.sql.types import (BooleanType, DateType, DoubleType, LongType, StringType, StructField,
-                                       StructType, TimestampNTZType)
+        from pyspark.sql.types import (
+            BooleanType,
+            DateType,
+            DoubleType,
+            LongType,
+            StringType,
+            StructField,
+            StructType,
+            TimestampNTZType,
+        )
 
         spark_types = {"string": StringType(), "date32[day]": DateType(), "timestamp[us]": TimestampNTZType(),
                        "int64": LongType(), "double": DoubleType(), "bool": BooleanType()}
