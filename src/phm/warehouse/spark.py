@@ -104,6 +104,8 @@ class SparkWarehouse(Warehouse):
             for d in tdir.iterdir():
                 if f"data/{tdir.name}/{d.name}" not in live:
                     shutil.rmtree(d, ignore_errors=True)
+            if not any(tdir.iterdir()):
+                tdir.rmdir()
         for tmp in self.path.glob(".catalog.*.tmp"):
             tmp.unlink(missing_ok=True)
 
@@ -216,6 +218,8 @@ class _SparkTransaction(Transaction):
         if not self.done:
             for d in self.new_dirs:
                 shutil.rmtree(d, ignore_errors=True)
+                if d.parent.exists() and not any(d.parent.iterdir()):
+                    d.parent.rmdir()  # a table this transaction would have created
             self.done = True
 
 
