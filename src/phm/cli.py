@@ -152,16 +152,16 @@ def dq(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="The warehouse to report on.")],
     out: Annotated[Path, typer.Option("--out", help="Report file: .xlsx or .html. Feedback CSVs go in <name>-feedback/.")],
     provider: Annotated[str | None, typer.Option("--provider", help="Only this submitter (trust, practice or LA code).")] = None,
-    recompute: Annotated[bool, typer.Option("--recompute", help="Re-run the rules before reporting.")] = False,
+    recompute: Annotated[bool, typer.Option("--recompute", help="Re-run the rules even if they are up to date.")] = False,
 ) -> None:
     """Write the data-quality report and record-level feedback files per provider."""
-    from phm.quality import compute_quality
+    from phm.quality import compute_quality, dq_is_current
     from phm.quality.report import write_report
     from phm.warehouse import connect
 
     wh = connect(warehouse)
     try:
-        if recompute or not wh.has_table("dq_results"):
+        if recompute or not dq_is_current(wh):
             compute_quality(wh)
         paths = write_report(wh, out, provider=provider)
     finally:

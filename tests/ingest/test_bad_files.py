@@ -625,12 +625,19 @@ CASES: list[Case] = [
         rules=[("ING-NUM-01", 2, "weekly_cost")],
         check=masked_value,
     ),
-    Case(
+    Case(  # a local identifier that is the NHS number: refused (ING-NHS-01), shown masked
         "nhs-number-as-record-id",
         {"deaths.csv": text(DEATHS, "9434765919,9434765919,2023-13-01,I219,Home")},
         rows=(1, 0, 1),
-        rules=[("ING-DATE-01", 2, "date_of_death")],
-        check=lambda o: o.quarantine[0]["record_id"] == "*******919",
+        rules=[("ING-NHS-01", 2, "death_registration_id")],
+        check=lambda o: o.quarantine[0]["record_id"] == "*******919" and o.quarantine[0]["problems"] == 2,
+    ),
+    Case(  # an NHS number in free text of a valid row: refused rather than stored
+        "nhs-number-in-free-text",
+        {"deaths.csv": text(DEATHS, "D1,9434765919,2023-01-01,I219,NHS 943 476 5919 at home")},
+        rows=(1, 0, 1),
+        rules=[("ING-NHS-01", 2, "place_of_death")],
+        check=lambda o: o.quarantine[0]["value"] == "NHS *********919 at home",
     ),
     # -- parquet ---------------------------------------------------------------------------------
     Case(
@@ -770,7 +777,8 @@ def test_bad_file(case: Case, tmp_path):
     for word in case.notes:
         assert any(word in n for n in r.notes), (word, r.notes)
     if case.check is not None:
-        case.check(o)
+        # checks either assert (and return None) or return a bool; a False must fail the test
+        assert case.check(o) is not False, f"{case.id}: check failed"
 
 
 _RUN = re.compile(r"\d[\d -]{8,}\d")

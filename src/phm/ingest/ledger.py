@@ -10,6 +10,7 @@ is kept with status ``superseded``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pyarrow as pa
 
@@ -18,7 +19,7 @@ LEDGER_SCHEMA = pa.schema([
     pa.field("source", pa.string()), pa.field("dataset", pa.string()), pa.field("format", pa.string()),
     pa.field("sha256", pa.string()), pa.field("size_bytes", pa.int64()),
     pa.field("rows_in", pa.int64()), pa.field("rows_loaded", pa.int64()), pa.field("rows_quarantined", pa.int64()),
-    pa.field("schema_version", pa.string()), pa.field("profile", pa.string()),
+    pa.field("schema_version", pa.string()), pa.field("profile", pa.string()), pa.field("options", pa.string()),
     pa.field("encoding", pa.string()), pa.field("delimiter", pa.string()),
     pa.field("extract_date", pa.date32()), pa.field("pseudonym_key_id", pa.string()),
     pa.field("phm_version", pa.string()), pa.field("notes", pa.string()),
@@ -27,6 +28,12 @@ LEDGER_SCHEMA = pa.schema([
 ])
 # Columns that differ between two runs that load the same data (excluded from checksums).
 VOLATILE = ("loaded_at",)
+
+
+def fingerprint(ledger: pa.Table) -> str:
+    """Identifies what is loaded: the data-quality tables record it to know when they are stale."""
+    rows = sorted((r["source"], r["sha256"] or "", r["load_number"], r["status"]) for r in ledger.to_pylist())
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
 def read_ledger(wh) -> pa.Table:

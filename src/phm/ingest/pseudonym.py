@@ -95,12 +95,12 @@ def classify(values: pa.Array) -> tuple[pa.Array, pa.Array]:
         values = values.combine_chunks()
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
-    length = pc.utf8_length(values)
-    ten = pc.fill_null(pc.and_(pc.equal(length, 10), pc.utf8_is_digit(values)), False)
+    # ten bytes that are all digits: ASCII 0-9 only (other scripts' digits take more bytes)
+    ten = pc.fill_null(pc.and_(pc.equal(pc.binary_length(values), 10), pc.utf8_is_digit(values)), False)
     if not pc.all(pc.or_(ten, pc.is_null(values))).as_py():
         cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"[\s-]", "")
         values = pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, pa.string()), cleaned)
-        ten = pc.fill_null(pc.and_(pc.equal(pc.utf8_length(values), 10), pc.utf8_is_digit(values)), False)
+        ten = pc.fill_null(pc.and_(pc.equal(pc.binary_length(values), 10), pc.utf8_is_digit(values)), False)
     cleaned = values
     n = len(cleaned)
     missing = pc.is_null(cleaned).to_numpy(zero_copy_only=False)

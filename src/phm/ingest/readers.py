@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from phm.codes import redact_nhs_numbers
@@ -172,6 +173,24 @@ def sniff_encoding(sample: bytes, stated: str | None) -> str:
     return "cp1252"
 
 
+def _utf8_throughout(path: Path, source: str) -> bool:
+    """True if the whole (decompressed) file is valid UTF-8."""
+    f, _ = _open_bytes(path, source)
+    dec = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            if not block.isascii():
+                dec.decode(block, final=False)
+        dec.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
+        return True  # the damage is reported when the file is read
+    finally:
+        f.close()
+
+
 def sniff_delimiter(source: str, header_line: str, wanted: set[str], stated: str | None) -> str:
     """The delimiter that splits the header into the most expected column names."""
     def score(d: str) -> tuple[int, int]:
@@ -205,6 +224,9 @@ def read_csv(path: Path, source: str, wanted: dict[str, str], must_have: set[str
     if not sample.strip(b"\r\n\t \x00"):
         raise BadFile(source, "the file is empty: expected a header line naming the columns")
     enc = sniff_encoding(sample, encoding)
+    if encoding is None and enc == "utf-8" and sample.isascii() and not _utf8_throughout(path, source):
+        # the first 64 KB were plain ASCII but later bytes are not UTF-8: a Windows (cp1252) export
+        enc = "cp1252"
     info.encoding = enc
     raw, _gz = _open_bytes(path, source)
     text = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline="")
@@ -321,17 +343,48 @@ def read_table(table, source: str, wanted: dict[str, str], must_have: set[str], 
     pos = map_header(source, header, wanted, must_have, info)
     names = {c: header[i] for c, i in pos.items()}
     start = 1
-    reader = table.select(*dict.fromkeys(names.values())).to_pyarrow_batches(chunk_size=batch_rows)
-    for rb in reader:
-        n = rb.num_rows
+    cols = list(dict.fromkeys(names.values()))
+    # Sorted by every column and cut into batches of exactly batch_rows here (databases return
+    # batches of varying size): the same rows give the same lines and sha256 every time.
+    reader = table.select(*cols).order_by(cols).to_pyarrow_batches(chunk_size=batch_rows)
+    start = 1
+    for chunk in _rechunk(reader, batch_rows):
+        n = chunk.num_rows
         info.rows_in += n
         if hasher is not None:
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, rb.schema) as w:
-                w.write_batch(rb)
-            hasher.update(sink.getvalue().to_pybytes())
-        cols = {c: rb.column(rb.schema.get_field_index(s)) for c, s in names.items()}
-        yield Batch(cols, np.arange(start, start + n, dtype=np.int64))
+            _hash_rows(hasher, chunk)
+        data = {c: chunk.column(s).combine_chunks() for c, s in names.items()}
+        yield Batch(data, np.arange(start, start + n, dtype=np.int64))
         start += n
     if start == 1:
         yield Batch({c: pa.array([], pa.string()) for c in names}, np.zeros(0, np.int64))
+
+
+def _hash_rows(hasher, t: pa.Table) -> None:
+    """Feed ``t``'s values to ``hasher`` canonically: each column as text with a NUL for null
+    (raw Arrow buffers are not canonical: the bytes under a null are undefined)."""
+    for name in t.column_names:
+        col = t.column(name).combine_chunks()
+        try:
+            text = col.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = pa.array([None if v is None else repr(v) for v in col.to_pylist()], pa.string())
+        text = pc.fill_null(text, "\x00")
+        hasher.update(name.encode() + b"\x00")
+        hasher.update(b"\x1e".join(v.encode() for v in text.to_pylist()))
+
+
+def _rechunk(reader, size: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``size`` rows (the last may be shorter), each in one chunk."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for rb in reader:
+        pending.append(rb)
+        rows += rb.num_rows
+        while rows >= size:
+            t = pa.Table.from_batches(pending)
+            yield t.slice(0, size).combine_chunks()
+            rest = t.slice(size).combine_chunks()
+            pending, rows = (rest.to_batches() if rest.num_rows else []), rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending).combine_chunks()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ import pyarrow as pa
 from rich.console import Console
 
 import phm
+from phm.codes import redact_nhs_numbers
 from phm.errors import InputError, UserError
 from phm.ingest import ledger as ledger_mod
 from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, constant, load_key
@@ -87,7 +89,9 @@ _URL = re.compile(r"^[a-z][a-z0-9+]*://", re.I)
 
 
 def _redact_url(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    """The URL without its password, whether in user:password@ or a query parameter."""
+    url = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    return re.sub(r"(?i)([?&][^=&]*(?:pass|pwd|secret|token|key)[^=&]*=)[^&]*", r"\1***", url)
 
 
 def discover(source: str, profile: Profile, dataset: str | None) -> tuple[list[SourceItem], list[str]]:
@@ -158,7 +162,14 @@ class Ingestor:
         self.wh, self.key, self.profile = wh, key, profile
         self.profile_label = profile_label
         self.encoding = encoding or profile.encoding
+        if delimiter in ("\\t", "tab"):
+            delimiter = "\t"
+        if delimiter is not None and len(delimiter) != 1:
+            raise UserError(f"--delimiter must be one character (or \\t for tab), not {delimiter!r}")
         self.delimiter = delimiter or profile.delimiter
+        # what else, besides the bytes, decides what a load produces
+        self.options = json.dumps({"profile": hashlib.sha256(profile.model_dump_json().encode()).hexdigest()[:16],
+                                   "encoding": self.encoding, "delimiter": self.delimiter}, sort_keys=True)
         self.extract_date = extract_date
         self.pseudo = Pseudonymiser(key)
         meta = wh.meta()
@@ -169,14 +180,16 @@ class Ingestor:
         self.meta = {"pseudonym_key_id": key.key_id, "schema_version": SCHEMA_VERSION,
                      "backend": wh.backend, "created_by": f"phm {phm.__version__}"}
 
+    def _same(self, prev: dict, sha: str | None, item: SourceItem) -> bool:
+        return (prev["sha256"] == sha and prev["dataset"] == item.dataset and prev["schema_version"] == SCHEMA_VERSION
+                and prev["profile"] == self.profile_label and prev.get("options") == self.options
+                and prev["pseudonym_key_id"] == self.key.key_id)
+
     def load(self, item: SourceItem, progress=None) -> SourceResult:
         ledger = ledger_mod.read_ledger(self.wh)
         prev = ledger_mod.current(ledger).get(item.name)
         sha = _sha256_file(item.path) if item.path is not None else None
-        same = (prev is not None and prev["sha256"] == sha and prev["dataset"] == item.dataset
-                and prev["schema_version"] == SCHEMA_VERSION and prev["profile"] == self.profile_label
-                and prev["pseudonym_key_id"] == self.key.key_id)
-        if same:
+        if prev is not None and self._same(prev, sha, item):
             return SourceResult(item.name, item.dataset, "unchanged", prev["rows_in"], prev["rows_loaded"],
                                 prev["rows_quarantined"])
         c = contract(item.dataset)
@@ -206,6 +219,8 @@ class Ingestor:
             q_w.write(q)
 
         try:
+            if prev is not None and prev["dataset"] != item.dataset:  # the source now says it is another dataset
+                tx.writer(f"raw_{prev['dataset']}", raw_schema(prev["dataset"]), item.name)
             raw_w = tx.writer(f"raw_{item.dataset}", schema, item.name)
             q_w = tx.writer(QUARANTINE_TABLE, QUARANTINE_SCHEMA, item.name)
             for batch in batches:
@@ -240,8 +255,7 @@ class Ingestor:
                                    f"{quarantined}; this is a bug in phm")
             if hasher is not None:
                 sha = hasher.hexdigest()
-                if (prev is not None and prev["sha256"] == sha and prev["dataset"] == item.dataset
-                        and prev["schema_version"] == SCHEMA_VERSION and prev["profile"] == self.profile_label):
+                if prev is not None and self._same(prev, sha, item):
                     tx.rollback()
                     return SourceResult(item.name, item.dataset, "unchanged", prev["rows_in"],
                                         prev["rows_loaded"], prev["rows_quarantined"])
@@ -249,7 +263,8 @@ class Ingestor:
                 "source": item.name, "dataset": item.dataset, "format": item.fmt, "sha256": sha,
                 "size_bytes": item.path.stat().st_size if item.path is not None else None,
                 "rows_in": info.rows_in, "rows_loaded": loaded, "rows_quarantined": quarantined,
-                "schema_version": SCHEMA_VERSION, "profile": self.profile_label, "encoding": info.encoding,
+                "schema_version": SCHEMA_VERSION, "profile": self.profile_label, "options": self.options,
+                "encoding": info.encoding,
                 "delimiter": info.delimiter, "extract_date": self.extract_date,
                 "pseudonym_key_id": self.key.key_id, "phm_version": phm.__version__,
                 "notes": "; ".join(info.notes) or None,
@@ -296,10 +311,20 @@ def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | N
                     report.results.append(ing.load(item, bar))
                 except BadFile as e:
                     report.results.append(SourceResult(item.name, item.dataset, "failed", error=str(e)))
-            changed = any(r.status in ("loaded", "replaced") for r in report.results)
-            if run_dq and (changed or not wh.has_table("dq_results")):
-                from phm.quality import compute_quality
+                except UserError:
+                    raise
+                except Exception as e:  # a bug; this source is not loaded, the others still are
+                    msg = redact_nhs_numbers(str(e).splitlines()[0] if str(e) else "")
+                    report.results.append(SourceResult(
+                        item.name, item.dataset, "failed",
+                        error=f"{item.name}: not loaded: internal error ({type(e).__name__}: {msg}); this is a bug "
+                              "in phm, set PHM_DEBUG=1 to see where"))
+                    if os.environ.get("PHM_DEBUG"):
+                        raise
+            from phm.quality import compute_quality, dq_is_current
 
+            changed = any(r.status in ("loaded", "replaced") for r in report.results)
+            if run_dq and (changed or not dq_is_current(wh)):
                 if bar:
                     t = bar.add_task("data-quality rules", total=None)
                 compute_quality(wh)

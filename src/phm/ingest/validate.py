@@ -13,6 +13,7 @@ Rules applied here (the ``ING-*`` rules of the catalogue in ``phm/quality/rules.
 - ING-DATE-03 an Excel date serial number instead of a date
 - ING-NUM-01  a number or integer that cannot be read
 - ING-BOOL-01 a true/false value that cannot be read
+- ING-NHS-01  a valid NHS number in a column other than the NHS number
 
 A row is quarantined once, with its first problem in column order; ``problems`` says
 how many it had. Rows that pass are typed to the contract. Values shown in reasons are
@@ -28,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from phm.codes import redact_nhs_numbers
+from phm.codes import redact_nhs_numbers, valid_nhs_number_array
 from phm.ingest.readers import MAX_FIELD_CHARS, Batch
 from phm.schema import ColumnSpec, Contract
 
@@ -196,6 +197,8 @@ def _parse_number(col: ColumnSpec, s: pa.Array, integer: bool) -> ColumnResult:
     ok = _np(pc.match_substring_regex(s, pattern))
     txt = pc.if_else(pa.array(ok), s, pa.scalar(None, pa.string()))
     values = pc.cast(txt, pa.float64())
+    ok = ok & ~_np(pc.invert(pc.is_finite(values)))  # 1e999 reads as infinity: not a number to keep
+    values = pc.if_else(pa.array(ok), values, pa.scalar(None, pa.float64()))
     if integer:
         f = values.to_numpy(zero_copy_only=False)
         too_big = ok & (np.abs(np.nan_to_num(f)) >= 2**53)
@@ -228,28 +231,22 @@ def _parse_bool(col: ColumnSpec, s: pa.Array) -> ColumnResult:
 
 
 def _typed(col: ColumnSpec, arr: pa.Array, date_fmt: str | None, ts_fmt: str | None) -> ColumnResult:
-    """Type one column. Typed (parquet, database) input is cast; text is parsed."""
+    """Type one column. Typed (parquet, database) input is cast; text is parsed. A typed value
+    that does not fit (an overflowing integer, say) is read through its text form, so it is
+    quarantined with a reason rather than stopping the load."""
     t = arr.type
-    target = col.arrow_type
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        if col.type == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
-            return ColumnResult(arr.cast(pa.date32()), [])
-        if col.type == "timestamp" and pa.types.is_timestamp(t):
-            if t.tz is not None:
-                arr = arr.cast(pa.timestamp(t.unit, "UTC")).cast(pa.timestamp(t.unit))
-            return ColumnResult(arr.cast(target), [])
-        if col.type == "timestamp" and pa.types.is_date(t):
-            return ColumnResult(arr.cast(pa.timestamp("s")).cast(target), [])
-        if col.type == "integer" and pa.types.is_integer(t):
-            return ColumnResult(arr.cast(pa.int64()), [])
-        if col.type == "number" and (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
-            return ColumnResult(arr.cast(pa.float64()), [])
-        if col.type == "boolean" and pa.types.is_boolean(t):
-            return ColumnResult(arr, [])
-        if pa.types.is_null(t):
-            return ColumnResult(pa.nulls(len(arr), target), [])
+        try:
+            done = _cast_typed(col, arr)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            done = None
+        if done is not None:
+            return done
         # anything else is read through its text form (e.g. codes stored as integers)
-        arr = _null_empty(arr.cast(pa.string()))
+        try:
+            arr = _null_empty(arr.cast(pa.string()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            arr = pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
     if col.type in ("string", "nhs_number"):
         return ColumnResult(arr, [])
     if col.type == "date":
@@ -261,7 +258,61 @@ def _typed(col: ColumnSpec, arr: pa.Array, date_fmt: str | None, ts_fmt: str | N
     return _parse_bool(col, arr)
 
 
+def _cast_typed(col: ColumnSpec, arr: pa.Array) -> ColumnResult | None:
+    t, target = arr.type, col.arrow_type
+    if col.type == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+        return ColumnResult(arr.cast(pa.date32()), [])
+    if col.type == "timestamp" and pa.types.is_timestamp(t):
+        if t.tz is not None:
+            arr = arr.cast(pa.timestamp(t.unit, "UTC")).cast(pa.timestamp(t.unit))
+        return ColumnResult(arr.cast(target, safe=False), [])  # sub-microsecond digits are dropped
+    if col.type == "timestamp" and pa.types.is_date(t):
+        return ColumnResult(arr.cast(pa.timestamp("s")).cast(target), [])
+    if col.type == "integer" and pa.types.is_integer(t):
+        return ColumnResult(arr.cast(pa.int64()), [])
+    if col.type == "number" and (pa.types.is_integer(t) or pa.types.is_decimal(t)):
+        return ColumnResult(arr.cast(pa.float64(), safe=False), [])
+    if col.type == "number" and pa.types.is_floating(t):
+        values = arr.cast(pa.float64())
+        bad = _np(pc.invert(pc.is_finite(values)))
+        problems = [Problem(bad, "ING-NUM-01", f"{col.name} {{value}} is not a finite number")] if bad.any() else []
+        return ColumnResult(values, problems)
+    if col.type == "boolean" and pa.types.is_boolean(t):
+        return ColumnResult(arr, [])
+    if pa.types.is_null(t):
+        return ColumnResult(pa.nulls(len(arr), target), [])
+    return None
+
+
 _FORMULA_CHARS = pa.array(["=", "+", "-", "@"])
+_NHS_IN_TEXT = r"(^|[^0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}([^0-9]|$)"
+
+
+def _nhs_elsewhere(col: ColumnSpec, values: pa.Array) -> list[Problem]:
+    """A valid NHS number in a column that is not the NHS number (a local ID that is the NHS
+    number, shifted columns, free text). Such rows are refused so the number is never stored."""
+    if pa.types.is_integer(values.type):
+        v = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
+        hit = (v >= 10**9) & (v < 10**10)
+        if not hit.any():
+            return []
+        hit &= valid_nhs_number_array(np.where(hit, v, 0).astype(np.int64))
+    elif pa.types.is_string(values.type):
+        if (pc.max(pc.binary_length(values)).as_py() or 0) < 10:
+            return []
+        cand = _np(pc.match_substring_regex(values, _NHS_IN_TEXT))
+        if not cand.any():
+            return []
+        hit = np.zeros(len(values), bool)
+        for i in np.flatnonzero(cand):
+            text = values[int(i)].as_py()
+            hit[i] = redact_nhs_numbers(text) != text
+    else:
+        return []
+    if not hit.any():
+        return []
+    return [Problem(hit, "ING-NHS-01", f"{col.name} holds a valid NHS number, but it is not the NHS number "
+                    "column; the row is refused so the number is never stored")]
 
 
 def _cell_problems(col: ColumnSpec, s: pa.Array, from_text: bool) -> list[Problem]:
@@ -311,6 +362,9 @@ def validate(batch: Batch, contract: Contract, dataset: str, source: str, *, dat
         res = _typed(col, arr, date_format, timestamp_format)
         for p in res.problems:
             per_row_first.append((p.mask, name, p.rule_id, p.reason))
+        if col.type != "nhs_number":
+            for p in _nhs_elsewhere(col, arr if is_text else res.values):
+                per_row_first.append((p.mask, name, p.rule_id, p.reason))
         if col.required:
             missing = ~_np(pc.is_valid(arr))
             if missing.any():
@@ -351,7 +405,8 @@ def _quarantine_rows(batch, contract, dataset, source, first, counts, text) -> p
                 "dataset": dataset, "_source": source, "_line": int(batch.lines[i]), "column": column,
                 "rule_id": rule, "reason": reason.replace("{value}", repr(shown) if shown is not None else "''"),
                 "value": shown, "problems": int(counts[i]),
-                "submitter": safe_value(_cell(batch, sub_col, i)), "record_id": safe_value(_cell(batch, rec_col, i)),
+                "submitter": safe_value(_cell(batch, sub_col, i)) if sub_col else contract.default_submitter,
+                "record_id": safe_value(_cell(batch, rec_col, i)),
             })
     return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
 

@@ -12,12 +12,14 @@ counted from the quarantine table; ``DQ-*`` rules run on the loaded ``raw_*`` ta
 - ``dq_results`` count, records, rate and pass/fail per rule, dataset, submitter and month;
 - ``dq_scores``  a DQMI-style score per submitter and dataset;
 - ``dq_linkage`` the share of each dataset's records that link to the registered population;
-- ``dq_rules``   the catalogue itself.
+- ``dq_rules``   the catalogue itself;
+- ``dq_state``   the ledger fingerprint and rules version they were computed from, so a
+  later ingest (or ``phm dq``) knows when they are stale.
 """
 
 from __future__ import annotations
 
 from phm.quality.catalogue import Rule, rules
-from phm.quality.compute import compute_quality
+from phm.quality.compute import compute_quality, dq_is_current
 
-__all__ = ["Rule", "compute_quality", "rules"]
+__all__ = ["Rule", "compute_quality", "dq_is_current", "rules"]

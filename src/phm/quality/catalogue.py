@@ -76,3 +76,15 @@ def dqmi_items() -> tuple[tuple[str, str, tuple[str, ...], float], ...]:
         defaults = tuple(v for v in row["default_values"].split("|") if v)
         out.append((row["dataset"], row["column"], defaults, float(row["allowed_default_rate"] or 0)))
     return tuple(out)
+
+
+def rules_markdown() -> str:
+    """The rule table of docs/data-quality.md (a test keeps the page in step with rules.csv)."""
+    all_datasets = set(dataset_names())
+    lines = ["| rule | stage | category | applies to | threshold | what it finds | source |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rules():
+        ds = "all" if set(r.datasets) == all_datasets else ", ".join(r.datasets)
+        lines.append(f"| `{r.rule_id}` | {r.stage} | {r.category} | {ds} | {r.threshold:g} | {r.description} "
+                     f"| {r.source} |")
+    return "\n".join(lines) + "\n"

@@ -17,7 +17,6 @@ from phm.warehouse import fetch
 FLAGS_TABLE = "dq_flags"
 SENTINELS = (dt.date(1800, 1, 1), dt.date(1801, 1, 1))
 PRACTICE_DEFAULTS = ("V81997", "V81998", "V81999")
-NO_SUBMITTER = "ONS"          # deaths carry no submitter column: ONS registers them
 UNKNOWN = "(unknown)"         # quarantined rows whose submitter could not be read
 
 RESULTS_SCHEMA = pa.schema([
@@ -45,13 +44,35 @@ def _date(col, typ):
     return col.date() if typ == "timestamp" else col
 
 
+def _rules_sha() -> str:
+    import hashlib
+    from importlib import resources
+
+    h = hashlib.sha256()
+    for name in ("rules.csv", "dqmi_items.csv"):
+        h.update(resources.files("phm.quality").joinpath(name).read_bytes())
+    return h.hexdigest()
+
+
+def dq_is_current(wh) -> bool:
+    """True when the dq_* tables were computed from what is loaded now, with today's rules."""
+    from phm.ingest.ledger import fingerprint, read_ledger
+
+    if not wh.has_table("dq_state"):
+        return False
+    state = wh.to_arrow("dq_state").to_pylist()
+    return bool(state) and state[0] == {"ledger_fingerprint": fingerprint(read_ledger(wh)), "rules_sha256": _rules_sha()}
+
+
 class _Context:
     def __init__(self, wh) -> None:
-        from phm.ingest.ledger import current, read_ledger
+        from phm.ingest.ledger import current, fingerprint, read_ledger
 
         self.wh = wh
         self.present = [d for d in contracts() if wh.has_table(f"raw_{d}")]
-        cur = current(read_ledger(wh))
+        ledger = read_ledger(wh)
+        self.fingerprint = fingerprint(ledger)
+        cur = current(ledger)
         self.extract = {s: r["extract_date"] for s, r in cur.items()}
         self.registered = None
         if "patients" in self.present:
@@ -60,7 +81,8 @@ class _Context:
         self.deaths = None
         if "deaths" in self.present:
             d = wh.table("raw_deaths")
-            self.deaths = (d.filter(d.person_id.notnull()).group_by("person_id")
+            real = d.person_id.notnull() & ~d.date_of_death.isin([ibis.literal(x) for x in SENTINELS])
+            self.deaths = (d.filter(real).group_by("person_id")
                            .agg(_dod=d.date_of_death.min()))
 
     def by_source(self, t, values: dict[str, object], default):
@@ -78,7 +100,7 @@ def _prepare(ctx: _Context, ds: str, c: Contract):
     when = extract if ds == "patients" else _date(t[c.activity_date], c.columns[c.activity_date].type)
     period = ibis.date(when.year(), when.month(), 1)  # not truncate(): DuckDB returns a timestamp
     return t.mutate(
-        _submitter=t[c.submitter] if c.submitter else ibis.literal(NO_SUBMITTER),
+        _submitter=t[c.submitter] if c.submitter else ibis.literal(c.default_submitter or UNKNOWN),
         _period=period,
         _record=t[c.record_id].cast("string") if c.record_id else ibis.null().cast("string"),
         _extract=extract,
@@ -213,7 +235,7 @@ def _duplicates(base, ds: str, c: Contract, r: Rule, *, exact: bool):
     its content, but not the first content of its natural key ("earlier" = by source, line)."""
     key = [c.raw_column(k) for k in c.natural_key]
     content = [c.raw_column(k) for k in c.columns] + ["nhs_number_status"]
-    t = base.filter(ibis.and_(*[base[k].notnull() for k in key]))
+    t = base.filter(ibis.and_(*[base[k].notnull() for k in key])) if key else base
     order = [t._source, t._line]
     t = t.mutate(_rn_content=ibis.row_number().over(group_by=[t[k] for k in content], order_by=order))
     if exact:
@@ -249,16 +271,20 @@ def compute_quality(wh) -> dict[str, int]:
     try:
         if flags is None:
             flag_counts = pa.table({"dataset": [], "rule_id": [], "column": [], "submitter": [], "period": [], "n": []})
+            row_counts = flag_counts.drop(["column"])
             n_flags = 0
             tx.replace_table(FLAGS_TABLE, _empty_flags())
         else:
             f = tx.materialize(FLAGS_TABLE, flags)
+            # n counts cells (one rule can flag several columns of a row); rows counts records
             flag_counts = fetch(f.group_by(["dataset", "rule_id", "column", "submitter", "period"])
                                 .agg(n=f.count()))
+            row_counts = fetch(f.group_by(["dataset", "rule_id", "submitter", "period"])
+                               .agg(n=f._source.concat("#", f._line.cast("string")).nunique()))
             n_flags = int(sum(flag_counts["n"].to_pylist()))
         denoms = _denominators(bases)
         quarantine = _quarantine_counts(wh)
-        results = _results(catalogue, denoms, flag_counts, quarantine)
+        results = _results(catalogue, denoms, row_counts, quarantine)
         items, scores = _scores(bases, flag_counts)
         linkage = _linkage(ctx, bases)
         tx.replace_table("dq_results", results)
@@ -266,6 +292,7 @@ def compute_quality(wh) -> dict[str, int]:
         tx.replace_table("dq_scores", scores)
         tx.replace_table("dq_linkage", linkage)
         tx.replace_table("dq_rules", _rules_table(catalogue))
+        tx.replace_table("dq_state", pa.table({"ledger_fingerprint": [ctx.fingerprint], "rules_sha256": [_rules_sha()]}))
         tx.commit()
     except BaseException:
         tx.rollback()
@@ -300,6 +327,7 @@ def _quarantine_counts(wh) -> dict[tuple[str, str, str], int]:
 
 
 def _results(catalogue, denoms, flag_counts, quarantine) -> pa.Table:
+    """Failures are records (a record failing in two columns counts once), so rates stay in 0..1."""
     fc: dict[tuple, int] = defaultdict(int)
     for d, r, s, p, n in zip(flag_counts["dataset"].to_pylist(), flag_counts["rule_id"].to_pylist(),
                              flag_counts["submitter"].to_pylist(), flag_counts["period"].to_pylist(),

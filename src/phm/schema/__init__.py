@@ -82,6 +82,7 @@ class Contract(_Strict):
     name: str = ""
     description: str
     submitter: str | None = None
+    default_submitter: str | None = None
     record_id: str | None = None
     activity_date: str
     natural_key: tuple[str, ...] = ()
@@ -276,12 +277,15 @@ def data_dictionary_markdown() -> str:
         meta = []
         if c.submitter:
             meta.append(f"submitted by `{c.submitter}`")
+        elif c.default_submitter:
+            meta.append(f"submitted by {c.default_submitter}")
         if c.record_id:
             meta.append(f"record identifier `{c.record_id}`")
         if c.natural_key:
             meta.append("natural key (" + ", ".join(f"`{k}`" for k in c.natural_key) + ")")
         meta.append(f"activity date `{c.activity_date}`")
-        lines += ["; ".join(meta).capitalize() + ".", ""]
+        text = "; ".join(meta)
+        lines += [text[0].upper() + text[1:] + ".", ""]
         lines += ["| column | type | required | check | description |", "|---|---|---|---|---|"]
         for col in c.columns.values():
             check = []

@@ -13,6 +13,8 @@ Spark runs in local mode by default; set ``PHM_SPARK_MASTER`` to use a cluster.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -76,7 +78,31 @@ class SparkWarehouse(Warehouse):
 
         self._con = ibis.pyspark.connect(self.spark)
         self._registered: dict[str, str] = {}
-        self._sweep()
+        # temporary views are shared by the whole Spark session: name them per warehouse
+        self._tag = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:10]
+        self._lock_fd: int | None = None
+        if self._try_lock():
+            try:
+                self._sweep()
+            finally:
+                self._unlock()
+
+    # -- one writer at a time ------------------------------------------------------------------
+    def _try_lock(self, wait: bool = False) -> bool:
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     # -- catalogue ---------------------------------------------------------------------------
     def catalog(self) -> dict:
@@ -123,10 +149,11 @@ class SparkWarehouse(Warehouse):
             raise KeyError(f"no table {name!r} in the warehouse")
         entry = cat[name]
         key = json.dumps(entry, sort_keys=True)
-        if self._registered.get(name) != key:
-            self._register(name, entry)
-            self._registered[name] = key
-        return self._con.table(name)
+        view = f"{name}__{self._tag}"
+        if self._registered.get(view) != key:
+            self._register(view, entry)
+            self._registered[view] = key
+        return self._con.table(view)
 
     def _register(self, name: str, entry: dict) -> None:
         from pyspark.sql.types import (
@@ -152,8 +179,8 @@ class SparkWarehouse(Warehouse):
 
 
 class _SparkWriter(SourceWriter):
-    def __init__(self, directory: Path, schema: pa.Schema) -> None:
-        self.dir, self.schema, self.n = directory, schema, 0
+    def __init__(self, directory: Path, schema: pa.Schema, rel: str) -> None:
+        self.dir, self.schema, self.n, self.rel = directory, schema, 0, rel
 
     def write(self, batch: pa.Table) -> None:
         if batch.num_rows == 0:
@@ -166,8 +193,11 @@ class _SparkWriter(SourceWriter):
 class _SparkTransaction(Transaction):
     def __init__(self, wh: SparkWarehouse) -> None:
         self.wh = wh
-        self.cat = wh.catalog()
+        if not wh._try_lock(wait=True):  # pragma: no cover - a blocking lock either succeeds or raises
+            raise RuntimeError("could not lock the warehouse")
+        self.cat = wh.catalog()  # read under the lock: no other writer can commit meanwhile
         self.new_dirs: list[Path] = []
+        self.writers: list[_SparkWriter] = []
         self.done = False
 
     def _new_dir(self, table: str) -> tuple[str, Path]:
@@ -185,7 +215,9 @@ class _SparkTransaction(Transaction):
             entry["parts"] = [p for p in entry["parts"] if p["source"] != source]
         rel, d = self._new_dir(table)
         entry["parts"].append({"source": source, "path": rel})
-        return _SparkWriter(d, _schema_from_json(entry["schema"]))
+        w = _SparkWriter(d, _schema_from_json(entry["schema"]), rel)
+        self.writers.append(w)
+        return w
 
     def replace_table(self, table: str, data: pa.Table) -> None:
         self.cat["tables"].pop(table, None)
@@ -199,7 +231,7 @@ class _SparkTransaction(Transaction):
         rel, d = self._new_dir(table)
         df.write.mode("overwrite").parquet(str(d))
         self.cat["tables"][table] = {"schema": _schema_json(schema), "parts": [{"source": None, "path": rel}]}
-        view = f"_tx_{table}"
+        view = f"_tx_{table}__{self.wh._tag}"
         self.wh._register(view, self.cat["tables"][table])
         self.wh._registered.pop(view, None)
         return self.wh.con.table(view)
@@ -207,12 +239,20 @@ class _SparkTransaction(Transaction):
     def commit(self) -> None:
         if self.done:
             return
-        # Parts whose directory was never written (no rows) are dropped from the catalogue.
+        # Parts that received no rows are dropped; a part that did but has vanished is an error.
+        empty = {w.rel for w in self.writers if w.n == 0}
         for entry in self.cat["tables"].values():
-            entry["parts"] = [p for p in entry["parts"] if (self.wh.path / p["path"]).exists()]
-        self.wh._write_catalog(self.cat)
-        self.done = True
-        self.wh._sweep()
+            entry["parts"] = [p for p in entry["parts"] if p["path"] not in empty]
+            for p in entry["parts"]:
+                if not (self.wh.path / p["path"]).exists():
+                    self.rollback()
+                    raise RuntimeError(f"warehouse part {p['path']} disappeared before commit")
+        try:
+            self.wh._write_catalog(self.cat)
+            self.done = True
+            self.wh._sweep()
+        finally:
+            self.wh._unlock()
 
     def rollback(self) -> None:
         if not self.done:
@@ -221,6 +261,7 @@ class _SparkTransaction(Transaction):
                 if d.parent.exists() and not any(d.parent.iterdir()):
                     d.parent.rmdir()  # a table this transaction would have created
             self.done = True
+            self.wh._unlock()
 
 
 def _arrow_schema_of(expr) -> pa.Schema:
