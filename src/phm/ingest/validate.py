@@ -300,6 +300,14 @@ def _nhs_elsewhere(col: ColumnSpec, values: pa.Array) -> list[Problem]:
     elif pa.types.is_string(values.type):
         if (pc.max(pc.binary_length(values)).as_py() or 0) < 10:
             return []
+        enc = pc.dictionary_encode(values)
+        if len(enc.dictionary) * 4 < len(values):  # a code list: check each distinct value once
+            bad = [w for w in enc.dictionary.to_pylist() if w is not None and redact_nhs_numbers(w) != w]
+            if not bad:
+                return []
+            hit = _np(pc.is_in(values, value_set=pa.array(bad, pa.string())))
+            return [Problem(hit, "ING-NHS-01", f"{col.name} holds a valid NHS number, but it is not the NHS "
+                            "number column; the row is refused so the number is never stored")]
         cand = _np(pc.match_substring_regex(values, _NHS_IN_TEXT))
         if not cand.any():
             return []
@@ -313,6 +321,20 @@ def _nhs_elsewhere(col: ColumnSpec, values: pa.Array) -> list[Problem]:
         return []
     return [Problem(hit, "ING-NHS-01", f"{col.name} holds a valid NHS number, but it is not the NHS number "
                     "column; the row is refused so the number is never stored")]
+
+
+def _text_checks(col: ColumnSpec, arr: pa.Array) -> tuple[pa.Array, list[Problem]]:
+    """Trim and null-empty a text column and find its cell problems. A code column has few
+    distinct values: the work is done once per distinct value and mapped back."""
+    enc = pc.dictionary_encode(arr)
+    if len(enc.dictionary) * 4 >= len(arr):
+        clean = _null_empty(arr)
+        return clean, _cell_problems(col, clean, from_text=True)
+    words = _null_empty(enc.dictionary)
+    clean = pc.take(words, enc.indices)
+    problems = [Problem(_np(pc.take(pa.array(p.mask), enc.indices)), p.rule_id, p.reason)
+                for p in _cell_problems(col, words, from_text=True)]
+    return clean, problems
 
 
 def _cell_problems(col: ColumnSpec, s: pa.Array, from_text: bool) -> list[Problem]:
@@ -355,9 +377,9 @@ def validate(batch: Batch, contract: Contract, dataset: str, source: str, *, dat
         arr = _as_text(arr)
         is_text = pa.types.is_string(arr.type)
         if is_text:
-            arr = _null_empty(arr)
+            arr, problems = _text_checks(col, arr)
             text[name] = arr
-            for p in _cell_problems(col, arr, from_text=True):
+            for p in problems:
                 per_row_first.append((p.mask, name, p.rule_id, p.reason))
         res = _typed(col, arr, date_format, timestamp_format)
         for p in res.problems:

@@ -166,12 +166,32 @@ def _column_checks(c: Contract, check: str, param: str) -> list:
     return [col for col in cols if col.refset == param]
 
 
-def _flags_for(ctx: _Context, ds: str, c: Contract, base, r: Rule, distinct: dict[str, list[str]]) -> list:
+def _date_bounds(base, c: Contract) -> dict[str, tuple]:
+    """(earliest, latest) of each date column: rules that cannot fire are not run at all."""
+    cols = [col for col in c.columns.values() if col.type in ("date", "timestamp")]
+    if not cols:
+        return {}
+    aggs = {}
+    for col in cols:
+        d = _date(base[col.name], col.type)
+        aggs[f"lo_{col.name}"], aggs[f"hi_{col.name}"] = d.min(), d.max()
+    row = fetch(base.aggregate(**aggs)).to_pylist()[0]
+    return {col.name: (row[f"lo_{col.name}"], row[f"hi_{col.name}"]) for col in cols}
+
+
+def _may(bounds: dict, column: str, test) -> bool:
+    lo, hi = bounds.get(column, (None, None))
+    return lo is not None and test(lo, hi)
+
+
+def _flags_for(ctx: _Context, ds: str, c: Contract, base, r: Rule, distinct: dict) -> list:
     check, p = r.check, r.params
     names = c.columns
+    bounds = distinct.get("_date_bounds", {})
+    latest_extract = max(ctx.extract.values(), default=dt.datetime.now(dt.UTC).date())
     out = []
     if check == "nhs_status":
-        if c.has_nhs_number:
+        if c.has_nhs_number and p in distinct.get("nhs_number_status", [p]):
             out.append(_flag(base.filter(base.nhs_number_status == p), ds, r.rule_id, "nhs_number"))
     elif check == "unlinked":
         if c.has_nhs_number and ctx.registered is not None:
@@ -191,12 +211,13 @@ def _flags_for(ctx: _Context, ds: str, c: Contract, base, r: Rule, distinct: dic
             out.append(_flag(base.filter(base[col] == val), ds, r.rule_id, col))
     elif check == "future_date":
         for col in names.values():
-            if col.not_future:
+            if col.not_future and _may(bounds, col.name, lambda lo, hi: _as_day(hi) > min(
+                    ctx.extract.values(), default=latest_extract)):
                 out.append(_flag(base.filter(_date(base[col.name], col.type) > base._extract), ds, r.rule_id, col.name))
     elif check == "sentinel":
         day = dt.date.fromisoformat(p)
         for col in names.values():
-            if col.type in ("date", "timestamp"):
+            if col.type in ("date", "timestamp") and _may(bounds, col.name, lambda lo, hi: _as_day(lo) <= day):
                 out.append(_flag(base.filter(_date(base[col.name], col.type) == ibis.literal(day)), ds, r.rule_id, col.name))
     elif check == "date_before":
         a, b = p.split("<")
@@ -216,11 +237,15 @@ def _flags_for(ctx: _Context, ds: str, c: Contract, base, r: Rule, distinct: dic
             bad = (dob < ibis.literal(dt.date(1880, 1, 1))) | (dob > base._extract) | (dob <= cutoff)
             out.append(_flag(base.filter(bad), ds, r.rule_id, "date_of_birth"))
     elif check == "practice_default":
-        if "practice_code" in names:
+        if "practice_code" in names and set(PRACTICE_DEFAULTS) & set(distinct.get("practice_code", [])):
             out.append(_flag(base.filter(base.practice_code.isin(list(PRACTICE_DEFAULTS))), ds, r.rule_id, "practice_code"))
     elif check in ("exact_duplicate", "near_duplicate") and c.natural_key:
         out.append(_duplicates(base, ds, c, r, exact=check == "exact_duplicate"))
     return out
+
+
+def _as_day(v) -> dt.date:
+    return v.date() if isinstance(v, dt.datetime) else v
 
 
 def _years_before(d: dt.date, years: int) -> dt.date:
@@ -255,8 +280,10 @@ def flag_expression(wh):
         c = contracts()[ds]
         base = _prepare(ctx, ds, c)
         bases[ds] = base
-        checked = sorted({col.name for col in c.columns.values() if col.codes or col.pattern or col.refset})
-        distinct = _distinct_values(base, checked)
+        checked = {col.name for col in c.columns.values() if col.codes or col.pattern or col.refset}
+        checked |= {x for x in ("nhs_number_status", "practice_code") if x in base.columns}
+        distinct = _distinct_values(base, sorted(checked))
+        distinct["_date_bounds"] = _date_bounds(base, c)
         for r in rules():
             if r.stage == "warehouse" and r.applies_to(ds):
                 parts.extend(_flags_for(ctx, ds, c, base, r, distinct))
