@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from phm.ingest.ledger import LEDGER_TABLE, VOLATILE
+from phm.warehouse.ledger import LEDGER_TABLE, VOLATILE
 from phm.warehouse import connect
 from phm.warehouse.base import normalise
 from phm_testing import ingest_with_key
@@ -60,3 +60,14 @@ def test_spark_rollback_leaves_no_trace(spark_wh):
         tx.rollback()
         assert sorted(p.name for p in (spark_wh / "data").rglob("*")) == before
         assert "scratch" not in wh.list_tables()
+
+
+def test_two_spark_warehouses_in_one_process_keep_their_own_tables(spark_wh, icb_small, tmp_path):
+    other = tmp_path / "other"
+    ingest_with_key(icb_small / "deaths.parquet", other, backend="spark", run_dq=False)
+    with connect(spark_wh) as a, connect(other) as b:
+        n_a = a.to_arrow("raw_deaths").num_rows
+        n_b = b.to_arrow("raw_deaths").num_rows
+        assert n_a != n_b
+        assert a.to_arrow("raw_deaths").num_rows == n_a  # still its own after b was read
+        assert b.to_arrow("raw_deaths").num_rows == n_b

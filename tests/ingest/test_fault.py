@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from phm.ingest.ledger import LEDGER_TABLE, VOLATILE
+from phm.warehouse.ledger import LEDGER_TABLE, VOLATILE
 from phm.warehouse import connect, table_checksum
 from phm_testing import TEST_KEY
 

@@ -23,7 +23,7 @@ from rich.console import Console
 import phm
 from phm.codes import redact_nhs_numbers
 from phm.errors import InputError, UserError
-from phm.ingest import ledger as ledger_mod
+from phm.warehouse import ledger as ledger_mod
 from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, constant, load_key
 from phm.ingest.readers import BadFile, ReadInfo, read_csv, read_parquet, read_table
 from phm.ingest.validate import QUARANTINE_SCHEMA, validate

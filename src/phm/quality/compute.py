@@ -56,7 +56,7 @@ def _rules_sha() -> str:
 
 def dq_is_current(wh) -> bool:
     """True when the dq_* tables were computed from what is loaded now, with today's rules."""
-    from phm.ingest.ledger import fingerprint, read_ledger
+    from phm.warehouse.ledger import fingerprint, read_ledger
 
     if not wh.has_table("dq_state"):
         return False
@@ -66,7 +66,7 @@ def dq_is_current(wh) -> bool:
 
 class _Context:
     def __init__(self, wh) -> None:
-        from phm.ingest.ledger import current, fingerprint, read_ledger
+        from phm.warehouse.ledger import current, fingerprint, read_ledger
 
         self.wh = wh
         self.present = [d for d in contracts() if wh.has_table(f"raw_{d}")]

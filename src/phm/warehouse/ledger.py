@@ -1,4 +1,4 @@
-"""The load ledger: one row per load of a source (file or database table).
+"""The load ledger (table ``load_ledger``): one row per load of a source (file or database table).
 
 A source is identified by its name (a file's path relative to the folder ingested, or
 ``database#table``). Loading a source whose sha256, dataset, profile and schema version
