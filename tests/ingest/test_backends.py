@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from phm.warehouse.ledger import LEDGER_TABLE, VOLATILE
 from phm.warehouse import connect
 from phm.warehouse.base import normalise
+from phm.warehouse.ledger import LEDGER_TABLE, VOLATILE
 from phm_testing import ingest_with_key
 
 pytestmark = pytest.mark.xdist_group("spark")

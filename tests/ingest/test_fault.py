@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from phm.warehouse.ledger import LEDGER_TABLE, VOLATILE
 from phm.warehouse import connect, table_checksum
+from phm.warehouse.ledger import LEDGER_TABLE, VOLATILE
 from phm_testing import TEST_KEY
 
 pytestmark = pytest.mark.xdist_group("fault")

@@ -23,12 +23,12 @@ from rich.console import Console
 import phm
 from phm.codes import redact_nhs_numbers
 from phm.errors import InputError, UserError
-from phm.warehouse import ledger as ledger_mod
 from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, constant, load_key
 from phm.ingest.readers import BadFile, ReadInfo, read_csv, read_parquet, read_table
 from phm.ingest.validate import QUARANTINE_SCHEMA, validate
 from phm.schema import SCHEMA_VERSION, Profile, contract, dataset_names, load_profile, raw_schema
 from phm.warehouse import Warehouse, connect
+from phm.warehouse import ledger as ledger_mod
 from phm.warehouse.base import meta_table
 
 QUARANTINE_TABLE = "quarantine"
