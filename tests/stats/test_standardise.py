@@ -1,0 +1,166 @@
+"""Tests for phm.stats.dsr / isr against PHEindicatormethods public test vectors.
+
+Inputs and expected numbers are typed in as literals (PHEindicatormethods is GPL-3; no
+files copied). Source: ukhsa-collaboration/PHEindicatormethods@093fd28
+(093fd288d8f8949dbcfbed70049dbbf385b6141d) tests/testthat/testdata_DSR_ISR.xlsx,
+sheets testdata_multiarea, refdata, testresults_DSR, testresults_ISR.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from phm.stats import dsr, isr
+
+# PHEindicatormethods@093fd28 tests/testthat/testdata_DSR_ISR.xlsx sheet testdata_multiarea
+# (19 age bands 0-4 ... 90+; the sheet labels band 12 "55-69", a typo for 55-59).
+# fmt: off
+POP = [636, 558, 609, 543, 384, 594, 669, 843, 660, 576, 606, 522, 426, 273, 300, 288, 153, 123, 207]
+COUNTS = {
+    "big": [127, 25, 18, 21, 12, 27, 48, 27, 29, 32, 32, 34, 45, 65, 38, 68, 74, 82, 91],
+    "small": [12, 4, 3, 2, 3, 4, 8, 2, 2, 3, 4, 5, 6, 8, 5, 6, 5, 5, 4],
+    # testdata_tiny: the 10-14 count cell is blank in the sheet; typed here as 0 (total 9).
+    "tiny": [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 2, 3],
+}
+
+# European Standard Population 2013, 19 bands (0-4 merged, 90+ merged), Eurostat (2013)
+# "Revision of the European Standard Population", public domain; as in
+# /work/shared/testvectors/reference-lists/esp2013_19bands.csv (= PHEindicatormethods esp2013).
+ESP2013 = [5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000, 7000, 6500, 6000,
+           5500, 5000, 4000, 2500, 1500, 1000]
+
+# Sheet testresults_DSR, method Dobson: (area, multiplier, value, l95, u95, l99.8, u99.8)
+DSR_EXPECTED = [
+    ("big", 100000, 10430.247991469423, 9717.709067985681, 11178.94091547925,
+     9323.287880219903, 11620.595999522058),
+    ("small", 100000, 1103.212025300104, 877.455767536709, 1367.0882227251795,
+     763.6420357939879, 1530.0328948244762),
+    ("big", 10000, 1043.0247991469423, 971.770906798568, 1117.894091547925,
+     932.3287880219904, 1162.0595999522059),
+    ("small", 10000, 110.3212025300104, 87.7455767536709, 136.70882227251795,
+     76.36420357939879, 153.00328948244763),
+]
+
+# PHEindicatormethods@093fd28 testdata_DSR_ISR.xlsx sheet refdata (refcount, refpop)
+REF_COUNTS = [10303, 2824, 0, 3615, 3641, 3490, 3789, 3213, 3031, 2771, 3089, 3490, 3595,
+              4745, 5514, 7125, 5694, 6210, 5757]
+REF_POPS = [50520, 57173, 60213, 54659, 44345, 50128, 62163, 67423, 62899, 55463, 60479,
+            49974, 44140, 40888, 37239, 30819, 18136, 15325, 13918]
+
+# Sheet testresults_ISR, "indirectly standardised ratio x 1":
+# (area, observed, value, l95, u95, l99.8, u99.8); expected = 835.8835612311743 for all three.
+# big/small use Byars, tiny (observed 9) uses Exact.
+EXPECTED_COUNT = 835.8835612311743
+ISR_EXPECTED = [
+    ("big", 895, 1.0707232939020275, 1.0017147712553987, 1.143233287249895,
+     0.9635155619614437, 1.1860070415876287),
+    ("small", 91, 0.10886683770400503, 0.08765040101829405, 0.1336657632841891,
+     0.07695425528392111, 0.14897920510466744),
+    ("tiny", 9, 0.010767049882813684, 0.004923380825095776, 0.02043921455549973,
+     0.0029339306550682617, 0.02710589651469021),
+]
+
+# fmt: on
+
+
+@pytest.mark.parametrize(("area", "mult", "value", "l95", "u95", "l998", "u998"), DSR_EXPECTED)
+def test_dsr_matches_phe(area, mult, value, l95, u95, l998, u998):
+    r95 = dsr(COUNTS[area], POP, ESP2013, conf=0.95, multiplier=mult)
+    r998 = dsr(COUNTS[area], POP, ESP2013, conf=0.998, multiplier=mult)
+    assert r95.value == pytest.approx(value, rel=1e-6)
+    assert (r95.lower, r95.upper) == pytest.approx((l95, u95), rel=1e-6)
+    assert r998.value == pytest.approx(value, rel=1e-6)
+    assert (r998.lower, r998.upper) == pytest.approx((l998, u998), rel=1e-6)
+
+
+def test_dsr_tiny_total_is_na():
+    # testresults_DSR row testdata_tiny: total_count 9 -> "dsr NA for total count < 10".
+    r = dsr(COUNTS["tiny"], POP, ESP2013)
+    assert math.isnan(r.value) and math.isnan(r.lower) and math.isnan(r.upper)
+
+
+def test_dsr_result_is_frozen():
+    r = dsr(COUNTS["big"], POP, ESP2013)
+    with pytest.raises(AttributeError):
+        r.value = 0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("area", "observed", "value", "l95", "u95", "l998", "u998"), ISR_EXPECTED)
+def test_isr_matches_phe(area, observed, value, l95, u95, l998, u998):
+    for obs in (COUNTS[area], observed):  # per-band array and scalar total
+        r95 = isr(obs, POP, REF_COUNTS, REF_POPS, conf=0.95)
+        r998 = isr(obs, POP, REF_COUNTS, REF_POPS, conf=0.998)
+        assert r95.expected == pytest.approx(EXPECTED_COUNT, rel=1e-6)
+        assert r95.value == pytest.approx(value, rel=1e-6)
+        assert (r95.lower, r95.upper) == pytest.approx((l95, u95), rel=1e-6)
+        assert (r998.lower, r998.upper) == pytest.approx((l998, u998), rel=1e-6)
+
+
+# ---- invalid inputs (cf. sheets testdata_err1..4 of the same workbook) ----------------
+
+
+def _with(values, index, new):
+    out = list(values)
+    out[index] = new
+    return out
+
+
+def test_dsr_negative_count_raises():  # testdata_err1: count -26 in 25-29
+    with pytest.raises(ValueError, match="counts must not be negative"):
+        dsr(_with(COUNTS["big"], 5, -26), POP, ESP2013)
+
+
+def test_dsr_negative_population_raises():  # testdata_err3: pop -558 in 5-9
+    with pytest.raises(ValueError, match="populations must not be negative"):
+        dsr(COUNTS["big"], _with(POP, 1, -558), ESP2013)
+
+
+def test_dsr_negative_standard_population_raises():  # testdata_err4: stdpop -6000 in 25-29
+    with pytest.raises(ValueError, match="standard_populations must not be negative"):
+        dsr(COUNTS["big"], POP, _with(ESP2013, 5, -6000))
+
+
+def test_dsr_zero_population_with_events_raises():  # testdata_err2: Area1 pop 0 in 5-9
+    with pytest.raises(ValueError, match="populations is zero in band"):
+        dsr(COUNTS["big"], _with(POP, 1, 0), ESP2013)
+
+
+def test_dsr_zero_population_without_events_is_allowed():
+    r = dsr(_with(COUNTS["big"], 1, 0), _with(POP, 1, 0), ESP2013)
+    assert r.value > 0 and r.lower < r.value < r.upper
+
+
+def test_dsr_mismatched_lengths_raise():
+    with pytest.raises(ValueError, match="mismatched lengths"):
+        dsr(COUNTS["big"][:-1], POP, ESP2013)
+    with pytest.raises(ValueError, match="mismatched lengths"):
+        dsr(COUNTS["big"], POP, ESP2013[:18])
+
+
+@pytest.mark.parametrize("conf", [0, 1, 95])
+def test_conf_out_of_range_raises(conf):
+    with pytest.raises(ValueError, match="conf"):
+        dsr(COUNTS["big"], POP, ESP2013, conf=conf)
+    with pytest.raises(ValueError, match="conf"):
+        isr(COUNTS["big"], POP, REF_COUNTS, REF_POPS, conf=conf)
+
+
+def test_isr_invalid_inputs_raise():
+    with pytest.raises(ValueError, match="observed must not be negative"):
+        isr(_with(COUNTS["big"], 5, -26), POP, REF_COUNTS, REF_POPS)
+    with pytest.raises(ValueError, match="observed must not be negative"):
+        isr(-5, POP, REF_COUNTS, REF_POPS)
+    with pytest.raises(ValueError, match="populations must not be negative"):
+        isr(COUNTS["big"], _with(POP, 1, -558), REF_COUNTS, REF_POPS)
+    with pytest.raises(ValueError, match="ref_counts must not be negative"):
+        isr(COUNTS["big"], POP, _with(REF_COUNTS, 0, -1), REF_POPS)
+    with pytest.raises(ValueError, match="mismatched lengths"):
+        isr(COUNTS["big"], POP[:-1], REF_COUNTS, REF_POPS)
+    with pytest.raises(ValueError, match="mismatched lengths"):
+        isr(895, POP, REF_COUNTS[:-1], REF_POPS)
+    with pytest.raises(ValueError, match="populations is zero in band"):
+        isr(COUNTS["big"], _with(POP, 1, 0), REF_COUNTS, REF_POPS)
+    with pytest.raises(ValueError, match="ref_populations is zero in band"):
+        isr(COUNTS["big"], POP, REF_COUNTS, _with(REF_POPS, 0, 0))
