@@ -22,6 +22,7 @@ from rich.console import Console
 
 import phm
 from phm.codes import redact_nhs_numbers
+from phm.digest import sha256_file
 from phm.errors import InputError, UserError
 from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, constant, load_key
 from phm.ingest.readers import BadFile, ReadInfo, read_csv, read_parquet, read_table
@@ -66,14 +67,6 @@ class IngestReport:
     @property
     def failed(self) -> list[SourceResult]:
         return [r for r in self.results if r.status == "failed"]
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _file_format(name: str) -> str | None:
@@ -188,7 +181,7 @@ class Ingestor:
     def load(self, item: SourceItem, progress=None) -> SourceResult:
         ledger = ledger_mod.read_ledger(self.wh)
         prev = ledger_mod.current(ledger).get(item.name)
-        sha = _sha256_file(item.path) if item.path is not None else None
+        sha = sha256_file(item.path) if item.path is not None else None
         if prev is not None and self._same(prev, sha, item):
             return SourceResult(item.name, item.dataset, "unchanged", prev["rows_in"], prev["rows_loaded"],
                                 prev["rows_quarantined"])

@@ -188,7 +188,7 @@ def _flags_for(ctx: _Context, ds: str, c: Contract, base, r: Rule, distinct: dic
     check, p = r.check, r.params
     names = c.columns
     bounds = distinct.get("_date_bounds", {})
-    latest_extract = max(ctx.extract.values(), default=dt.datetime.now(dt.UTC).date())
+    earliest_extract = min(ctx.extract.values(), default=dt.datetime.now(dt.UTC).date())
     out = []
     if check == "nhs_status":
         if c.has_nhs_number and p in distinct.get("nhs_number_status", [p]):
@@ -211,8 +211,7 @@ def _flags_for(ctx: _Context, ds: str, c: Contract, base, r: Rule, distinct: dic
             out.append(_flag(base.filter(base[col] == val), ds, r.rule_id, col))
     elif check == "future_date":
         for col in names.values():
-            if col.not_future and _may(bounds, col.name, lambda lo, hi: _as_day(hi) > min(
-                    ctx.extract.values(), default=latest_extract)):
+            if col.not_future and _may(bounds, col.name, lambda lo, hi: _as_day(hi) > earliest_extract):
                 out.append(_flag(base.filter(_date(base[col.name], col.type) > base._extract), ds, r.rule_id, col.name))
     elif check == "sentinel":
         day = dt.date.fromisoformat(p)

@@ -43,13 +43,12 @@ import pyarrow.compute as pc
 
 from phm.codes import redact_nhs_numbers
 from phm.errors import OutputError, UserError
+from phm.quality.compute import UNKNOWN
 from phm.warehouse import fetch
 
 __all__ = ["FEEDBACK_COLUMNS", "SUFFIXES", "neutralise", "write_report"]
 
 SUFFIXES = (".xlsx", ".html")
-UNKNOWN = "(unknown)"  # as phm.quality.compute: a quarantined row whose submitter could not be read
-NO_SUBMITTER = "ONS"  # as phm.quality.compute: deaths carry no submitter column
 NHS_BLUE = "#005EB8"
 
 FEEDBACK_COLUMNS = (
@@ -192,7 +191,7 @@ def _provider_ledger(wh, ledger: list[dict], provider: str, quarantine: list[dic
             continue
         if c.submitter:
             t = t.filter(t[c.submitter] == provider)
-        elif provider != NO_SUBMITTER:
+        elif provider != c.default_submitter:
             continue
         got = fetch(t.group_by("_source").agg(n=t.count()))
         for s, n in zip(got["_source"].to_pylist(), got["n"].to_pylist(), strict=True):

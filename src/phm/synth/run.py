@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import phm
+from phm.digest import sha256_file
 from phm.synth import care, hospital, people, primary
 from phm.synth.config import CHUNK_PERSONS, SynthConfig
 from phm.synth.context import Chunk, Costs, Providers
@@ -19,7 +20,7 @@ from phm.synth.defects import DefectPlanter
 from phm.synth.outdir import MARKER, prepare_output_dir
 from phm.synth.population import Population, build_population
 from phm.synth.truth import TruthWriter
-from phm.synth.writer import DatasetWriter, sha256
+from phm.synth.writer import DatasetWriter
 
 __all__ = ["DATASETS", "SynthConfig", "run_synth"]
 
@@ -100,7 +101,7 @@ def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
     truth.finish(defects=planter.counts, calibration_extra={"acute_items_rate": shared["acute_rate"]})
     files = {}
     for name, w in writers.items():
-        files[w.path.name] = {"rows": w.rows, "sha256": sha256(w.path)}
+        files[w.path.name] = {"rows": w.rows, "sha256": sha256_file(w.path)}
     manifest = {
         "generator": "phm synth", "phm_version": phm.__version__, "pyarrow_version": pa.__version__,
         "numpy_version": np.__version__, "python": platform.python_version(),
