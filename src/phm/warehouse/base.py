@@ -44,6 +44,10 @@ class Transaction(ABC):
         Returns an Ibis table of the new content, readable before the commit."""
 
     @abstractmethod
+    def table(self, name: str):
+        """The Ibis table ``name`` as this transaction sees it, including its own uncommitted writes."""
+
+    @abstractmethod
     def commit(self) -> None: ...
 
     @abstractmethod

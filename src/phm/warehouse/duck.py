@@ -122,6 +122,9 @@ class _DuckTransaction(Transaction):
         self.raw.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS {sql}")
         return self.wh.con.table(table)
 
+    def table(self, name: str):
+        return self.wh.con.table(name)  # one connection: it sees its own transaction's writes
+
     def commit(self) -> None:
         if not self.done:
             self.raw.execute("COMMIT")

@@ -231,8 +231,13 @@ class _SparkTransaction(Transaction):
         rel, d = self._new_dir(table)
         df.write.mode("overwrite").parquet(str(d))
         self.cat["tables"][table] = {"schema": _schema_json(schema), "parts": [{"source": None, "path": rel}]}
-        view = f"_tx_{table}__{self.wh._tag}"
-        self.wh._register(view, self.cat["tables"][table])
+        return self.table(table)
+
+    def table(self, name: str):
+        if name not in self.cat["tables"]:
+            raise KeyError(f"no table {name!r} in the warehouse")
+        view = f"_tx_{name}__{self.wh._tag}"
+        self.wh._register(view, self.cat["tables"][name])
         self.wh._registered.pop(view, None)
         return self.wh.con.table(view)
 

@@ -1,0 +1,112 @@
+"""``phm build``: materialise the marts from the warehouse's raw tables, in one transaction.
+
+The transforms are pure Ibis expressions (:mod:`phm.model`, :mod:`phm.analysis`); this module
+is the edge that reads the warehouse, writes the reference tables the joins use (``ref_*``)
+and materialises each mart with :meth:`Transaction.materialize`, so DuckDB and Spark run the
+same expressions. Either every mart lands or none does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from phm import refdata
+from phm.errors import UserError
+from phm.model import definitions
+from phm.model.activity import all_activity, split_linked
+from phm.model.common import Window
+from phm.model.person import person as person_mart
+from phm.model.person_year import person_year as person_year_mart
+from phm.model.refs import reference_tables
+from phm.model.spells import clean_episodes, continuous_spells, provider_spells
+from phm.schema import dataset_names, raw_schema
+from phm.warehouse import fetch
+from phm.warehouse.ledger import fingerprint, read_ledger
+
+MARTS = ("person", "provider_spells", "spells", "activity", "activity_unlinked", "person_year")
+
+
+@dataclass
+class BuildSummary:
+    window: Window
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def condition_ids() -> list[str]:
+    return [c.id for c in refdata.conditions()]
+
+
+def programme_ids() -> list[str]:
+    return definitions.programmes()["id"].to_pylist()
+
+
+def analysis_window(wh, years: int = 3) -> Window:
+    if not wh.has_table("load_ledger") or not wh.has_table("raw_patients"):
+        raise UserError(f"warehouse {wh.path} has no loaded patients; run 'phm ingest' first")
+    led = read_ledger(wh)
+    current = led.filter(pa.compute.equal(led["status"], "current"))
+    dates = [d for d in current["extract_date"].to_pylist() if d is not None]
+    if not dates:
+        raise UserError(f"warehouse {wh.path} records no extract date; re-run 'phm ingest' with --extract-date")
+    return Window.ending(max(dates), years)
+
+
+def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> BuildSummary:
+    """Build every mart. ``step(name)`` is called as each one starts (for progress bars)."""
+    import time
+
+    window = analysis_window(wh, years)
+    summary = BuildSummary(window=window)
+    say = step or (lambda name: None)
+    ledger_fp = fingerprint(read_ledger(wh))
+    with wh.transaction() as tx:
+        say("reference tables")
+        for name, table in reference_tables(window).items():
+            tx.replace_table(name, table)
+        refs = {name: tx.table(name) for name in reference_tables(window)}
+        raw = {}
+        for ds in dataset_names():
+            if not wh.has_table(f"raw_{ds}"):
+                tx.replace_table(f"raw_{ds}", raw_schema(ds).empty_table())
+            raw[ds] = tx.table(f"raw_{ds}")
+
+        def mat(name, expr):
+            say(name)
+            t0 = time.perf_counter()
+            out = tx.materialize(name, expr)
+            summary.seconds[name] = time.perf_counter() - t0
+            return out
+
+        person = mat("person", person_mart(raw["patients"], raw["deaths"], refs, window))
+        episodes = clean_episodes(raw["apc_episodes"], window)
+        pspells = mat("provider_spells", provider_spells(episodes, refs, window))
+        spells = mat("spells", continuous_spells(pspells))
+        rows = all_activity(raw, pspells, refs, window)
+        linked, unlinked = split_linked(rows, person, window)
+        activity = mat("activity", linked)
+        mat("activity_unlinked", unlinked)
+        mat("person_year", person_year_mart(person, activity, spells, raw["gp_events"], episodes, refs, window,
+                                            condition_ids(), programme_ids()))
+        tx.replace_table("build_meta", _meta(window, ledger_fp))
+        for name in MARTS:
+            summary.rows[name] = int(fetch(tx.table(name).count().as_table()).column(0)[0].as_py())
+    return summary
+
+
+def _meta(window: Window, ledger_fp: str) -> pa.Table:
+    from phm import __version__
+
+    values = {
+        "window_first_fy": str(window.first), "window_last_fy": str(window.last),
+        "extract_date": window.extract_date.isoformat(), "ledger_fingerprint": ledger_fp,
+        "phm_version": __version__,
+    }
+    keys = sorted(values)
+    return pa.table({"key": keys, "value": [values[k] for k in keys]})
+
+
+__all__ = ["MARTS", "BuildSummary", "analysis_window", "build"]

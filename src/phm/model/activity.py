@@ -1,0 +1,276 @@
+"""One costed row per contact in every setting, with a programme of care.
+
+Settings and what one row is:
+
+======== ============================================================ ==========================
+setting  one row                                                      programme of care from
+======== ============================================================ ==========================
+apc      provider spell (episodes costed and summed, :mod:`.spells`)  primary diagnosis (ICD-10)
+op       outpatient appointment                                       treatment function
+ecds     emergency care attendance                                    ECDS diagnosis (SNOMED CT)
+community community care contact                                      NCC community currency
+mh       mental health contact or inpatient bed day                   team type
+gp       general practice appointment                                 "other" (PBC 23: GMS)
+prescribing  person x month x BNF presentation                        BNF chapter / section
+social_care  service episode x financial year it overlaps             social care needs
+======== ============================================================ ==========================
+
+A row whose code is missing or not in the map gets programme ``other`` with rule
+``unmapped`` (programme budgeting's own rule for unallocated spend). Costs follow
+:mod:`.costing`. Social care services are split at financial-year boundaries: weekly cost
+x days in the year / 7, so each year carries its own spend.
+
+Rows that cannot be attributed to a person in the spine within the analysis window go to
+``activity_unlinked`` with a reason, so that raw rows = activity rows + unlinked rows
+(social care: services) and every pound is accounted for.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from phm.model import costing
+from phm.model.common import Window, clean_date, deduplicate, fy_expr, lookup
+
+COLUMNS = {
+    "activity_id": "string", "person_id": "int64", "setting": "string", "activity_date": "date",
+    "fy": "int64", "provider_code": "string", "practice_code": "string", "pod": "string",
+    "currency_code": "string", "code_system": "string", "code": "string", "emergency": "boolean",
+    "attended": "boolean", "quantity": "float64", "cost": "float64", "cost_source": "string",
+    "programme": "string", "programme_rule": "string",
+}
+SETTINGS = ("apc", "op", "ecds", "community", "mh", "gp", "prescribing", "social_care")
+OP_ATTENDED = ("5", "6")
+OP_FIRST = ("1", "3")
+
+
+def _row(t, **cols):
+    out = {}
+    for name, typ in COLUMNS.items():
+        v = cols.get(name)
+        out[name] = ibis.null(typ) if v is None else (v.cast(typ) if not isinstance(v, str) else ibis.literal(v, typ))
+    return t.select(**out)
+
+
+def _id(prefix: str, col):
+    return ibis.literal(prefix + ":").concat(col.cast("string"))
+
+
+def _line_id(prefix: str, t):
+    return ibis.literal(prefix + ":").concat(t._source, ":", t._line.cast("string"))
+
+
+def _with_cost(supplied, unit, pod_unit, default, attended=None):
+    """Cost and its source by precedence (:mod:`.costing`); ``None`` for a tier the setting lacks."""
+    tiers = [(supplied.notnull() & (supplied >= 0), supplied, "supplied")]
+    if attended is not None:
+        tiers.append((~attended, ibis.literal(0.0), "not_attended"))
+    if unit is not None:
+        tiers.append((unit.notnull(), unit, "ncc_currency"))
+    if pod_unit is not None:
+        pod_unit = ibis.literal(pod_unit, "float64") if isinstance(pod_unit, float) else pod_unit
+        tiers.append((pod_unit.notnull(), pod_unit, "ncc_pod"))
+    cost = ibis.cases(*[(c, v) for c, v, _ in tiers], else_=default)
+    source = ibis.cases(*[(c, name) for c, _, name in tiers], else_="default")
+    return cost.round(2), source
+
+
+def _units(refs, pod: str):
+    u = refs["ref_unit_cost"]
+    return u.filter(u.pod == pod)
+
+
+def _mapped(prog, rule: str, fallback: str = "other", fallback_rule: str = "unmapped"):
+    return prog.coalesce(fallback), ibis.ifelse(prog.notnull(), rule, fallback_rule)
+
+
+def apc_rows(pspells, refs):
+    j = lookup(pspells, refs["ref_programme_icd10"], [(pspells.primary_diagnosis.substr(0, 3), "icd3")], _prog="programme")
+    prog, rule = _mapped(j._prog, "icd10_primary_diagnosis")
+    return _row(
+        j, activity_id=_id("apc", j.provider_code.concat(":", j.spell_id)), person_id=j.person_id, setting="apc",
+        activity_date=j.activity_date, fy=j.fy, provider_code=j.provider_code, practice_code=j.practice_code,
+        pod=j.pod, currency_code=j.hrg_code, code_system=ibis.literal("ICD10"), code=j.primary_diagnosis,
+        emergency=j.emergency, attended=ibis.literal(True), quantity=j.episodes, cost=j.cost,
+        cost_source=j.cost_source, programme=prog, programme_rule=rule,
+    )
+
+
+def op_rows(op, refs, window: Window):
+    o = deduplicate(op, "op_attendances")
+    o = o.mutate(appointment_date=_in_window_date(clean_date(o.appointment_date), window),
+                 _attended=o.attendance_status.isin(OP_ATTENDED))
+    j = lookup(o, _units(refs, "OPPROC"), [("hrg_code", "currency_code")], _unit="unit_cost")
+    j = lookup(j, refs["ref_programme_tfc"], [("treatment_function_code", "tfc")], _prog="programme")
+    first = j.first_attendance.isin(OP_FIRST)
+    default = ibis.ifelse(first, costing.default_cost("op", "OPFA"), costing.default_cost("op", "OPFUP"))
+    cost, source = _with_cost(j.cost, j._unit, None, default, attended=j._attended)
+    pod = ibis.cases((j._unit.notnull(), "OPPROC"), (first, "OPFA"), else_="OPFUP")
+    prog, rule = _mapped(j._prog, "treatment_function")
+    return _row(
+        j, activity_id=_id("op", j.provider_code.concat(":", j.attendance_id)), person_id=j.person_id, setting="op",
+        activity_date=j.appointment_date, fy=fy_expr(j.appointment_date), provider_code=j.provider_code,
+        practice_code=j.practice_code, pod=pod, currency_code=j.hrg_code, code_system=ibis.literal("TFC"),
+        code=j.treatment_function_code, emergency=ibis.literal(False), attended=j._attended,
+        quantity=ibis.literal(1.0), cost=cost, cost_source=source, programme=prog, programme_rule=rule,
+    )
+
+
+def ecds_rows(ecds, refs, window: Window):
+    a = deduplicate(ecds, "ecds_attendances")
+    a = a.mutate(_day=_in_window_date(a.arrival_time.date(), window))
+    j = lookup(a, _units(refs, "AE"), [("hrg_code", "currency_code")], _unit="unit_cost")
+    j = lookup(j, refs["ref_programme_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme")
+    cost, source = _with_cost(j.cost, j._unit, costing.pod_unit_cost("AE"), costing.default_cost("ecds", "AE"))
+    prog, rule = _mapped(j._prog, "ecds_diagnosis")
+    return _row(
+        j, activity_id=_id("ecds", j.provider_code.concat(":", j.attendance_id)), person_id=j.person_id,
+        setting="ecds", activity_date=j._day, fy=fy_expr(j._day), provider_code=j.provider_code,
+        practice_code=j.practice_code, pod=ibis.literal("AE"), currency_code=j.hrg_code,
+        code_system=ibis.literal("SNOMED"), code=j.diagnosis_snomed, emergency=ibis.literal(True),
+        attended=ibis.literal(True), quantity=ibis.literal(1.0), cost=cost, cost_source=source,
+        programme=prog, programme_rule=rule,
+    )
+
+
+def community_rows(cc, refs, window: Window):
+    c = deduplicate(cc, "community_contacts")
+    c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
+    j = lookup(c, _units(refs, "CHS"), [("service_type", "currency_code")], _unit="unit_cost")
+    j = lookup(j, refs["ref_programme_community"], [("service_type", "currency")], _prog="programme")
+    cost, source = _with_cost(j.cost, j._unit, costing.pod_unit_cost("CHS"), costing.default_cost("community", "CHS"))
+    prog, rule = _mapped(j._prog, "community_currency")
+    return _row(
+        j, activity_id=_id("community", j.provider_code.concat(":", j.contact_id)), person_id=j.person_id,
+        setting="community", activity_date=j.contact_date, fy=fy_expr(j.contact_date), provider_code=j.provider_code,
+        pod=ibis.literal("CHS"), currency_code=j.service_type, code_system=ibis.literal("NCC"), code=j.service_type,
+        emergency=ibis.literal(False), attended=ibis.literal(True), quantity=ibis.literal(1.0), cost=cost,
+        cost_source=source, programme=prog, programme_rule=rule,
+    )
+
+
+def mh_rows(mh, refs, window: Window):
+    c = deduplicate(mh, "mh_contacts")
+    c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
+    bed = c.inpatient.coalesce(False) | (c.contact_type == "bed_day")
+    c = c.mutate(_pod=ibis.ifelse(bed, "MHBD", "MHCC"),
+                 _cur=ibis.ifelse(bed, ibis.literal(costing.MH_BED_DAY_CURRENCY), c.team_type))
+    j = lookup(c, refs["ref_unit_cost"], [("_pod", "pod"), ("_cur", "currency_code")], _unit="unit_cost")
+    j = lookup(j, refs["ref_programme_mh"], [("team_type", "team")], _prog="programme")
+    is_bed = j._pod == "MHBD"
+    pod_cost = ibis.ifelse(is_bed, costing.pod_unit_cost("MHBD"), costing.pod_unit_cost("MHCC"))
+    default = ibis.ifelse(is_bed, costing.default_cost("mh", "MHBD"), costing.default_cost("mh", "MHCC"))
+    cost, source = _with_cost(j.cost, j._unit, pod_cost, default)
+    prog, rule = _mapped(j._prog, "mh_team", "mental_health", "mh_setting")
+    return _row(
+        j, activity_id=_id("mh", j.provider_code.concat(":", j.contact_id)), person_id=j.person_id, setting="mh",
+        activity_date=j.contact_date, fy=fy_expr(j.contact_date), provider_code=j.provider_code, pod=j._pod,
+        currency_code=j._cur, code_system=ibis.literal("MHSDS team"), code=j.team_type,
+        emergency=ibis.literal(False), attended=ibis.literal(True), quantity=ibis.literal(1.0), cost=cost,
+        cost_source=source, programme=prog, programme_rule=rule,
+    )
+
+
+def gp_rows(gp, window: Window):
+    g = gp.mutate(appointment_date=_in_window_date(clean_date(gp.appointment_date), window))
+    j = g.mutate(_att=(g.appointment_status != "DNA").coalesce(True))
+    cost, source = _with_cost(ibis.null("float64"), None, None, costing.default_cost("gp", "GPAPPT"), attended=j._att)
+    return _row(
+        j, activity_id=_line_id("gp", j), person_id=j.person_id, setting="gp", activity_date=j.appointment_date,
+        fy=fy_expr(j.appointment_date), provider_code=j.practice_code, practice_code=j.practice_code,
+        pod=ibis.literal("GPAPPT"), code_system=ibis.literal("GPAD"), code=j.hcp_type, emergency=ibis.literal(False),
+        attended=j._att, quantity=ibis.literal(1.0), cost=cost, cost_source=source,
+        programme=ibis.literal("other"), programme_rule=ibis.literal("primary_care_gms"),
+    )
+
+
+def prescribing_rows(rx, refs, window: Window):
+    p = rx.mutate(month=_in_window_date(clean_date(rx.month), window))
+    bnf = refs["ref_programme_bnf"]
+    j = lookup(p, bnf.filter(bnf.prefix.length() == 4), [(p.bnf_code.substr(0, 4), "prefix")], _sprog="programme")
+    j = lookup(j, bnf.filter(bnf.prefix.length() == 2), [(j.bnf_code.substr(0, 2), "prefix")], _cprog="programme")
+    found = j._sprog.coalesce(j._cprog)
+    default = costing.default_cost("prescribing", "RX") * j["items"].cast("float64")
+    cost, source = _with_cost(j.net_ingredient_cost, None, None, default)
+    prog, rule = _mapped(found, "bnf")
+    return _row(
+        j, activity_id=_line_id("rx", j), person_id=j.person_id, setting="prescribing", activity_date=j.month,
+        fy=fy_expr(j.month), provider_code=j.practice_code, practice_code=j.practice_code, pod=ibis.literal("RX"),
+        code_system=ibis.literal("BNF"), code=j.bnf_code, emergency=ibis.literal(False), attended=ibis.literal(True),
+        quantity=j["items"], cost=cost, cost_source=source, programme=prog, programme_rule=rule,
+    )
+
+
+def social_care_rows(sc, refs, window: Window):
+    """Services split by financial year; ``(in_window, outside)``: the second has one row per
+    service that overlaps no year of the window."""
+    s = deduplicate(sc, "social_care")
+    start = clean_date(s.start_date)
+    end = clean_date(s.end_date)
+    end = ibis.ifelse(end.isnull() | (end > window.end), ibis.literal(window.end), end)
+    end = ibis.ifelse(start.notnull() & (end < start), start, end)  # an end before the start: one day
+    s = s.mutate(_start=start, _end=end)
+    fy = refs["ref_fy"]
+    j = s.join(fy, (s._start <= fy.fy_end) & (s._end >= fy.fy_start))
+    j = j.mutate(_days=(ibis.least(j._end, j.fy_end).delta(ibis.greatest(j._start, j.fy_start), unit="day") + 1).cast("float64"))
+    weekly = ibis.cases(*[(j.service_type == st, costing.default_cost("social_care", st)) for st in costing.social_care_types()],
+                        else_=costing.default_cost("social_care", "ASC"))
+    ok = j.weekly_cost.notnull() & (j.weekly_cost >= 0)
+    cost = (ibis.ifelse(ok, j.weekly_cost, weekly) * j._days / 7).round(2)
+    rows = _row(
+        j, activity_id=_id("social_care", j.la_code.concat(":", j.service_id, ":", j.fy.cast("string"))),
+        person_id=j.person_id, setting="social_care", activity_date=ibis.greatest(j._start, j.fy_start), fy=j.fy,
+        provider_code=j.la_code, pod=ibis.literal("ASC"), code_system=ibis.literal("ASC service"),
+        code=j.service_type, emergency=ibis.literal(False), attended=ibis.literal(True), quantity=j._days / 7,
+        cost=cost, cost_source=ibis.ifelse(ok, "supplied", "default"), programme=ibis.literal("social_care_needs"),
+        programme_rule=ibis.literal("social_care"),
+    )
+    placed = j.select("la_code", "service_id").distinct()
+    outside = s.anti_join(placed, ["la_code", "service_id"])
+    out_rows = _row(
+        outside, activity_id=_id("social_care", outside.la_code.concat(":", outside.service_id)),
+        person_id=outside.person_id, setting="social_care", activity_date=outside._start,
+        fy=fy_expr(outside._start), provider_code=outside.la_code, pod=ibis.literal("ASC"),
+        code_system=ibis.literal("ASC service"), code=outside.service_type, emergency=ibis.literal(False),
+        attended=ibis.literal(True), quantity=ibis.literal(0.0), cost=ibis.literal(0.0),
+        cost_source=ibis.literal("outside_window"), programme=ibis.literal("social_care_needs"),
+        programme_rule=ibis.literal("social_care"),
+    )
+    return rows, out_rows
+
+
+def _in_window_date(d, window: Window):
+    """A date after the extract date is not a real activity date."""
+    return ibis.ifelse(d > window.extract_date, ibis.null("date"), d)
+
+
+def all_activity(raw, pspells, refs, window: Window):
+    """Every setting's rows, before linkage. ``raw`` maps dataset names to Ibis tables."""
+    sc_in, sc_out = social_care_rows(raw["social_care"], refs, window)
+    parts = [
+        apc_rows(pspells, refs),
+        op_rows(raw["op_attendances"], refs, window),
+        ecds_rows(raw["ecds_attendances"], refs, window),
+        community_rows(raw["community_contacts"], refs, window),
+        mh_rows(raw["mh_contacts"], refs, window),
+        gp_rows(raw["gp_appointments"], window),
+        prescribing_rows(raw["prescriptions"], refs, window),
+        sc_in,
+        sc_out,
+    ]
+    return ibis.union(*parts, distinct=False)
+
+
+def split_linked(rows, person, window: Window):
+    """``(activity, unlinked)``: rows of spine persons dated in the window, and the rest with a reason."""
+    spine = person.select(_pid=person.person_id)
+    j = rows.left_join(spine, rows.person_id == spine._pid)
+    reason = ibis.cases(
+        (j.person_id.isnull(), "no valid NHS number"),
+        (j._pid.isnull(), "person not on the registered list"),
+        (j.activity_date.isnull(), "no valid activity date"),
+        ((j.fy < window.first) | (j.fy > window.last), "outside the analysis window"),
+        else_=ibis.null("string"),
+    )
+    j = j.mutate(unlinked_reason=reason).drop("_pid")
+    return j.filter(j.unlinked_reason.isnull()).drop("unlinked_reason"), j.filter(j.unlinked_reason.notnull())

@@ -1,0 +1,103 @@
+"""Costing: which unit cost each contact gets, in a fixed order of precedence.
+
+1. **supplied**: a patient-level cost the provider sent (PLICS), the net ingredient cost of a
+   prescription, or the weekly cost of a social care service;
+2. **ncc_currency**: the National Cost Collection 2024/25 unit cost of the row's point of
+   delivery (NCC department) and currency (HRG, or the community / mental health currency);
+3. **ncc_pod**: the activity-weighted average NCC unit cost of the point of delivery, when
+   the currency has no unit cost (ungroupable HRGs such as UZ01Z, unknown currencies);
+4. **default**: a documented setting default (``definitions/setting_costs.csv``), where NCC
+   has no unit cost for the point of delivery at all (GP appointments, outpatient
+   attendances, prescriptions without a cost, social care without a weekly cost).
+
+A contact that did not happen (did not attend, cancelled) and has no supplied cost is costed
+at zero with source **not_attended**. Costs are rounded to the penny.
+
+Source: NHS England, National Cost Collection 2024/25 national schedule (shipped in
+``phm.refdata``); NHS England, Approved Costing Guidance (patient-level costs first).
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from phm import refdata
+
+# Point of delivery -> NCC department (as published in the national schedule).
+POD_DEPARTMENT = {
+    "EL": "Elective Inpatients",
+    "DC": "Daycase",
+    "RDN": "Regular Day or Night Admissions",
+    "NES": "Non-Elective Inpatient - Short Stay",
+    "NEL": "Non-Elective Inpatient - Long Stay",
+    "OPPROC": "Outpatient Procedures",
+    "AE": "Emergency Care",
+    "CHS": "Community Health Service",
+    "MHCC": "Mental Health Care Contact",
+    "MHBD": "Mental Health Provider Spell",
+}
+MH_BED_DAY_CURRENCY = "999MHPS"  # NCC mental health provider spell, cluster unknown: a bed day
+SOURCES = ("supplied", "ncc_currency", "ncc_pod", "default", "not_attended")
+
+
+def _pod_table() -> pa.Table:
+    pods = sorted(POD_DEPARTMENT)
+    return pa.table({"pod": pods, "department_code": [POD_DEPARTMENT[p] for p in pods]})
+
+
+@lru_cache(maxsize=1)
+def ncc_unit_costs() -> pa.Table:
+    """``pod``, ``currency_code``, ``unit_cost``: NCC unit costs of the points of delivery phm uses."""
+    t = refdata.ncc_unit_costs()
+    t = t.filter(pc.is_valid(t["unit_cost"]))
+    t = t.join(_pod_table(), "department_code", join_type="inner")
+    return t.select(["pod", "currency_code", "unit_cost"]).sort_by([("pod", "ascending"), ("currency_code", "ascending")])
+
+
+@lru_cache(maxsize=1)
+def ncc_pod_costs() -> pa.Table:
+    """``pod``, ``pod_unit_cost``: activity-weighted average NCC unit cost of each point of delivery
+    (total cost / total activity over the currencies with both published)."""
+    t = refdata.ncc_unit_costs()
+    t = t.filter(pc.and_(pc.is_valid(t["activity"]), pc.is_valid(t["cost"])))
+    g = t.group_by("department_code").aggregate([("cost", "sum"), ("activity", "sum")])
+    g = g.join(_pod_table(), "department_code", join_type="inner")
+    avg = pc.divide(g["cost_sum"], g["activity_sum"])
+    return pa.table({"pod": g["pod"], "pod_unit_cost": avg}).sort_by("pod")
+
+
+def pod_unit_cost(pod: str) -> float | None:
+    t = ncc_pod_costs().to_pydict()
+    return dict(zip(t["pod"], t["pod_unit_cost"], strict=True)).get(pod)
+
+
+def social_care_types() -> list[str]:
+    """Social care service types with their own default weekly cost (``ASC`` is the catch-all)."""
+    t = setting_costs().to_pydict()
+    return [p for s, p in zip(t["setting"], t["pod"], strict=True) if s == "social_care" and p != "ASC"]
+
+
+def default_cost(setting: str, pod: str) -> float:
+    """The documented default unit cost of a setting's point of delivery."""
+    t = setting_costs().to_pydict()
+    for s, p, c in zip(t["setting"], t["pod"], t["unit_cost"], strict=True):
+        if (s, p) == (setting, pod):
+            return c
+    raise KeyError(f"no default cost for {setting} {pod} in setting_costs.csv")
+
+
+@lru_cache(maxsize=1)
+def setting_costs() -> pa.Table:
+    """``setting``, ``pod``, ``unit_cost``, ``unit``, ``source`` from ``definitions/setting_costs.csv``."""
+    with resources.files("phm.model").joinpath("definitions/setting_costs.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return pa.table({
+        "setting": [r["setting"] for r in rows], "pod": [r["pod"] for r in rows],
+        "unit_cost": pa.array([float(r["unit_cost"]) for r in rows], pa.float64()),
+        "unit": [r["unit"] for r in rows], "source": [r["source"] for r in rows],
+    })

@@ -1,0 +1,321 @@
+"""Definitions as data: programmes of care, the code maps into them, Charlson and the CMS.
+
+Every definition is a CSV file under ``phm/model/definitions/`` with a ``source`` column that
+says where each row comes from; ``docs/definitions.md`` is generated from the files by
+:func:`definitions_markdown` (a test keeps the page in step). Loaders return immutable
+:class:`pyarrow.Table` objects and are cached. The maps into the 23 programme budgeting
+categories hold the programme ``id`` (``'circulation'``), never its number.
+
+Rules for codes a map does not hold: treatment function, community currency and ECDS code
+-> ``other``; mental health team -> ``mental_health``; every ICD-10 code and BNF chapter is
+held (tests check this against :mod:`phm.refdata`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from phm import refdata
+
+DEFINITIONS_DIR = Path(__file__).with_name("definitions")
+
+UNMAPPED_PROGRAMME = "other"  # treatment function, community currency and ECDS codes
+UNMAPPED_MH_TEAM_PROGRAMME = "mental_health"
+
+S = pa.string()
+
+
+def _read(name: str, types: Mapping[str, pa.DataType] | None = None) -> pa.Table:
+    """Every column as text (codes keep leading zeros), except those named in ``types``."""
+    path = DEFINITIONS_DIR / name
+    with path.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh))
+    column_types = {c: S for c in header} | dict(types or {})
+    convert = pacsv.ConvertOptions(
+        column_types=column_types, strings_can_be_null=False, quoted_strings_can_be_null=False
+    )
+    return pacsv.read_csv(path, convert_options=convert)
+
+
+@lru_cache(maxsize=1)
+def programmes() -> pa.Table:
+    """The 23 programme budgeting categories (PBC): ``code`` (``'01'`` ... ``'23'``), ``id``,
+    ``name``, ``source``.
+
+    Source: Department of Health programme budgeting (2003/04 onwards) and NHS England's
+    Programme Budgeting Guidance for CCGs 2015/16."""
+    return _read("programmes.csv")
+
+
+@lru_cache(maxsize=1)
+def programme_icd10_ranges() -> pa.Table:
+    """ICD-10 three-character ranges -> programme: ``icd10_from``, ``icd10_to`` (inclusive),
+    ``programme``, ``source``, ``note``.
+
+    Source: the DH programme budgeting grouping of ICD-10 (by chapter, with learning
+    disability F70-F79, dental K00-K14, hearing H60-H95 and poisoning T36-T65 taken out),
+    as transcribed by phm; UNVERIFIED against NHS England's published mapping file."""
+    return _read("programme_icd10.csv")
+
+
+@lru_cache(maxsize=1)
+def programme_icd10() -> pa.Table:
+    """One row per three-character ICD-10 category in :func:`phm.refdata.icd10`: ``icd3``
+    (``'I21'``), ``programme``. Expanded from :func:`programme_icd10_ranges`; a category in
+    no range is left out (a test checks there is none)."""
+    ranges = programme_icd10_ranges().to_pylist()
+    icd3 = sorted({c[:3] for c in refdata.icd10()["code_hes"].to_pylist()})
+    rows = [
+        (c, r["programme"]) for c in icd3 for r in ranges if r["icd10_from"] <= c <= r["icd10_to"]
+    ]
+    return pa.table({"icd3": [c for c, _ in rows], "programme": [p for _, p in rows]})
+
+
+@lru_cache(maxsize=1)
+def programme_tfc() -> pa.Table:
+    """Treatment function code -> programme: ``tfc`` (``'320'``), ``name``, ``programme``,
+    ``source``, ``note``. Codes not listed go to ``other`` (:func:`tfc_programme`).
+
+    Source: NHS Data Dictionary treatment function national codes; the programme is phm's
+    judgement of each service's usual condition mix (UNVERIFIED)."""
+    return _read("programme_tfc.csv")
+
+
+@lru_cache(maxsize=1)
+def programme_bnf() -> pa.Table:
+    """BNF chapter (2 characters) or section (4 characters) -> programme: ``bnf_prefix``,
+    ``name``, ``programme``, ``source``, ``note``. The longest matching prefix wins
+    (:func:`bnf_programme`).
+
+    Source: NHSBSA BNF codes; the programme is phm's judgement by therapeutic area."""
+    return _read("programme_bnf.csv")
+
+
+@lru_cache(maxsize=1)
+def programme_community() -> pa.Table:
+    """Community health services currency prefix -> programme: ``currency_prefix``
+    (``'N15'``), ``name``, ``programme``, ``source``, ``note``. The longest matching prefix
+    wins; unmatched currencies go to ``other`` (:func:`community_programme`).
+
+    Source: National Cost Collection 2024/25 community currencies; programme by phm."""
+    return _read("programme_community.csv")
+
+
+@lru_cache(maxsize=1)
+def programme_mh_team() -> pa.Table:
+    """Mental health team type or currency -> programme: ``code`` (MHSDS service or team
+    type ``'A06'``, provider spell ``'200MHPS'``, Talking Therapies ``'02IAPT'``, or phm's
+    inpatient pseudo-team ``'IP'``), ``name``, ``programme``, ``source``, ``note``.
+    Unlisted codes go to ``mental_health`` (:func:`mh_team_programme`).
+
+    Source: National Cost Collection 2024/25 mental health currencies; programme by phm."""
+    return _read("programme_mh_team.csv")
+
+
+@lru_cache(maxsize=1)
+def programme_ecds() -> pa.Table:
+    """ECDS diagnosis (SNOMED CT) -> programme: ``snomed_code``, ``description``, ``icd10``
+    (the three-character category phm takes it to mean), ``programme``, ``source``,
+    ``note``. Unlisted codes go to ``other``.
+
+    Source: the ECDS diagnoses phm's synthetic data uses; programme via the ICD-10 category."""
+    return _read("programme_ecds.csv")
+
+
+@lru_cache(maxsize=1)
+def charlson_codes() -> pa.Table:
+    """Charlson comorbidity ICD-10 codes: ``category``, ``icd10_prefix`` (HES form without
+    dots, ``'I21'``, ``'I252'``: a code starting with it belongs to the category),
+    ``weight`` (int64), ``hierarchy_group`` (categories sharing one count only the highest
+    weight: mild vs moderate/severe liver disease, diabetes without vs with complications,
+    any malignancy vs metastatic solid tumour), ``source``.
+
+    Source: Quan et al., Med Care 2005;43:1130-9, Table 1 (ICD-10 coding algorithm);
+    weights from Charlson et al., J Chronic Dis 1987;40:373-83."""
+    return _read("charlson_quan2005.csv", {"weight": pa.int64()})
+
+
+@lru_cache(maxsize=1)
+def cms_weights() -> pa.Table:
+    """The 20 Cambridge Multimorbidity Score conditions: ``condition``, ``name``, ``weight``
+    (float64, general-outcome score), ``phm_condition`` (the :func:`phm.refdata.conditions`
+    id that measures it, ``''`` where phm has no code list), ``source``, ``note``.
+
+    Source: Payne et al., CMAJ 2020;192:E107-14. Weights UNVERIFIED against the paper."""
+    return _read("cms_conditions.csv", {"weight": pa.float64()})
+
+
+def _longest_prefix(code: str, prefixes: Mapping[str, str]) -> str | None:
+    for n in range(len(code), 0, -1):
+        if code[:n] in prefixes:
+            return prefixes[code[:n]]
+    return None
+
+
+@lru_cache(maxsize=8)
+def _lookup(file: str, key: str) -> dict[str, str]:
+    t = _read(file)
+    return dict(zip(t[key].to_pylist(), t["programme"].to_pylist(), strict=True))
+
+
+def bnf_programme(code: str) -> str:
+    """Programme of a BNF code of any length (``'0205051R0AAAAAA'`` -> ``'circulation'``).
+
+    Raises ``KeyError`` for a code whose chapter is not in :func:`programme_bnf`."""
+    found = _longest_prefix(code.strip(), _lookup("programme_bnf.csv", "bnf_prefix"))
+    if found is None:
+        raise KeyError(f"no programme for BNF code {code!r}")
+    return found
+
+
+def community_programme(currency: str) -> str:
+    """Programme of a community currency (``'N15AF'`` -> ``'endocrine_nutritional_metabolic'``),
+    ``'other'`` when no prefix matches."""
+    prefixes = _lookup("programme_community.csv", "currency_prefix")
+    return _longest_prefix(currency.strip().upper(), prefixes) or UNMAPPED_PROGRAMME
+
+
+def tfc_programme(tfc: str) -> str:
+    """Programme of a treatment function code, ``'other'`` when it is not listed."""
+    return _lookup("programme_tfc.csv", "tfc").get(tfc.strip(), UNMAPPED_PROGRAMME)
+
+
+def mh_team_programme(code: str) -> str:
+    """Programme of a mental health team type or currency, ``'mental_health'`` when unlisted."""
+    found = _lookup("programme_mh_team.csv", "code")
+    return found.get(code.strip().upper(), UNMAPPED_MH_TEAM_PROGRAMME)
+
+
+def ecds_programme(snomed_code: str) -> str:
+    """Programme of an ECDS diagnosis (SNOMED CT), ``'other'`` when it is not listed."""
+    return _lookup("programme_ecds.csv", "snomed_code").get(snomed_code.strip(), UNMAPPED_PROGRAMME)
+
+
+def charlson_score(codes: Iterable[str]) -> int:
+    """Charlson index (1987 weights) of one person's ICD-10 codes: the sum over the
+    categories any code falls in, a category counted once, and within a hierarchy group
+    only the highest weight. Codes may be dotted or HES form (``'I21.9'``, ``'I219'``,
+    ``'C61X'``). A reference implementation for tests; the marts compute the same in SQL."""
+    rows = charlson_codes().to_pylist()
+    found: dict[str, int] = {}
+    for raw in codes:
+        code = raw.strip().upper().replace(".", "")
+        for r in rows:
+            if code.startswith(r["icd10_prefix"]):
+                group = r["hierarchy_group"]
+                found[group] = max(found.get(group, 0), r["weight"])
+    return sum(found.values())
+
+
+# Page sections: file -> (title, what it is for). Files not listed here still get a section.
+_SECTIONS = {
+    "programmes.csv": (
+        "Programmes of care",
+        "The 23 programme budgeting categories. Maps below hold the `id`.",
+    ),
+    "programme_icd10.csv": (
+        "ICD-10 to programme",
+        "Inclusive ranges of three-character ICD-10 categories. Every category in the shipped "
+        "ICD-10 falls in exactly one range. The map is UNVERIFIED against NHS England's "
+        "published programme budgeting mapping.",
+    ),
+    "programme_tfc.csv": (
+        "Treatment function to programme",
+        "For outpatient and other activity without a usable diagnosis. A treatment function "
+        "not listed goes to `other`.",
+    ),
+    "programme_bnf.csv": (
+        "BNF to programme",
+        "BNF chapter (2 characters) or section (4 characters); the longest matching prefix "
+        "wins, so a section overrides its chapter. Every BNF chapter is listed.",
+    ),
+    "programme_community.csv": (
+        "Community currency to programme",
+        "National Cost Collection community currency prefixes; the longest matching prefix "
+        "wins. A currency no prefix matches goes to `other`.",
+    ),
+    "programme_mh_team.csv": (
+        "Mental health team to programme",
+        "MHSDS service or team type, provider spell and Talking Therapies currencies, and "
+        "phm's inpatient pseudo-team `IP`. A code not listed goes to `mental_health`.",
+    ),
+    "programme_ecds.csv": (
+        "ECDS diagnosis to programme",
+        "SNOMED CT emergency care diagnoses, through the ICD-10 category phm takes each to "
+        "mean. A code not listed goes to `other`.",
+    ),
+    "charlson_quan2005.csv": (
+        "Charlson comorbidity index (Quan 2005 ICD-10)",
+        "A code belongs to a category when it starts with one of the category's prefixes "
+        "(HES form, no dots). A person scores each category once; within a hierarchy group "
+        "only the highest weight counts. Prefixes of one category are listed together.",
+    ),
+    "cms_conditions.csv": (
+        "Cambridge Multimorbidity Score",
+        "The 20 conditions of the general-outcome score, and the phm condition that "
+        "measures each (blank: phm has no code list). Weights UNVERIFIED.",
+    ),
+}
+# Columns whose rows are merged into one line when every other column is the same.
+_MERGE = {"charlson_quan2005.csv": "icd10_prefix"}
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def _file_markdown(name: str) -> str:
+    title, about = _SECTIONS.get(name, (name, ""))
+    text = (DEFINITIONS_DIR / name).read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text))
+    columns = list(reader.fieldnames or [])
+    rows = list(reader)
+    lines = [f"## {title}", "", f"`src/phm/model/definitions/{name}` ({len(rows)} rows)."]
+    if about:
+        lines += ["", about]
+    sources = {r["source"] for r in rows}
+    if len(sources) == 1:
+        lines += ["", f"Source: {sources.pop()}"]
+        columns.remove("source")
+    merge = _MERGE.get(name)
+    if merge:
+        merged: list[dict[str, str]] = []
+        for r in rows:
+            rest = [r[c] for c in columns if c != merge]
+            if merged and [merged[-1][c] for c in columns if c != merge] == rest:
+                merged[-1][merge] += f", {r[merge]}"
+            else:
+                merged.append(dict(r))
+        rows = merged
+    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def definitions_markdown() -> str:
+    """The whole of ``docs/definitions.md``: one section per file under ``definitions/``.
+
+    Regenerate with ``python -m phm.model.definitions > docs/definitions.md``."""
+    known = [n for n in _SECTIONS if (DEFINITIONS_DIR / n).exists()]
+    others = sorted(p.name for p in DEFINITIONS_DIR.glob("*.csv") if p.name not in _SECTIONS)
+    head = (
+        "# Definitions\n\n"
+        "Definitions are versioned data: CSV files under `src/phm/model/definitions/`, each "
+        "row with its source. This page is generated from those files by "
+        "`phm.model.definitions.definitions_markdown()` (regenerate with "
+        "`python -m phm.model.definitions > docs/definitions.md`); a test fails when it is "
+        "out of date. UNVERIFIED marks a definition that phm has not checked against its "
+        "published source.\n"
+    )
+    return "\n".join([head, *(_file_markdown(n) for n in [*known, *others])])
+
+
+if __name__ == "__main__":
+    print(definitions_markdown(), end="")

@@ -1,0 +1,159 @@
+"""``person_year``: one row per person per financial year of the window.
+
+A person has a row for every year in which they were registered for at least one day or had
+any costed activity (so that person-year cost sums to activity cost exactly).
+
+- **Exposure**: days registered in the year (registration start to the earliest of
+  registration end, death and the year end).
+- **Conditions**: a condition is present in a year if a code from its list was recorded on or
+  before the year end: SNOMED CT in GP events, or ICD-10 in any diagnosis position of an
+  admitted episode (``phm.refdata.conditions()``, PCD refsets and MLTC ICD-10 lists).
+  ``ltc_count`` counts them.
+- **Charlson**: Quan et al. (2005) ICD-10 coding of the Charlson categories over every
+  admitted diagnosis on or before the year end (all history in the warehouse), Charlson
+  (1987) weights, keeping the more severe of each hierarchy pair (:mod:`.comorbidity`).
+- **Cambridge Multimorbidity Score**: Payne et al. (2020) general-outcome weights summed over
+  the CMS conditions phm can measure (:mod:`.comorbidity`).
+- **Segment**: Bridges to Health, first matching rule in priority order (:mod:`.segments`).
+- **Activity and cost** by setting and by programme of care, from ``activity``; emergency
+  admissions count continuous inpatient spells, so a transfer is one admission.
+- **HRI**: High Resource Individuals, the fewest people whose combined cost reaches half of
+  the year's total (ranked by cost, ties by ``person_id``): a person is HRI when the people
+  ranked above them hold less than 50% of spend. After Roland et al. and the NHS England
+  High Resource Individuals definition (top spenders accounting for 50% of spend).
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from phm.model import comorbidity, segments
+from phm.model.activity import SETTINGS
+from phm.model.common import age_band, age_on, clean_date
+
+
+def _exposure(pf):
+    start = ibis.greatest(pf.registration_start.coalesce(pf.fy_start), pf.fy_start)
+    stop = ibis.least(pf.registration_end.coalesce(pf.fy_end), pf.date_of_death.coalesce(pf.fy_end), pf.fy_end)
+    days = stop.delta(start, unit="day") + 1
+    return ibis.greatest(days, 0).cast("int64")
+
+
+def person_years(person, fy):
+    pf = person.cross_join(fy)
+    return pf.mutate(exposure_days=_exposure(pf))
+
+
+def activity_totals(activity, programme_ids):
+    a = activity
+    aggs = {}
+    for s in SETTINGS:
+        aggs[f"n_{s}"] = (a.setting == s).sum().cast("int64")
+    for s in SETTINGS:
+        aggs[f"cost_{s}"] = a.cost.sum(where=a.setting == s).coalesce(0.0).round(2)
+    for p in programme_ids:
+        aggs[f"cost_prog_{p}"] = a.cost.sum(where=a.programme == p).coalesce(0.0).round(2)
+    aggs["prescription_items"] = a.quantity.sum(where=a.setting == "prescribing").coalesce(0.0)
+    aggs["cost_total"] = a.cost.sum().round(2)
+    aggs["maternity_activity"] = (a.programme == "maternity_reproductive").any()
+    return a.group_by(["person_id", "fy"]).aggregate(**aggs)
+
+
+def spell_totals(spells):
+    s = spells.filter(spells.person_id.notnull())
+    return s.group_by(["person_id", "fy"]).aggregate(
+        emergency_admissions=s.emergency.sum().cast("int64"),
+        maternity_admissions=(s.admission_type == "maternity").sum().cast("int64"),
+    )
+
+
+def ae_totals(activity):
+    a = activity.filter(activity.setting == "ecds")
+    return a.group_by(["person_id", "fy"]).aggregate(ae_attendances=a.count().cast("int64"))
+
+
+def condition_first_dates(gp_events, episodes, refs, window):
+    """(person_id, condition, first_date) from GP SNOMED codes and hospital ICD-10 codes."""
+    g = gp_events.filter(gp_events.person_id.notnull())
+    g = g.mutate(event_date=clean_date(g.event_date))
+    g = g.filter(g.event_date.notnull() & (g.event_date <= window.extract_date))
+    sn = refs["ref_condition_snomed"]
+    gj = g.join(sn, g.snomed_code == sn.snomed_code).select("person_id", "condition", date=g.event_date)
+    dx = comorbidity.diagnoses(episodes)
+    icd = refs["ref_condition_icd10"]
+    hj = []
+    for n in (3, 4):
+        ref = icd.filter(icd.code_length == n)
+        hj.append(dx.join(ref, dx.code.substr(0, n) == ref.icd10_code).select("person_id", "condition", date=dx.date))
+    both = ibis.union(gj, *hj, distinct=False)
+    return both.group_by(["person_id", "condition"]).aggregate(first_date=both.date.min())
+
+
+def condition_flags(keys, firsts, condition_ids):
+    """One row per (person_id, fy) in ``keys`` with a boolean per condition."""
+    j = keys.join(firsts, (keys.person_id == firsts.person_id) & (firsts.first_date <= keys.fy_end))
+    flags = j.group_by([j.person_id, j.fy]).aggregate(
+        **{f"cond_{c}": (j.condition == c).any() for c in condition_ids}
+    )
+    return flags
+
+
+def hri_flag(t):
+    """``hri``: the people ranked above hold less than half of the year's spend."""
+    w_total = ibis.window(group_by=t.fy)
+    w_cum = ibis.cumulative_window(group_by=t.fy, order_by=[ibis.desc(t.cost_total), t.person_id])
+    before = t.cost_total.sum().over(w_cum) - t.cost_total
+    total = t.cost_total.sum().over(w_total)
+    return (t.cost_total > 0) & (before < 0.5 * total)
+
+
+def person_year(person, activity, spells, gp_events, episodes, refs, window, condition_ids, programme_ids):
+    fy = refs["ref_fy"]
+    base = person_years(person, fy)
+    act = activity_totals(activity, programme_ids)
+    j = base.left_join(act, (base.person_id == act.person_id) & (base.fy == act.fy))
+    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = j.filter((j.exposure_days > 0) | j.cost_total.notnull())
+    st = spell_totals(spells)
+    j = j.left_join(st, (j.person_id == st.person_id) & (j.fy == st.fy))
+    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    ae = ae_totals(activity)
+    j = j.left_join(ae, (j.person_id == ae.person_id) & (j.fy == ae.fy))
+    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+
+    keys = j.select("person_id", "fy", "fy_end")
+    flags = condition_flags(keys, condition_first_dates(gp_events, episodes, refs, window), condition_ids)
+    ch = comorbidity.charlson(keys, comorbidity.charlson_first_dates(episodes, refs))
+    j = j.left_join(flags, (j.person_id == flags.person_id) & (j.fy == flags.fy))
+    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = j.left_join(ch, (j.person_id == ch.person_id) & (j.fy == ch.fy))
+    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+
+    fill = {f"n_{s}": 0 for s in SETTINGS}
+    fill.update({f"cost_{s}": 0.0 for s in SETTINGS})
+    fill.update({f"cost_prog_{p}": 0.0 for p in programme_ids})
+    fill.update({f"cond_{c}": False for c in condition_ids})
+    fill.update({"cost_total": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
+                 "ae_attendances": 0, "charlson": 0, "maternity_activity": False})
+    j = j.mutate(**{k: j[k].coalesce(v) for k, v in fill.items()})
+    age = age_on(j.date_of_birth, j.fy_start)
+    ltc = sum((j[f"cond_{c}"].cast("int64") for c in condition_ids), ibis.literal(0, "int64"))
+    died_in_year = j.date_of_death.notnull() & (j.date_of_death >= j.fy_start) & (j.date_of_death <= j.fy_end)
+    j = j.mutate(
+        age=age, age_band=age_band(age), ltc_count=ltc,
+        deceased=j.date_of_death.notnull() & (j.date_of_death <= j.fy_end),
+        died_in_year=died_in_year,
+    )
+    j = j.mutate(cms=comorbidity.cms_expr(j))
+    j = j.mutate(segment=segments.segment_expr(j))
+    j = j.mutate(hri=hri_flag(j))
+    cols = [
+        "person_id", "fy", "fy_label", "fy_start", "fy_end", "exposure_days", "age", "age_band", "sex",
+        "ethnic_group", "imd2019_decile", "imd2019_quintile", "imd2025_decile", "imd2025_quintile", "core20",
+        "practice_code", "pcn_code", "place_code", "icb_code", "deceased", "died_in_year",
+        *[f"cond_{c}" for c in condition_ids], "ltc_count", "charlson", "cms", "segment",
+        *[f"n_{s}" for s in SETTINGS], "prescription_items", "emergency_admissions", "maternity_admissions",
+        "ae_attendances", *[f"cost_{s}" for s in SETTINGS], *[f"cost_prog_{p}" for p in programme_ids],
+        "cost_total", "hri",
+    ]
+    return j.select(*cols)
