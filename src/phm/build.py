@@ -19,6 +19,7 @@ from phm.model import definitions
 from phm.model.activity import all_activity, split_linked
 from phm.model.common import Window
 from phm.model.person import person as person_mart
+from phm.model.person_year import condition_first_dates
 from phm.model.person_year import person_year as person_year_mart
 from phm.model.refs import reference_tables
 from phm.model.spells import clean_episodes, continuous_spells, provider_spells
@@ -26,7 +27,8 @@ from phm.schema import dataset_names, raw_schema
 from phm.warehouse import fetch
 from phm.warehouse.ledger import fingerprint, read_ledger
 
-MARTS = ("person", "provider_spells", "spells", "activity", "activity_unlinked", "person_year")
+MARTS = ("person", "provider_spells", "spells", "activity", "activity_unlinked", "person_condition", "person_year")
+STEPS = ("reference tables", *MARTS, "analysis")
 
 
 @dataclass
@@ -89,7 +91,8 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         linked, unlinked = split_linked(rows, person, window)
         activity = mat("activity", linked)
         mat("activity_unlinked", unlinked)
-        mat("person_year", person_year_mart(person, activity, spells, raw["gp_events"], episodes, refs, window,
+        conditions = mat("person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window))
+        mat("person_year", person_year_mart(person, activity, spells, conditions, episodes, refs,
                                             condition_ids(), programme_ids()))
         tx.replace_table("build_meta", _meta(window, ledger_fp))
         for name in MARTS:

@@ -191,11 +191,58 @@ def schema_docs(
 
 
 @app.command()
+def build(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="Warehouse: a .duckdb file or a Spark folder.")],
+    years: Annotated[int, typer.Option("--years", help="Financial years to build, ending with the extract's.")] = 3,
+) -> None:
+    """Build the marts (person, spells, activity, person_year) and the analysis tables."""
+    console = Console(stderr=True)
+    summary = _run_build(warehouse, years, console)
+    _build_summary(console, summary)
+
+
+def _run_build(warehouse: Path, years: int, console: Console):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from phm.build import STEPS
+    from phm.build import build as run_build
+    from phm.warehouse import connect
+
+    if years < 1:
+        raise UserError("--years must be at least 1")
+    with connect(warehouse) as wh, Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                                             console=console, transient=True) as bar:
+        task = bar.add_task("build", total=len(STEPS))
+
+        def step(name: str) -> None:
+            bar.update(task, description=f"build: {name}", completed=STEPS.index(name) if name in STEPS else 0)
+
+        summary = run_build(wh, years=years, step=step)
+        bar.update(task, completed=len(STEPS))
+    return summary
+
+
+def _build_summary(console: Console, summary) -> None:
+    from rich.table import Table
+
+    w = summary.window
+    table = Table(title=f"phm build: financial years {w.first}/{(w.first + 1) % 100:02d} to "
+                        f"{w.last}/{(w.last + 1) % 100:02d} (extract {w.extract_date})")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("seconds", justify="right")
+    for name, rows in summary.rows.items():
+        secs = summary.seconds.get(name)
+        table.add_row(name, f"{rows:,}", "" if secs is None else f"{secs:.1f}")
+    console.print(table)
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where the demo ICB and its warehouse are written.")] = Path("demo-data"),
     persons: Annotated[int, typer.Option("--persons", help="Registered persons.")] = 50000,
 ) -> None:
-    """Generate the demo synthetic ICB and ingest it with a demo key (later stages add build and serve)."""
+    """Generate the demo synthetic ICB, ingest it with a demo key and build the marts (serve comes later)."""
     from phm.ingest import ingest as run_ingest
     from phm.synth.run import SynthConfig, run_synth
 
@@ -210,6 +257,7 @@ def demo(
         warehouse.unlink()
     report = run_ingest(out / "synth", warehouse, demo=True, console=console, progress=True)
     _ingest_summary(console, report)
+    _build_summary(console, _run_build(warehouse, 3, console))
     console.print(f"Warehouse: {warehouse}", highlight=False)
 
 

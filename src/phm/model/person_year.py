@@ -73,20 +73,28 @@ def ae_totals(activity):
 
 
 def condition_first_dates(gp_events, episodes, refs, window):
-    """(person_id, condition, first_date) from GP SNOMED codes and hospital ICD-10 codes."""
+    """The ``person_condition`` mart: (person_id, condition, first_date, first_gp_date,
+    first_hospital_date) from GP SNOMED codes and hospital ICD-10 codes. A condition coded in
+    hospital but never in general practice (``first_gp_date`` null) is a case-finding lead."""
     g = gp_events.filter(gp_events.person_id.notnull())
     g = g.mutate(event_date=clean_date(g.event_date))
     g = g.filter(g.event_date.notnull() & (g.event_date <= window.extract_date))
     sn = refs["ref_condition_snomed"]
-    gj = g.join(sn, g.snomed_code == sn.snomed_code).select("person_id", "condition", date=g.event_date)
+    gj = g.join(sn, g.snomed_code == sn.snomed_code).select("person_id", "condition", date=g.event_date,
+                                                           gp=ibis.literal(True))
     dx = comorbidity.diagnoses(episodes)
     icd = refs["ref_condition_icd10"]
     hj = []
     for n in (3, 4):
         ref = icd.filter(icd.code_length == n)
-        hj.append(dx.join(ref, dx.code.substr(0, n) == ref.icd10_code).select("person_id", "condition", date=dx.date))
+        hj.append(dx.join(ref, dx.code.substr(0, n) == ref.icd10_code).select(
+            "person_id", "condition", date=dx.date, gp=ibis.literal(False)))
     both = ibis.union(gj, *hj, distinct=False)
-    return both.group_by(["person_id", "condition"]).aggregate(first_date=both.date.min())
+    return both.group_by(["person_id", "condition"]).aggregate(
+        first_date=both.date.min(),
+        first_gp_date=both.date.min(where=both.gp),
+        first_hospital_date=both.date.min(where=~both.gp),
+    )
 
 
 def condition_flags(keys, firsts, condition_ids):
@@ -107,7 +115,7 @@ def hri_flag(t):
     return (t.cost_total > 0) & (before < 0.5 * total)
 
 
-def person_year(person, activity, spells, gp_events, episodes, refs, window, condition_ids, programme_ids):
+def person_year(person, activity, spells, conditions, episodes, refs, condition_ids, programme_ids):
     fy = refs["ref_fy"]
     base = person_years(person, fy)
     act = activity_totals(activity, programme_ids)
@@ -122,7 +130,7 @@ def person_year(person, activity, spells, gp_events, episodes, refs, window, con
     j = j.drop(*[c for c in j.columns if c.endswith("_right")])
 
     keys = j.select("person_id", "fy", "fy_end")
-    flags = condition_flags(keys, condition_first_dates(gp_events, episodes, refs, window), condition_ids)
+    flags = condition_flags(keys, conditions, condition_ids)
     ch = comorbidity.charlson(keys, comorbidity.charlson_first_dates(episodes, refs))
     j = j.left_join(flags, (j.person_id == flags.person_id) & (j.fy == flags.fy))
     j = j.drop(*[c for c in j.columns if c.endswith("_right")])

@@ -35,10 +35,14 @@ def _snomed_pools() -> dict[str, np.ndarray]:
 
     t = condition_codelists()
     out: dict[str, list[str]] = {}
+    owners: dict[str, set[str]] = {}
     for cond, vocab, code in zip(t["condition"].to_pylist(), t["vocabulary"].to_pylist(), t["code"].to_pylist(), strict=True):
         if vocab == "SNOMED":
             out.setdefault(cond, []).append(code)
-    return {k: np.asarray(sorted(v), dtype=object) for k, v in out.items()}
+            owners.setdefault(code, set()).add(cond)
+    # A code in two refsets (a bipolar depressive episode is in DEPR_COD and MH_COD) would record
+    # both conditions; a person is coded only with codes that belong to their own condition.
+    return {k: np.asarray(sorted(c for c in v if len(owners[c]) == 1), dtype=object) for k, v in out.items()}
 
 
 def generate_chunk(cfg: SynthConfig, pop: Population, index: int, shared: dict) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
