@@ -3,7 +3,10 @@
 Inputs and expected numbers are typed in as literals (PHEindicatormethods is GPL-3; no
 files copied). Source: ukhsa-collaboration/PHEindicatormethods@093fd28
 (093fd288d8f8949dbcfbed70049dbbf385b6141d) tests/testthat/testdata_DSR_ISR.xlsx,
-sheets testdata_multiarea, refdata, testresults_DSR, testresults_ISR.
+sheets testdata_multiarea, refdata, testresults_DSR, testresults_ISR, and
+testdata_nonindepe (non-independent events; results in rows testdata_nonind_* of
+testresults_DSR, checked by tests/testthat/testDSRs.R with calculate_dsr(...,
+independent_events = FALSE, eventfreq = freq, ageband = ageband)).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 
 import pytest
 
-from phm.stats import dsr, isr
+from phm.stats import dsr, dsr_nonindependent, isr
 
 # PHEindicatormethods@093fd28 tests/testthat/testdata_DSR_ISR.xlsx sheet testdata_multiarea
 # (19 age bands 0-4 ... 90+; the sheet labels band 12 "55-69", a typo for 55-59).
@@ -164,3 +167,106 @@ def test_isr_invalid_inputs_raise():
         isr(COUNTS["big"], _with(POP, 1, 0), REF_COUNTS, REF_POPS)
     with pytest.raises(ValueError, match="ref_populations is zero in band"):
         isr(COUNTS["big"], POP, REF_COUNTS, _with(REF_POPS, 0, 0))
+
+
+# ---- DSR for non-independent events ---------------------------------------------------
+
+# PHEindicatormethods@093fd28 testdata_DSR_ISR.xlsx sheet testdata_nonindepe: per area,
+# columns f1..f4 = persons with 1..4 events in each of the 19 bands (pop = POP above).
+# Blank cells are typed as 0 (R's na.zero / na.rm); data-raw/LoadTestdata.R drops f4
+# for the dummy, small and tiny areas (blank or all 0 there), so f4 is given for "big" only.
+# fmt: off
+NONIND = {
+    "big": {
+        1: [75, 16, 11, 12, 8, 18, 26, 18, 18, 21, 21, 23, 23, 39, 25, 40, 46, 49, 56],
+        2: [16, 3, 2, 3, 0, 3, 6, 3, 4, 4, 4, 4, 6, 8, 5, 9, 9, 10, 11],
+        3: [4, 1, 1, 1, 0, 1, 2, 1, 1, 1, 1, 1, 2, 2, 1, 2, 2, 3, 3],
+        4: [2, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1],
+    },
+    "dummy": {
+        1: [80, 15, 10, 17, 12, 25, 30, 20, 19, 23, 19, 30, 19, 25, 15, 20, 30, 29, 22],
+        2: [10, 5, 1, 2, 0, 1, 9, 2, 5, 3, 5, 2, 7, 14, 10, 18, 16, 19, 21],
+        3: [9, 0, 2, 0, 0, 0, 0, 1, 0, 1, 1, 0, 4, 4, 1, 4, 4, 5, 9],
+    },
+    "small": {
+        1: [7, 4, 3, 0, 3, 4, 5, 2, 2, 3, 4, 5, 3, 5, 5, 3, 5, 5, 4],
+        2: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        3: [1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0],
+    },
+    "tiny": {
+        1: [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0],
+        2: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0],
+        3: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    },
+}
+
+# Sheet testresults_DSR, rows testdata_nonind_* (per 100,000, method "Dobson, with
+# confidence adjusted for non-independent events"):
+# (area, total events, value, l95, u95, l99.8, u99.8)
+NONIND_EXPECTED = [
+    ("big", 895, 10430.24799147, 9532.94977862, 11373.07483298, 9036.25631357, 11929.24980749),
+    ("dummy", 895, 10430.24799147, 9512.29883752, 11394.77359633, 9004.17418121, 11963.74870404),
+    ("small", 89, 1082.95419841, 817.68609755, 1393.55884927, 684.16751792, 1585.49645593),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("area", "total", "value", "l95", "u95", "l998", "u998"), NONIND_EXPECTED)
+def test_dsr_nonindependent_matches_phe(area, total, value, l95, u95, l998, u998):
+    freq = NONIND[area]
+    assert sum(f * sum(x) for f, x in freq.items()) == total
+    r95 = dsr_nonindependent(freq, POP, ESP2013, conf=0.95)
+    r998 = dsr_nonindependent(freq, POP, ESP2013, conf=0.998)
+    assert r95.value == pytest.approx(value, rel=1e-6)
+    assert (r95.lower, r95.upper) == pytest.approx((l95, u95), rel=1e-6)
+    assert r998.value == pytest.approx(value, rel=1e-6)
+    assert (r998.lower, r998.upper) == pytest.approx((l998, u998), rel=1e-6)
+
+
+def test_dsr_nonindependent_tiny_total_is_na():
+    # testresults_DSR row testdata_nonind_tiny: 9 events -> "dsr NA for total count < 10".
+    r = dsr_nonindependent(NONIND["tiny"], POP, ESP2013)
+    assert math.isnan(r.value) and math.isnan(r.lower) and math.isnan(r.upper)
+
+
+def test_dsr_nonindependent_widens_dobson_interval():
+    # "big" has the same events per band as testdata_multiarea "big" (895 events):
+    # same DSR, wider limits than the independent-events DSR.
+    events = [sum(f * NONIND["big"][f][i] for f in NONIND["big"]) for i in range(19)]
+    assert events == COUNTS["big"]
+    ind = dsr(events, POP, ESP2013)
+    non = dsr_nonindependent(NONIND["big"], POP, ESP2013)
+    assert non.value == pytest.approx(ind.value, rel=1e-12)
+    assert non.lower < ind.lower and non.upper > ind.upper
+
+
+@pytest.mark.parametrize("area", ["big", "small"])
+def test_dsr_nonindependent_all_single_events_is_dsr(area):
+    single = dsr_nonindependent({1: COUNTS[area]}, POP, ESP2013, conf=0.998, multiplier=10000)
+    plain = dsr(COUNTS[area], POP, ESP2013, conf=0.998, multiplier=10000)
+    assert (single.value, single.lower, single.upper) == pytest.approx(
+        (plain.value, plain.lower, plain.upper), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"persons_by_frequency": {}}, "non-empty mapping"),
+        ({"persons_by_frequency": [COUNTS["big"]]}, "non-empty mapping"),
+        ({"persons_by_frequency": {0: COUNTS["big"]}}, "positive number"),
+        ({"persons_by_frequency": {-1: COUNTS["big"]}}, "positive number"),
+        ({"persons_by_frequency": {"x": COUNTS["big"]}}, "must be numeric"),
+        ({"persons_by_frequency": {1: _with(COUNTS["big"], 3, -1)}}, "must not be negative"),
+        ({"persons_by_frequency": {1: COUNTS["big"], 2: COUNTS["big"][:18]}}, "mismatched"),
+        ({"persons_by_frequency": {1: COUNTS["big"]}, "populations": _with(POP, 1, 0)},
+         "populations is zero in band"),
+        ({"persons_by_frequency": {1: COUNTS["big"]}, "standard_populations": [0] * 19},
+         "must not all be zero"),
+        ({"persons_by_frequency": {1: COUNTS["big"]}, "conf": 95}, "conf"),
+    ],
+)  # fmt: skip
+def test_dsr_nonindependent_invalid(kwargs, match):
+    args = {"populations": POP, "standard_populations": ESP2013, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        dsr_nonindependent(**args)

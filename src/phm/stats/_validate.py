@@ -62,3 +62,30 @@ def check_zero_pop(counts: np.ndarray, pops: np.ndarray, cname: str, pname: str)
 def scalar_or_array(arr: np.ndarray):
     """Return a Python float for 0-d arrays, otherwise the array."""
     return float(arr) if np.ndim(arr) == 0 else arr
+
+
+def positive_float(value, name: str) -> float:
+    """``value`` as a finite float > 0, or raise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def as_positive(values, name: str) -> np.ndarray:
+    """``values`` as a float array of finite values > 0, or raise."""
+    arr = as_nonneg(values, name)
+    if np.any(arr == 0):
+        raise ValueError(f"{name} must be positive (greater than zero)")
+    return arr
+
+
+def as_vector(values, name: str, min_len: int = 1) -> np.ndarray:
+    """A 1-D array of at least ``min_len`` finite, non-negative values."""
+    arr = as_nonneg(values, name)
+    if arr.ndim != 1 or arr.size < min_len:
+        raise ValueError(f"{name} must be a 1-D sequence of at least {min_len} value(s)")
+    return arr

@@ -120,7 +120,11 @@ def special_cause(values, limits: XmRLimits | None = None, run_length: int = 7) 
     ``lower > mean`` or ``upper < mean``, or ``run_length < 2``.
     """
     y = _series(values)
-    if isinstance(run_length, bool) or not isinstance(run_length, (int, np.integer)) or run_length < 2:
+    if (
+        isinstance(run_length, bool)
+        or not isinstance(run_length, (int, np.integer))
+        or run_length < 2
+    ):
         raise ValueError(f"run_length must be an integer >= 2, got {run_length!r}")
     if limits is None:
         limits = xmr_limits(y)

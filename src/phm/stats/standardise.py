@@ -8,6 +8,11 @@ Sources
   Calculating directly standardised rates* (2017/2018); the CI is built on Byar's
   limits for the total count (Breslow & Day 1987). PHE suppresses DSRs whose total
   count is below 10.
+- DSR for non-independent events (a person can contribute more than one event):
+  the Dobson variance is replaced by ``sum_f f^2 var_f`` over event frequencies
+  ``f``; Fingertips *Public Health Technical Guidance*, DSR chapter, as implemented
+  in UKHSA PHEindicatormethods ``calculate_dsr(independent_events = FALSE)``
+  (v2.1.0).
 - Indirectly standardised ratio (observed / expected) with Byar's limits for
   observed >= 10 and exact Poisson (chi-square) limits for observed < 10: PHE
   Technical Guide *Confidence intervals*; behaviour matches UKHSA PHEindicatormethods
@@ -70,6 +75,81 @@ def dsr(
     rate = _safe_rate(o, n)
     value = float((w * rate).sum() / sw)
     var = float((w * w * _safe_rate(o, n * n)).sum() / sw**2)
+    o_l, o_u = byars_ci(total, conf)
+    k = np.sqrt(var / total)
+    return Estimate(
+        value=value * multiplier,
+        lower=float((value + k * (o_l - total)) * multiplier),
+        upper=float((value + k * (o_u - total)) * multiplier),
+    )
+
+
+def _frequency_table(persons_by_frequency) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Validate a {frequency: per-band persons} mapping; return frequencies and rows."""
+    if not hasattr(persons_by_frequency, "items") or not persons_by_frequency:
+        raise ValueError(
+            "persons_by_frequency must be a non-empty mapping {event frequency: "
+            "per-band counts of persons with that many events}"
+        )
+    freqs, rows = [], []
+    for f, persons in persons_by_frequency.items():
+        try:
+            fv = float(f)
+        except (TypeError, ValueError):
+            raise ValueError(f"event frequency must be numeric, got {f!r}") from None
+        if not (np.isfinite(fv) and fv > 0):
+            raise ValueError(f"event frequency must be a positive number, got {f!r}")
+        freqs.append(fv)
+        rows.append(as_bands(persons, f"persons_by_frequency[{f!r}]"))
+    return np.array(freqs), rows
+
+
+def dsr_nonindependent(
+    persons_by_frequency,
+    populations,
+    standard_populations,
+    conf: float = 0.95,
+    multiplier: float = 100000,
+) -> Estimate:
+    """Directly standardised rate of events that are not independent (repeat events).
+
+    ``persons_by_frequency`` maps each event frequency ``f`` to per-band counts
+    ``x_{f,i}`` of persons with exactly ``f`` events. The events per band are
+    ``O_i = sum_f f x_{f,i}`` and the DSR is as :func:`dsr` on ``O_i``; the variance is
+    ``var = sum_f f^2 var_f`` with ``var_f = sum(w_i^2 x_{f,i} / n_i^2) / sum(w_i)^2``
+    (a person with ``f`` events contributes ``f`` times their Poisson variance, scaled
+    by ``f``); limits ``DSR + sqrt(var / O) * (O_{L,U} - O) * multiplier`` with ``O``
+    the total number of events and ``O_L, O_U`` its Byar's limits (Dobson et al. 1991
+    Stat Med 10:457-62; Fingertips Public Health Technical Guidance, DSR chapter;
+    PHEindicatormethods ``calculate_dsr(independent_events = FALSE, eventfreq,
+    ageband)``). With every person at ``f = 1`` this equals :func:`dsr`. Returns NaN
+    for value and limits when the total number of events is below 10.
+
+    Raises ``ValueError`` for an empty mapping, non-positive frequencies, negative or
+    non-finite counts, mismatched band lengths, or events in a band with zero
+    population.
+    """
+    check_conf(conf)
+    freqs, rows = _frequency_table(persons_by_frequency)
+    n = as_bands(populations, "populations")
+    w = as_bands(standard_populations, "standard_populations")
+    check_lengths(
+        populations=n,
+        standard_populations=w,
+        **{f"persons_by_frequency[{i}]": r for i, r in enumerate(rows)},
+    )
+    persons = np.vstack(rows)  # frequencies x bands
+    events = (freqs[:, None] * persons).sum(axis=0)
+    check_zero_pop(events, n, "persons_by_frequency", "populations")
+    if w.sum() == 0:
+        raise ValueError("standard_populations must not all be zero")
+    total = float(events.sum())
+    if total < DSR_MIN_COUNT:
+        return Estimate(np.nan, np.nan, np.nan)
+    sw = w.sum()
+    value = float((w * _safe_rate(events, n)).sum() / sw)
+    var_f = (w * w * _safe_rate(persons, n * n)).sum(axis=1) / sw**2
+    var = float((freqs**2 * var_f).sum())
     o_l, o_u = byars_ci(total, conf)
     k = np.sqrt(var / total)
     return Estimate(
