@@ -34,3 +34,16 @@ def icb_small(tmp_path_factory) -> Path:
 def icb_small_csv(tmp_path_factory) -> Path:
     """A 4,000-person ICB written as CSV, with the Excel defects only CSV can carry."""
     return synth(tmp_path_factory.mktemp("icb4kcsv"), "--persons", "4000", "--seed", "3", "--format", "csv")
+
+
+@pytest.fixture(scope="session")
+def icb10k_built(icb10k_duckdb, tmp_path_factory) -> Path:
+    """A copy of ``icb10k_duckdb`` with the marts built (``phm build``)."""
+    import shutil
+
+    from phm.cli import main
+
+    wh = tmp_path_factory.mktemp("built10k") / "warehouse.duckdb"
+    shutil.copy(icb10k_duckdb, wh)
+    assert main(["build", "--warehouse", str(wh)]) == 0
+    return wh

@@ -1,0 +1,214 @@
+"""``phm build`` on a 10,000-person synthetic ICB: counts, reconciliation and planted truths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from scipy import stats as sps
+
+from phm.build import MARTS
+from phm.cli import main
+from phm.ingest.pseudonym import PseudonymKey
+from phm.model import costing, definitions
+from phm.model.activity import SETTINGS
+from phm.stats import wilson_ci
+from phm.warehouse import connect
+from phm_testing import TEST_KEY
+
+pytestmark = pytest.mark.xdist_group("ingest")
+
+
+@pytest.fixture(scope="module")
+def wh(icb10k_built):
+    with connect(icb10k_built, read_only=True) as w:
+        yield w
+
+
+def one(wh, sql: str):
+    return wh.raw.execute(sql).fetchall()
+
+
+def test_every_mart_is_built(wh):
+    assert set(MARTS) <= set(wh.list_tables())
+
+
+def test_person_count_equals_the_registered_population(wh, icb10k):
+    truth = pq.read_table(icb10k / "truth" / "persons.parquet").num_rows
+    (valid,), = one(wh, "select count(distinct person_id) from raw_patients where person_id is not null")
+    (persons, distinct), = one(wh, "select count(*), count(distinct person_id) from person")
+    assert persons == distinct == valid == truth
+    (no_activity,), = one(wh, "select count(*) from person p where not exists (select 1 from activity a where a.person_id = p.person_id)")
+    assert no_activity > 0  # people who used no service are in the spine too
+
+
+def test_every_activity_row_has_a_cost_a_source_and_a_programme(wh):
+    programmes = set(definitions.programmes()["id"].to_pylist())
+    rows = one(wh, "select setting, cost_source, programme, count(*), count(cost), min(cost), count(programme_rule) "
+                   "from activity group by all")
+    assert {r[0] for r in rows} == set(SETTINGS)
+    for setting, source, programme, n, costed, low, ruled in rows:
+        assert costed == n and ruled == n and low >= 0, (setting, source)
+        assert source in (*costing.SOURCES, "mixed"), source
+        assert programme in programmes, programme
+
+
+def test_person_year_cost_equals_activity_cost_to_the_penny(wh):
+    (act,), = one(wh, "select sum(cost) from activity")
+    (py,), = one(wh, "select sum(cost_total) from person_year")
+    assert act > 1e6
+    assert abs(act - py) < 0.005
+    by_setting = dict(one(wh, "select setting, sum(cost) from activity group by 1"))
+    cols = ", ".join(f"sum(cost_{s})" for s in SETTINGS)
+    (sums,) = one(wh, f"select {cols} from person_year")
+    for s, v in zip(SETTINGS, sums, strict=True):
+        assert abs(by_setting[s] - v) < 0.005, s
+    by_prog = dict(one(wh, "select programme, sum(cost) from activity group by 1"))
+    ids = definitions.programmes()["id"].to_pylist()
+    (psums,) = one(wh, "select " + ", ".join(f"sum(cost_prog_{p})" for p in ids) + " from person_year")
+    for p, v in zip(ids, psums, strict=True):
+        assert abs(by_prog.get(p, 0.0) - v) < 0.005, p
+
+
+def test_every_raw_row_is_in_activity_or_unlinked_with_a_reason(wh):
+    counted = dict(one(wh, "select setting, count(*) from (select setting from activity union all "
+                           "select setting from activity_unlinked) group by 1"))
+    (apc,), = one(wh, "select count(*) from (select distinct provider_code, spell_id from raw_apc_episodes)")
+    assert counted["apc"] == apc
+    for setting, table, key in [("op", "op_attendances", "provider_code, attendance_id"),
+                                ("ecds", "ecds_attendances", "provider_code, attendance_id"),
+                                ("community", "community_contacts", "provider_code, contact_id"),
+                                ("mh", "mh_contacts", "provider_code, contact_id")]:
+        (n,), = one(wh, f"select count(*) from (select distinct {key} from raw_{table})")
+        assert counted[setting] == n, setting
+    for setting, table in [("gp", "gp_appointments"), ("prescribing", "prescriptions")]:
+        (n,), = one(wh, f"select count(*) from raw_{table}")
+        assert counted[setting] == n, setting
+    (services,), = one(wh, "select count(*) from (select distinct la_code, service_id from raw_social_care)")
+    (placed,), = one(wh, "select count(distinct regexp_extract(activity_id, '^social_care:([^:]+:[^:]+)', 1)) from "
+                         "(select activity_id from activity where setting = 'social_care' union all "
+                         "select activity_id from activity_unlinked where setting = 'social_care')")
+    assert placed == services
+    reasons = {r for (r,) in one(wh, "select distinct unlinked_reason from activity_unlinked")}
+    assert reasons <= {"no valid NHS number", "person not on the registered list", "no valid activity date",
+                       "outside the analysis window"}
+    assert "no valid NHS number" in reasons and "person not on the registered list" in reasons
+
+
+def _truth_ids(icb10k):
+    key = PseudonymKey(TEST_KEY.encode(), "test")
+    t = pq.read_table(icb10k / "truth" / "persons.parquet").to_pandas()
+    t["person_id"] = [key.digest(n) for n in t.nhs_number]
+    return t
+
+
+def test_gp_recorded_prevalence_is_within_ci_of_the_planted_truth(wh, icb10k):
+    """Each condition's GP register (SNOMED codes on or before the window end) against the planted
+    register: the planted prevalence lies in the Wilson 95% interval of the recorded prevalence."""
+    truth = _truth_ids(icb10k)
+    n = len(truth)
+    conds = [c.id for c in __import__("phm.refdata", fromlist=["conditions"]).conditions()]
+    rec = dict(one(wh, "select condition, count(*) from person_condition where first_gp_date is not null group by 1"))
+    for c in conds:
+        planted = truth[c].sum() / n
+        lo, hi = wilson_ci(rec.get(c, 0), n)
+        assert lo <= planted <= hi, (c, rec.get(c, 0), truth[c].sum())
+
+
+def test_hospital_only_conditions_come_from_planted_hospital_events(wh, icb10k):
+    """Diagnoses first coded in hospital (not in the GP record) are incident events the synthetic
+    ICB planted (a stroke or heart attack admission), never conditions the person was not given."""
+    truth = _truth_ids(icb10k)
+    rows = one(wh, "select person_id, condition from person_condition where first_gp_date is null")
+    planted = {(p, c) for c in ("chd", "stroke_tia") for p in truth.person_id[truth[c]]}
+    assert rows, "expected some hospital-only diagnoses"
+    incident = [(p, c) for p, c in rows if (p, c) not in planted]
+    by_cond = {}
+    for _, c in incident:
+        by_cond[c] = by_cond.get(c, 0) + 1
+    assert set(by_cond) <= {"chd", "stroke_tia", "ckd", "dementia", "copd", "asthma", "diabetes", "epilepsy",
+                            "heart_failure", "hypertension", "atrial_fibrillation", "cancer", "depression",
+                            "osteoporosis", "rheumatoid_arthritis", "smi", "learning_disability", "pad"}
+    # hospital-only diagnoses are a small share of each register
+    totals = dict(one(wh, "select condition, count(*) from person_condition group by 1"))
+    for c, k in by_cond.items():
+        assert k / totals[c] < 0.15, (c, k, totals[c])
+
+
+def test_deprivation_gradient_is_within_ci_of_the_planted_ratio(wh, icb10k):
+    """Emergency admissions per person-year, IMD 2025 decile 1 against decile 10: the planted crude
+    ratio lies in the exact 95% interval of the observed rate ratio (conditional binomial method,
+    Breslow & Day 1987, vol. II section 2.6)."""
+    planted = json.loads((icb10k / "truth" / "deprivation_gradient.json").read_text())
+    rows = dict((d, (o, e)) for d, o, e in one(
+        wh, "select imd2025_decile, sum(emergency_admissions), sum(exposure_days) / 365.25 from person_year "
+            "where imd2025_decile in (1, 10) group by 1"))
+    (o1, t1), (o10, t10) = rows[1], rows[10]
+    n = o1 + o10
+    lo_p = sps.beta.ppf(0.025, o1, o10 + 1)
+    hi_p = sps.beta.ppf(0.975, o1 + 1, o10)
+    ratio = lambda p: p / (1 - p) * t10 / t1  # noqa: E731
+    observed = (o1 / t1) / (o10 / t10)
+    assert n > 100
+    assert ratio(lo_p) <= planted["planted_crude_ratio_decile1_vs_decile10"] <= ratio(hi_p), observed
+    assert observed > 1.3
+
+
+def test_high_resource_individuals_are_the_fewest_people_holding_half_of_spend(wh):
+    for fy, hri_cost, total, hri_n, min_hri, max_other in one(
+            wh, "select fy, sum(cost_total) filter (where hri), sum(cost_total), count(*) filter (where hri), "
+                "min(cost_total) filter (where hri), max(cost_total) filter (where not hri) from person_year group by 1"):
+        assert hri_cost >= 0.5 * total
+        assert hri_cost - min_hri < 0.5 * total  # without the cheapest HRI, under half
+        assert min_hri >= max_other
+        assert 0 < hri_n
+
+
+def test_segments_cover_every_person_year(wh):
+    allowed = set(__import__("phm.model.segments", fromlist=["x"]).segment_definitions()["segment"].to_pylist())
+    got = dict(one(wh, "select segment, count(*) from person_year group by 1"))
+    assert set(got) <= allowed and None not in got
+    assert {"healthy", "chronic_conditions", "end_of_life"} <= set(got)
+
+
+def test_comorbidity_scores_are_consistent(wh):
+    ((bad_cms, bad_ltc, max_ch),) = one(wh, "select count(*) filter (where cms < 0 or (ltc_count = 0 and cms > 0)), "
+                                            "count(*) filter (where ltc_count > 18), max(charlson) from person_year")
+    assert bad_cms == 0 and bad_ltc == 0 and 0 < max_ch <= 29
+
+
+def test_build_twice_gives_the_same_marts(icb10k_built, tmp_path):
+    import shutil
+
+    from phm.warehouse import table_checksum
+
+    copy = tmp_path / "again.duckdb"
+    shutil.copy(icb10k_built, copy)
+    with connect(icb10k_built, read_only=True) as w:
+        before = {m: table_checksum(w, m) for m in MARTS}
+    assert main(["build", "--warehouse", str(copy)]) == 0
+    with connect(copy, read_only=True) as w:
+        assert {m: table_checksum(w, m) for m in MARTS} == before
+
+
+def test_build_without_ingest_is_a_clear_error(tmp_path, capsys):
+    assert main(["build", "--warehouse", str(tmp_path / "none.duckdb")]) != 0
+    err = capsys.readouterr().err
+    assert "no warehouse" in err and "Traceback" not in err
+
+
+def test_python_api_gives_ibis_marts(icb10k_built):
+    import phm
+
+    with phm.connect(icb10k_built) as icb:
+        py = icb.person_year
+        by_segment = py.group_by("segment").aggregate(n=py.count()).to_pyarrow()
+        n = sum(by_segment["n"].to_pylist())
+        assert n > 10_000
+        assert icb["person"].count().to_pyarrow().as_py() > 9_000
+        assert icb.build_info["window_last_fy"] == "2024"
+        with pytest.raises(AttributeError, match="no table 'nope'"):
+            icb.nope
+    assert np.isfinite(n)

@@ -1,0 +1,42 @@
+"""A few rows in, expected values out: tiny raw tables and reference tables in an in-memory DuckDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import ibis
+import pyarrow as pa
+
+from phm.model.common import Window
+from phm.model.refs import reference_tables
+from phm.schema import raw_schema
+
+WINDOW = Window.ending(dt.date(2025, 3, 31), 3)
+_names = itertools.count()
+
+
+def con():
+    return ibis.duckdb.connect()
+
+
+def raw(c, dataset: str, rows: list[dict]):
+    """A ``raw_<dataset>``-shaped table: unspecified columns are null; ``_source``/``_line`` filled."""
+    schema = raw_schema(dataset)
+    cols = {}
+    for f in schema:
+        if f.name == "_source":
+            cols[f.name] = pa.array([r.get("_source", "tiny.csv") for r in rows], f.type)
+        elif f.name == "_line":
+            cols[f.name] = pa.array([r.get("_line", i + 2) for i, r in enumerate(rows)], f.type)
+        else:
+            cols[f.name] = pa.array([r.get(f.name) for r in rows], f.type)
+    return c.create_table(f"raw_{dataset}_{next(_names)}", pa.table(cols, schema=schema))
+
+
+def refs(c, window: Window = WINDOW) -> dict:
+    return {name: c.create_table(name, t, overwrite=True) for name, t in reference_tables(window).items()}
+
+
+def d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
