@@ -157,13 +157,13 @@ def test_deprivation_gradient_is_within_ci_of_the_planted_ratio(wh, icb10k):
 
 
 def test_high_resource_individuals_are_the_fewest_people_holding_half_of_spend(wh):
-    for fy, hri_cost, total, hri_n, min_hri, max_other in one(
+    for _fy, hri_cost, total, hri_n, min_hri, max_other in one(
             wh, "select fy, sum(cost_total) filter (where hri), sum(cost_total), count(*) filter (where hri), "
                 "min(cost_total) filter (where hri), max(cost_total) filter (where not hri) from person_year group by 1"):
         assert hri_cost >= 0.5 * total
         assert hri_cost - min_hri < 0.5 * total  # without the cheapest HRI, under half
         assert min_hri >= max_other
-        assert 0 < hri_n
+        assert hri_n > 0
 
 
 def test_segments_cover_every_person_year(wh):
@@ -210,5 +210,5 @@ def test_python_api_gives_ibis_marts(icb10k_built):
         assert icb["person"].count().to_pyarrow().as_py() > 9_000
         assert icb.build_info["window_last_fy"] == "2024"
         with pytest.raises(AttributeError, match="no table 'nope'"):
-            icb.nope
+            _ = icb.nope
     assert np.isfinite(n)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from tiny import WINDOW, con, d, raw, refs
 
 from phm.model import activity as act
 from phm.model import costing
 from phm.model.spells import clean_episodes, provider_spells
-from tiny import WINDOW, con, d, raw, refs
 
 UNIT = costing.ncc_unit_costs().to_pandas()
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tiny import WINDOW, con, d, raw, refs
 
 from phm.model import costing
 from phm.model.spells import clean_episodes, continuous_spells, provider_spells
-from tiny import WINDOW, con, d, raw, refs
 
 
 def ep(person, provider, spell, order, adm, dis, *, method="21", source="19", dest="19", diag="J181", opertn=None,
