@@ -25,6 +25,15 @@ def icb10k_duckdb(icb10k, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def icb10k_spark(icb10k, tmp_path_factory) -> Path:
+    """``icb10k`` ingested into a Spark warehouse with TEST_KEY (use in xdist group "spark")."""
+    path = tmp_path_factory.mktemp("spark10k") / "warehouse"
+    report = ingest_with_key(icb10k, path, backend="spark")
+    assert not report.failed
+    return path
+
+
+@pytest.fixture(scope="session")
 def icb_small(tmp_path_factory) -> Path:
     """A 1,000-person ICB for tests that ingest many times."""
     return synth(tmp_path_factory.mktemp("icb1k"), "--persons", "1000", "--seed", "9")

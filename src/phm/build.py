@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from phm import refdata
+from phm.analysis import analysis_tables
 from phm.errors import UserError
 from phm.model import definitions
 from phm.model.activity import all_activity, split_linked
@@ -92,11 +93,17 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         activity = mat("activity", linked)
         mat("activity_unlinked", unlinked)
         conditions = mat("person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window))
-        mat("person_year", person_year_mart(person, activity, spells, conditions, episodes, refs,
-                                            condition_ids(), programme_ids()))
-        tx.replace_table("build_meta", _meta(window, ledger_fp))
+        py = mat("person_year", person_year_mart(person, activity, spells, conditions, episodes, refs,
+                                                 condition_ids(), programme_ids()))
         for name in MARTS:
             summary.rows[name] = int(fetch(tx.table(name).count().as_table()).column(0)[0].as_py())
+        say("analysis")
+        t0 = time.perf_counter()
+        for name, table in analysis_tables({"person_year": py, "activity": activity}).items():
+            tx.replace_table(name, table)
+            summary.rows[name] = table.num_rows
+        summary.seconds["analysis"] = time.perf_counter() - t0
+        tx.replace_table("build_meta", _meta(window, ledger_fp))
     return summary
 
 

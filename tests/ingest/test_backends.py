@@ -14,11 +14,8 @@ pytestmark = pytest.mark.xdist_group("spark")
 
 
 @pytest.fixture(scope="module")
-def spark_wh(icb10k, tmp_path_factory):
-    path = tmp_path_factory.mktemp("spark") / "warehouse"
-    report = ingest_with_key(icb10k, path, backend="spark")
-    assert not report.failed
-    return path
+def spark_wh(icb10k_spark):
+    return icb10k_spark
 
 
 def _tables(path) -> dict:

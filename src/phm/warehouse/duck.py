@@ -118,8 +118,14 @@ class _DuckTransaction(Transaction):
         _DuckWriter(self, table).write(data)
 
     def materialize(self, table: str, expr) -> None:
-        sql = self.wh.con.compile(conform(expr))
-        self.raw.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS {sql}")
+        expr = conform(expr)
+        sql = self.wh.con.compile(expr)
+        # DuckDB sums integers into HUGEINT whatever Ibis infers: store the Ibis schema's types exactly.
+        cols = []
+        for name, typ in expr.schema().items():
+            cast = "BIGINT" if typ.is_integer() else "DOUBLE" if typ.is_floating() else None
+            cols.append(f"CAST({_q(name)} AS {cast}) AS {_q(name)}" if cast else _q(name))
+        self.raw.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT {', '.join(cols)} FROM ({sql})")
         return self.wh.con.table(table)
 
     def table(self, name: str):

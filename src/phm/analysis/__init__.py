@@ -1,0 +1,70 @@
+"""Population health analysis over the marts: needs, inequalities and spend.
+
+Functions take Ibis tables (the marts ``person_year`` and ``activity``), aggregate in the
+engine with portable Ibis (DuckDB and Spark alike; no SQL), fetch the small result with
+:func:`phm.warehouse.fetch` and compute statistics with :mod:`phm.stats`. Each returns a
+small :class:`pyarrow.Table` of plain column types (string, int64, float64, bool).
+
+- :mod:`.needs`: recorded prevalence (ISR, funnels) and emergency admission DSRs by area;
+- :mod:`.inequalities`: the same and cost per head by IMD, ethnicity and Core20; SII/RII;
+  the deprivation gradient of emergency admissions;
+- :mod:`.spend`: programme budgeting, resource consumption map, access x intensity, top
+  spenders.
+
+:func:`analysis_tables` produces every output as named tables (see ``docs/analysis.md``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from phm.analysis import inequalities, needs, spend
+from phm.analysis._common import LEVELS, resolve_fy
+
+__all__ = ["LEVELS", "TABLES", "analysis_tables", "inequalities", "needs", "spend"]
+
+TABLES = (
+    "hna_prevalence",
+    "hna_emergency_dsr",
+    "ineq_prevalence",
+    "ineq_emergency_dsr",
+    "ineq_cost_per_head",
+    "ineq_sii",
+    "ineq_deprivation_gradient",
+    "spend_programme_budget",
+    "spend_rcm",
+    "spend_access_intensity",
+    "spend_top_persons",
+)
+
+
+def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict[str, pa.Table]:
+    """Every analysis output for one financial year (default: the latest in ``person_year``).
+
+    ``marts`` maps mart names to Ibis tables; ``person_year`` and ``activity`` are used.
+    Returns ``{name: table}`` for the names in :data:`TABLES`; area tables stack all four
+    levels (``level`` column), inequality tables all dimensions (``dimension`` column).
+    """
+    missing = [m for m in ("person_year", "activity") if m not in marts]
+    if missing:
+        raise KeyError(f"analysis_tables needs the marts {', '.join(missing)}")
+    py, act = marts["person_year"], marts["activity"]
+    f = resolve_fy(py, fy)
+    levels = tuple(LEVELS)
+    ineq = {
+        "ineq_prevalence": inequalities.prevalence(py, fy=f),
+        "ineq_emergency_dsr": inequalities.emergency_admission_dsr(py, fy=f),
+        "ineq_cost_per_head": inequalities.cost_per_head(py, fy=f),
+    }
+    out = {
+        "hna_prevalence": needs.prevalence(py, levels, fy=f),
+        "hna_emergency_dsr": needs.emergency_admission_dsr(py, levels, fy=f),
+        **ineq,
+        "ineq_sii": inequalities.sii_table(*ineq.values()),
+        "ineq_deprivation_gradient": inequalities.deprivation_gradient(py, fy=f),
+        "spend_programme_budget": spend.programme_budget(py, act, levels, fy=f),
+        "spend_rcm": spend.resource_consumption_map(py, fy=f),
+        "spend_access_intensity": spend.access_intensity(py, levels, fy=f),
+        "spend_top_persons": spend.top_costliest(py, top_n, fy=f),
+    }
+    return {name: out[name] for name in TABLES}
