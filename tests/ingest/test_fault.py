@@ -39,7 +39,7 @@ def test_sigkill_at_a_random_point_then_rerun_gives_the_uninterrupted_state(icb_
     t0 = time.monotonic()
     subprocess.run(_cmd(icb_small, base), env=_env(), check=True, capture_output=True)
     full = time.monotonic() - t0
-    # the other test worker's load varies: time a second (no-op) run's start-up too, and spread the
+    # the other test worker's load varies: time a second full run too, and spread the
     # kills over the first 60% of the faster estimate so that they land while ingest is running
     t0 = time.monotonic()
     subprocess.run(_cmd(icb_small, tmp_path / "timing.duckdb"), env=_env(), check=True, capture_output=True)
