@@ -19,8 +19,8 @@ any costed activity (so that person-year cost sums to activity cost exactly).
   admissions count continuous inpatient spells, so a transfer is one admission.
 - **HRI**: High Resource Individuals, the fewest people whose combined cost reaches half of
   the year's total (ranked by cost, ties by ``person_id``): a person is HRI when the people
-  ranked above them hold less than 50% of spend. After Roland et al. and the NHS England
-  High Resource Individuals definition (top spenders accounting for 50% of spend).
+  ranked above them hold less than 50% of spend: the High Resource Individuals definition
+  in issue 4 (the top spenders accounting for 50% of spend).
 """
 
 from __future__ import annotations
