@@ -68,9 +68,10 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
     ledger_fp = fingerprint(read_ledger(wh))
     with wh.transaction() as tx:
         say("reference tables")
-        for name, table in reference_tables(window).items():
+        ref_tables = reference_tables(window)
+        for name, table in ref_tables.items():
             tx.replace_table(name, table)
-        refs = {name: tx.table(name) for name in reference_tables(window)}
+        refs = {name: tx.table(name) for name in ref_tables}
         raw = {}
         for ds in dataset_names():
             if not wh.has_table(f"raw_{ds}"):

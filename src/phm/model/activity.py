@@ -60,21 +60,6 @@ def _line_id(prefix: str, t):
     return ibis.literal(prefix + ":").concat(t._source, ":", t._line.cast("string"))
 
 
-def _with_cost(supplied, unit, pod_unit, default, attended=None):
-    """Cost and its source by precedence (:mod:`.costing`); ``None`` for a tier the setting lacks."""
-    tiers = [(supplied.notnull() & (supplied >= 0), supplied, "supplied")]
-    if attended is not None:
-        tiers.append((~attended, ibis.literal(0.0), "not_attended"))
-    if unit is not None:
-        tiers.append((unit.notnull(), unit, "ncc_currency"))
-    if pod_unit is not None:
-        pod_unit = ibis.literal(pod_unit, "float64") if isinstance(pod_unit, float) else pod_unit
-        tiers.append((pod_unit.notnull(), pod_unit, "ncc_pod"))
-    cost = ibis.cases(*[(c, v) for c, v, _ in tiers], else_=default)
-    source = ibis.cases(*[(c, name) for c, _, name in tiers], else_="default")
-    return cost.round(2), source
-
-
 def _units(refs, pod: str):
     u = refs["ref_unit_cost"]
     return u.filter(u.pod == pod)
@@ -104,7 +89,7 @@ def op_rows(op, refs, window: Window):
     j = lookup(j, refs["ref_programme_tfc"], [("treatment_function_code", "tfc")], _prog="programme")
     first = j.first_attendance.isin(OP_FIRST)
     default = ibis.ifelse(first, costing.default_cost("op", "OPFA"), costing.default_cost("op", "OPFUP"))
-    cost, source = _with_cost(j.cost, j._unit, None, default, attended=j._attended)
+    cost, source = costing.priced(j.cost, j._unit, None, default, attended=j._attended)
     pod = ibis.cases((j._unit.notnull(), "OPPROC"), (first, "OPFA"), else_="OPFUP")
     prog, rule = _mapped(j._prog, "treatment_function")
     return _row(
@@ -121,7 +106,7 @@ def ecds_rows(ecds, refs, window: Window):
     a = a.mutate(_day=_in_window_date(a.arrival_time.date(), window))
     j = lookup(a, _units(refs, "AE"), [("hrg_code", "currency_code")], _unit="unit_cost")
     j = lookup(j, refs["ref_programme_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme")
-    cost, source = _with_cost(j.cost, j._unit, costing.pod_unit_cost("AE"), costing.default_cost("ecds", "AE"))
+    cost, source = costing.priced(j.cost, j._unit, costing.pod_unit_cost("AE"), costing.default_cost("ecds", "AE"))
     prog, rule = _mapped(j._prog, "ecds_diagnosis")
     return _row(
         j, activity_id=_id("ecds", j.provider_code.concat(":", j.attendance_id)), person_id=j.person_id,
@@ -138,7 +123,7 @@ def community_rows(cc, refs, window: Window):
     c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
     j = lookup(c, _units(refs, "CHS"), [("service_type", "currency_code")], _unit="unit_cost")
     j = lookup(j, refs["ref_programme_community"], [("service_type", "currency")], _prog="programme")
-    cost, source = _with_cost(j.cost, j._unit, costing.pod_unit_cost("CHS"), costing.default_cost("community", "CHS"))
+    cost, source = costing.priced(j.cost, j._unit, costing.pod_unit_cost("CHS"), costing.default_cost("community", "CHS"))
     prog, rule = _mapped(j._prog, "community_currency")
     return _row(
         j, activity_id=_id("community", j.provider_code.concat(":", j.contact_id)), person_id=j.person_id,
@@ -160,7 +145,7 @@ def mh_rows(mh, refs, window: Window):
     is_bed = j._pod == "MHBD"
     pod_cost = ibis.ifelse(is_bed, costing.pod_unit_cost("MHBD"), costing.pod_unit_cost("MHCC"))
     default = ibis.ifelse(is_bed, costing.default_cost("mh", "MHBD"), costing.default_cost("mh", "MHCC"))
-    cost, source = _with_cost(j.cost, j._unit, pod_cost, default)
+    cost, source = costing.priced(j.cost, j._unit, pod_cost, default)
     prog, rule = _mapped(j._prog, "mh_team", "mental_health", "mh_setting")
     return _row(
         j, activity_id=_id("mh", j.provider_code.concat(":", j.contact_id)), person_id=j.person_id, setting="mh",
@@ -174,7 +159,7 @@ def mh_rows(mh, refs, window: Window):
 def gp_rows(gp, window: Window):
     g = gp.mutate(appointment_date=_in_window_date(clean_date(gp.appointment_date), window))
     j = g.mutate(_att=(g.appointment_status != "DNA").coalesce(True))
-    cost, source = _with_cost(ibis.null("float64"), None, None, costing.default_cost("gp", "GPAPPT"), attended=j._att)
+    cost, source = costing.priced(ibis.null("float64"), None, None, costing.default_cost("gp", "GPAPPT"), attended=j._att)
     return _row(
         j, activity_id=_line_id("gp", j), person_id=j.person_id, setting="gp", activity_date=j.appointment_date,
         fy=fy_expr(j.appointment_date), provider_code=j.practice_code, practice_code=j.practice_code,
@@ -191,7 +176,7 @@ def prescribing_rows(rx, refs, window: Window):
     j = lookup(j, bnf.filter(bnf.prefix.length() == 2), [(j.bnf_code.substr(0, 2), "prefix")], _cprog="programme")
     found = j._sprog.coalesce(j._cprog)
     default = costing.default_cost("prescribing", "RX") * j["items"].cast("float64")
-    cost, source = _with_cost(j.net_ingredient_cost, None, None, default)
+    cost, source = costing.priced(j.net_ingredient_cost, None, None, default)
     prog, rule = _mapped(found, "bnf")
     return _row(
         j, activity_id=_line_id("rx", j), person_id=j.person_id, setting="prescribing", activity_date=j.month,

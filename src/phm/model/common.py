@@ -127,3 +127,8 @@ def lookup(t, ref, on, **take):
     r = ref.select(**{f"_key{i}": ref[rc] for i, (_, rc) in enumerate(on)}, **{k: ref[v] for k, v in take.items()})
     preds = [(t[lc] if isinstance(lc, str) else lc) == r[f"_key{i}"] for i, (lc, _) in enumerate(on)]
     return t.left_join(r, preds).select(*t.columns, *take)
+
+
+def drop_right(t):
+    """Drop the ``*_right`` key copies an Ibis join leaves behind."""
+    return t.drop(*[c for c in t.columns if c.endswith("_right")])

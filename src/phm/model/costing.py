@@ -23,6 +23,7 @@ import csv
 from functools import lru_cache
 from importlib import resources
 
+import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -101,3 +102,19 @@ def setting_costs() -> pa.Table:
         "unit_cost": pa.array([float(r["unit_cost"]) for r in rows], pa.float64()),
         "unit": [r["unit"] for r in rows], "source": [r["source"] for r in rows],
     })
+
+
+def priced(supplied, unit, pod_unit, default, attended=None):
+    """Cost (rounded to the penny) and its source, by the precedence above; ``None`` for a tier
+    the setting lacks. ``pod_unit`` is a float or an expression; ``default`` a float or expression."""
+    tiers = [(supplied.notnull() & (supplied >= 0), supplied, "supplied")]
+    if attended is not None:
+        tiers.append((~attended, ibis.literal(0.0), "not_attended"))
+    if unit is not None:
+        tiers.append((unit.notnull(), unit, "ncc_currency"))
+    if pod_unit is not None:
+        pod_unit = ibis.literal(pod_unit, "float64") if isinstance(pod_unit, float) else pod_unit
+        tiers.append((pod_unit.notnull(), pod_unit, "ncc_pod"))
+    cost = ibis.cases(*[(c, v) for c, v, _ in tiers], else_=default)
+    source = ibis.cases(*[(c, name) for c, _, name in tiers], else_="default")
+    return cost.round(2), source

@@ -29,7 +29,7 @@ import ibis
 
 from phm.model import comorbidity, segments
 from phm.model.activity import SETTINGS
-from phm.model.common import age_band, age_on, clean_date
+from phm.model.common import age_band, age_on, clean_date, drop_right
 
 
 def _exposure(pf):
@@ -115,27 +115,25 @@ def hri_flag(t):
     return (t.cost_total > 0) & (before < 0.5 * total)
 
 
+def _by_person_year(t, other):
+    """Left-join a table keyed by (person_id, fy)."""
+    return drop_right(t.left_join(other, (t.person_id == other.person_id) & (t.fy == other.fy)))
+
+
 def person_year(person, activity, spells, conditions, episodes, refs, condition_ids, programme_ids):
     fy = refs["ref_fy"]
     base = person_years(person, fy)
     act = activity_totals(activity, programme_ids)
-    j = base.left_join(act, (base.person_id == act.person_id) & (base.fy == act.fy))
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = _by_person_year(base, act)
     j = j.filter((j.exposure_days > 0) | j.cost_total.notnull())
-    st = spell_totals(spells)
-    j = j.left_join(st, (j.person_id == st.person_id) & (j.fy == st.fy))
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
-    ae = ae_totals(activity)
-    j = j.left_join(ae, (j.person_id == ae.person_id) & (j.fy == ae.fy))
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = _by_person_year(j, spell_totals(spells))
+    j = _by_person_year(j, ae_totals(activity))
 
     keys = j.select("person_id", "fy", "fy_end")
     flags = condition_flags(keys, conditions, condition_ids)
     ch = comorbidity.charlson(keys, comorbidity.charlson_first_dates(episodes, refs))
-    j = j.left_join(flags, (j.person_id == flags.person_id) & (j.fy == flags.fy))
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
-    j = j.left_join(ch, (j.person_id == ch.person_id) & (j.fy == ch.fy))
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = _by_person_year(j, flags)
+    j = _by_person_year(j, ch)
 
     fill = {f"n_{s}": 0 for s in SETTINGS}
     fill.update({f"cost_{s}": 0.0 for s in SETTINGS})

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ibis
 
 from phm.model import costing
-from phm.model.common import Window, clean_date, deduplicate, fy_expr, lookup
+from phm.model.common import Window, clean_date, deduplicate, drop_right, fy_expr, lookup
 
 ELECTIVE = ("11", "12", "13")
 EMERGENCY = ("21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D")
@@ -83,7 +83,7 @@ def provider_spells(episodes, refs, window: Window):
     withproc = e.filter(e.opertn_01.notnull())
     proc = _first(withproc, key, [withproc.episode_order, withproc.episode_id]).select(*key, dominant_procedure=withproc.opertn_01)
     s = agg.join(head, key).join(tail, key).left_join(proc, key)
-    s = s.drop(*[c for c in s.columns if c.endswith("_right")])
+    s = drop_right(s)
     dis_ok = s.discharge_date.notnull() & s.admission_date.notnull() & (s.discharge_date >= s.admission_date)
     s = s.mutate(discharge_date=ibis.ifelse(dis_ok, s.discharge_date, ibis.null("date")))
     los = s.discharge_date.delta(s.admission_date, unit="day").cast("int64")
@@ -108,7 +108,7 @@ def provider_spells(episodes, refs, window: Window):
     )
     costs = costs.mutate(cost_source=ibis.ifelse(costs._sources > 1, "mixed", costs._source)).drop("_sources", "_source")
     s = s.join(costs, key).join(top, key)
-    s = s.drop(*[c for c in s.columns if c.endswith("_right")])
+    s = drop_right(s)
     activity_date = s.discharge_date.coalesce(s.admission_date)
     return s.mutate(
         admission_type=admission_type(s.admission_method),
@@ -122,17 +122,9 @@ def _cost_episodes(ec, refs):
     j = lookup(ec, refs["ref_unit_cost"], [("pod", "pod"), ("hrg_code", "currency_code")], _unit="unit_cost")
     pod_cost = ibis.cases(*[(j.pod == p, costing.pod_unit_cost(p)) for p in ("EL", "DC", "RDN", "NES", "NEL")
                             if costing.pod_unit_cost(p) is not None], else_=ibis.null("float64"))
-    supplied = j.cost.notnull() & (j.cost >= 0)
-    cost = ibis.cases(
-        (supplied, j.cost), (j._unit.notnull(), j._unit), (pod_cost.notnull(), pod_cost),
-        else_=costing.default_cost("apc", "APC"),
-    )
-    source = ibis.cases(
-        (supplied, "supplied"), (j._unit.notnull(), "ncc_currency"), (pod_cost.notnull(), "ncc_pod"),
-        else_="default",
-    )
+    cost, source = costing.priced(j.cost, j._unit, pod_cost, costing.default_cost("apc", "APC"))
     return j.select("provider_code", "spell_id", "episode_order", "episode_id", "hrg_code",
-                    cost=cost.round(2), cost_source=source)
+                    cost=cost, cost_source=source)
 
 
 def continuous_spells(pspells):
@@ -175,7 +167,7 @@ def continuous_spells(pspells):
         .join(costliest.select("_cips", "hrg_code"), "_cips")
         .left_join(proc.select("_cips", "dominant_procedure"), "_cips")
     )
-    out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+    out = drop_right(out)
     discharge = ibis.ifelse(out.open_spells > 0, ibis.null("date"), out.discharge_date)
     activity_date = discharge.coalesce(out.admission_date)
     return out.select(
