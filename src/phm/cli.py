@@ -241,8 +241,12 @@ def _build_summary(console: Console, summary) -> None:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Where the demo ICB and its warehouse are written.")] = Path("demo-data"),
     persons: Annotated[int, typer.Option("--persons", help="Registered persons.")] = 50000,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboard after the build.")] = True,
+    host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8000,
 ) -> None:
-    """Generate the demo synthetic ICB, ingest it with a demo key and build the marts (serve comes later)."""
+    """Generate a synthetic ICB, ingest it with a demo key, build it, create demo users and serve
+    the dashboard (or stop after the build with --no-serve)."""
     from phm.ingest import ingest as run_ingest
     from phm.synth.run import SynthConfig, run_synth
 
@@ -259,6 +263,77 @@ def demo(
     _ingest_summary(console, report)
     _build_summary(console, _run_build(warehouse, 3, console))
     console.print(f"Warehouse: {warehouse}", highlight=False)
+    if serve:
+        _serve(warehouse, None, host, port, console, demo_users=True)
+
+
+@app.command()
+def serve(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="A built warehouse (.duckdb file).")],
+    host: Annotated[str, typer.Option("--host", help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8000,
+    auth: Annotated[Path | None, typer.Option("--auth", help="Auth store (users, sessions, audit); default phm-web.sqlite beside the warehouse.")] = None,
+    demo_users: Annotated[bool, typer.Option("--demo-users", help="(Re)create one demo user per role and print the logins.")] = False,
+) -> None:
+    """Serve the web dashboard and JSON API (docs at /api/docs)."""
+    _serve(warehouse, auth, host, port, Console(stderr=True), demo_users=demo_users)
+
+
+def _serve(warehouse: Path, auth: Path | None, host: str, port: int, console: Console, demo_users: bool) -> None:
+    import uvicorn
+
+    from phm.web.app import Settings, create_app
+    from phm.web.data import Dashboard
+
+    if not warehouse.exists():
+        raise UserError(f"no warehouse at {warehouse}; run 'phm demo --no-serve' or 'phm build' first")
+    settings = Settings.for_warehouse(warehouse, auth=auth)
+    data = Dashboard(warehouse)
+    app_ = create_app(settings, data)
+    if demo_users:
+        from rich.table import Table
+
+        from phm.web.demo import create_demo_users
+
+        logins = create_demo_users(app_.state.web.store, data)
+        table = Table(title="Demo logins (shown once; passwords are stored only as hashes)")
+        for col in ("user name", "password", "role", "organisation"):
+            table.add_column(col)
+        for login in logins:
+            table.add_row(login.username, login.password, login.role.label, login.organisation)
+        console.print(table)
+    console.print(f"Dashboard: http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs; Ctrl+C stops)",
+                  highlight=False)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+
+
+users_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
+app.add_typer(users_app, name="user")
+
+
+@users_app.command("add")
+def user_add(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="The warehouse the dashboard serves.")],
+    username: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option("--role", help="analyst, place, pcn, practice, provider or admin.")],
+    organisation: Annotated[str, typer.Option("--org", help="Organisation code (ICB, place, PCN, practice or provider).")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    auth: Annotated[Path | None, typer.Option("--auth", help="Auth store; default beside the warehouse.")] = None,
+) -> None:
+    """Add a dashboard user; the password is read from the PHM_PASSWORD environment variable or prompted."""
+    import os
+
+    from phm.web.app import default_auth_path
+    from phm.web.roles import Role
+    from phm.web.store import Store
+
+    try:
+        role_ = Role(role)
+    except ValueError:
+        raise UserError(f"unknown role {role!r}; choose from {', '.join(r.value for r in Role)}") from None
+    password = os.environ.get("PHM_PASSWORD") or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    Store(auth or default_auth_path(warehouse)).add_user(username, password, role_, organisation, name)
+    Console(stderr=True).print(f"Added {username} ({role_.label}, {organisation}).", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ from phm.errors import OutputError, UserError
 from phm.quality.compute import UNKNOWN
 from phm.warehouse import fetch
 
-__all__ = ["FEEDBACK_COLUMNS", "SUFFIXES", "neutralise", "write_report"]
+__all__ = ["FEEDBACK_COLUMNS", "SUFFIXES", "feedback_csv", "neutralise", "write_report"]
 
 SUFFIXES = (".xlsx", ".html")
 NHS_BLUE = "#005EB8"
@@ -716,6 +716,28 @@ def _html(sections: list[Section], title: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+REPORT_TABLES = (
+    "dq_results",
+    "dq_scores",
+    "dq_items",
+    "dq_linkage",
+    "dq_rules",
+    "dq_flags",
+    "quarantine",
+    "load_ledger",
+)
+
+
+def feedback_csv(wh, submitter: str) -> bytes:
+    """The record-level feedback CSV of one submitter: the same bytes :func:`write_report`
+    writes to its file (for the web dashboard's download)."""
+    tables = {n: _arrow(wh, n) for n in REPORT_TABLES}
+    provider = _resolve_provider(submitter, _known_submitters(tables))
+    _sections_, fb = _sections(wh, tables, provider)
+    feedback = _feedback_rows(fb["flags"], fb["quarantine"], fb["describe"])
+    return _csv_bytes(feedback.get(provider, []))
+
+
 def write_report(wh, out: Path, provider: str | None = None) -> list[Path]:
     """Write the data-quality report to ``out`` (``.xlsx`` or ``.html``) and one feedback CSV
     per submitter in ``<out stem>-feedback/``; return the paths written, report first.
@@ -737,17 +759,7 @@ def write_report(wh, out: Path, provider: str | None = None) -> list[Path]:
             "the warehouse holds no data-quality results; run 'phm ingest' (with its data-quality "
             "rules) first"
         )
-    names = (
-        "dq_results",
-        "dq_scores",
-        "dq_items",
-        "dq_linkage",
-        "dq_rules",
-        "dq_flags",
-        "quarantine",
-        "load_ledger",
-    )
-    tables = {n: _arrow(wh, n) for n in names}
+    tables = {n: _arrow(wh, n) for n in REPORT_TABLES}
     known = _known_submitters(tables)
     provider = _resolve_provider(provider, known)
     sections, fb = _sections(wh, tables, provider)

@@ -1,0 +1,178 @@
+"""What the web layer serves, held in memory: the dashboard's aggregate tables, each in two
+versions, as the analyst sees it and after disclosure control for everyone else.
+
+The tables are small aggregates written by ``phm build``; they are read once at start-up
+from the warehouse (read-only). Disclosure control (:func:`phm.disclosure.protect`) is
+applied once per table over all its areas together, so a cell is suppressed the same way
+whoever asks, and complementary suppression can see every parent-child group: child areas
+of one parent (practices of a PCN, PCNs of a place, places of the ICB) for the same year and
+category, and the categories of one area that add up to its total. A request then only
+selects rows: no patient rows are touched, and no request can change what is suppressed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from phm.disclosure import Kind, protect
+from phm.errors import UserError
+from phm.web.datasets import AREA, DATASETS, Dataset
+from phm.web.roles import PARENT_LEVEL, Hierarchy, permitted_areas
+
+DQ_TABLES = ("dq_scores", "dq_rules", "dq_linkage")
+MART_NAMES = ("person", "person_year", "spells", "provider_spells", "activity", "activity_unlinked",
+              "person_condition", "spend_top_persons")
+
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _ratio(row: dict, c) -> float | None:
+    num, den = row.get(c.numerator), row.get(c.denominator)
+    if num is None or den in (None, 0):
+        return None
+    return num / den * c.scale
+
+
+@dataclass
+class Served:
+    """One dataset in memory: rows by (level, area) for each audience, and its years."""
+
+    dataset: Dataset
+    raw: dict[tuple[str, str], list[dict]]
+    protected: dict[tuple[str, str], list[dict]]
+    years: list[int]
+
+
+class Dashboard:
+    """The in-memory dashboard data of one built warehouse."""
+
+    def __init__(self, warehouse: str | Path) -> None:
+        from phm.warehouse import connect
+
+        self.path = Path(warehouse)
+        if not self.path.exists():
+            raise UserError(f"no warehouse at {self.path}; run 'phm demo' or 'phm build' first")
+        self._wh = connect(self.path, read_only=True)
+        self._lock = threading.Lock()  # one query at a time on the shared read-only connection
+        tables = set(self._wh.list_tables())
+        missing = [d.table for d in DATASETS.values() if d.table not in tables] + (
+            ["dash_areas"] if "dash_areas" not in tables else [])
+        if missing:
+            self._wh.close()
+            raise UserError(f"warehouse {self.path} has no {', '.join(sorted(set(missing)))}; "
+                            f"run 'phm build --warehouse {self.path}' first")
+        self.hierarchy = Hierarchy.from_rows(self._wh.to_arrow("dash_areas").to_pylist(), _icb_names())
+        self.build_info = dict(zip(*(self._wh.to_arrow("build_meta").to_pydict().values()), strict=True))
+        self.served = {name: self._load(d) for name, d in DATASETS.items()}
+        self.dq = {t: self._wh.to_arrow(t).to_pylist() if t in tables else [] for t in DQ_TABLES}
+        self.dq_results = self._dq_results() if "dq_results" in tables else []
+        self.marts = [m for m in MART_NAMES if m in tables]
+        self._permitted: dict = {}
+
+    def permitted(self, role, organisation: str) -> frozenset:
+        """The areas a role in an organisation may see (cached; the hierarchy never changes)."""
+        key = (role, organisation)
+        if key not in self._permitted:
+            self._permitted[key] = frozenset(permitted_areas(role, organisation, self.hierarchy))
+        return self._permitted[key]
+
+    def close(self) -> None:
+        self._wh.close()
+
+    # ---- loading --------------------------------------------------------------------
+
+    def _load(self, d: Dataset) -> Served:
+        rows = [{k: _clean(v) for k, v in r.items()} for r in self._wh.to_arrow(d.table).to_pylist()]
+        names = [c.name for c in (*AREA, *d.columns)]
+        for r in rows:  # ratio columns the analyst sees are computed the same way, unrounded
+            for c in d.measures:
+                if c.kind is Kind.RATIO and c.name not in r:
+                    r[c.name] = _ratio(r, c)
+        rows = [{n: r.get(n) for n in names} for r in rows]
+        key_names = [c.name for c in d.keys]
+        additive = [k for k in key_names if k not in d.additive_keys]
+        h = self.hierarchy
+
+        def by_parent(r):
+            lvl = r["level"]
+            if not d.hierarchical or lvl not in PARENT_LEVEL:
+                return None
+            up = h.parent.get((lvl, r["area_code"]))
+            return None if up is None else ("parent", lvl, up, r["fy"], *(r[k] for k in key_names))
+
+        def by_category(r):
+            if not d.additive_keys:
+                return None
+            return ("categories", r["level"], r["area_code"], r["fy"], *(r[k] for k in additive))
+
+        protected = protect(rows, (*AREA, *d.columns), groups=(by_parent, by_category))
+        return Served(d, _index(rows), _index(protected), sorted({r["fy"] for r in rows if r["fy"] is not None}))
+
+    def _dq_results(self) -> list[dict]:
+        """Rule results summed over months: one row per dataset x rule x submitter with failures."""
+        t = self._wh.table("dq_results")
+        agg = (t.group_by(["dataset", "rule_id", "category", "submitter"])
+               .aggregate(records=t.records.sum(), failures=t.failures.sum(), threshold=t.threshold.max()))
+        agg = agg.filter(agg.failures > 0)
+        with self._lock:
+            out = agg.to_pyarrow()
+        rows = out.to_pylist()
+        for r in rows:
+            r["rate"] = r["failures"] / r["records"] if r["records"] else None
+        return sorted(rows, key=lambda r: (r["submitter"] or "", r["dataset"], r["rule_id"]))
+
+    # ---- queries --------------------------------------------------------------------
+
+    def rows(self, name: str, areas: list[tuple[str, str]], fy: int | None, controlled: bool) -> tuple[list[dict], int | None]:
+        """Rows of dataset ``name`` for ``areas`` and year ``fy`` (default: latest; None = all for
+        a dataset with every year)."""
+        s = self.served[name]
+        if fy is not None and fy not in s.years:
+            raise LookupError(f"no financial year {fy} in {name}; years: {', '.join(map(str, s.years))}")
+        if fy is None and not s.dataset.all_years:
+            fy = s.years[-1] if s.years else None
+        index = s.protected if controlled else s.raw
+        out = []
+        for a in areas:
+            out.extend(r for r in index.get(a, ()) if fy is None or r["fy"] == fy)
+        return out, fy
+
+    def feedback(self, submitter: str) -> bytes:
+        from phm.quality.report import feedback_csv
+
+        with self._lock:
+            return feedback_csv(self._wh, submitter)
+
+    def mart(self, name: str, limit: int, offset: int) -> pa.Table:
+        t = self._wh.table(name)
+        with self._lock:
+            return t.limit(limit, offset=offset).to_pyarrow()
+
+    def mart_count(self, name: str) -> int:
+        t = self._wh.table(name)
+        with self._lock:
+            return int(t.count().to_pyarrow().as_py())
+
+
+def _icb_names() -> dict[str, str]:
+    from phm.refdata.icb import icbs
+
+    t = icbs()
+    return dict(zip(t["icb_code"].to_pylist(), t["icb_name"].to_pylist(), strict=True))
+
+
+def _index(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    out: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        out[(r["level"], r["area_code"])].append(r)
+    return dict(out)

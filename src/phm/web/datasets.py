@@ -1,0 +1,199 @@
+"""The datasets the dashboard and its JSON API serve: a list of data (names, tables, columns
+and how disclosure control treats each column). A test checks every dataset is documented
+in ``docs/web.md`` and served by the API.
+
+Every dataset is an aggregate table written by ``phm build`` (:mod:`phm.analysis`), stacked
+over the four area levels (``level``, ``area_code``). Column kinds (:class:`phm.disclosure.Kind`):
+counts are suppressed 1-7 and rounded to 5 for non-analyst roles; standardised values and
+money are withheld when the count behind them is; ratios (percentages, crude rates, per-head
+values) are recomputed from the rounded counts; analyst-only columns (crude confidence
+limits, which would let an exact count be backed out) are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from phm.disclosure import Column, Kind
+
+C, M, S, L, A = Kind.COUNT, Kind.MONEY, Kind.STANDARDISED, Kind.LABEL, Kind.ANALYST_ONLY
+
+
+def count(name: str, label: str) -> Column:
+    return Column(name, C, label=label)
+
+
+def money(name: str, basis: str, label: str) -> Column:
+    return Column(name, M, basis=basis, label=label)
+
+
+def std(name: str, basis: str, label: str) -> Column:
+    return Column(name, S, basis=basis, label=label)
+
+
+def ratio(name: str, num: str, den: str, label: str, scale: float = 1.0, mean: bool = False) -> Column:
+    return Column(name, Kind.RATIO, numerator=num, denominator=den, scale=scale, mean=mean, label=label)
+
+
+def label(name: str, text: str) -> Column:
+    return Column(name, L, label=text)
+
+
+def analyst(name: str, text: str) -> Column:
+    return Column(name, A, label=text)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    table: str
+    title: str
+    description: str
+    keys: tuple[Column, ...]  # category columns (after level, area_code, fy)
+    measures: tuple[Column, ...]
+    additive_keys: tuple[str, ...] = ()  # keys whose categories add up to the area total
+    all_years: bool = False
+    hierarchical: bool = True  # counts of child areas add up to their parent's
+    chart: str = field(default="bar")
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return (*self.keys, *self.measures)
+
+
+AREA = (label("level", "Level"), label("area_code", "Area"), label("fy", "Financial year"))
+
+DATASETS: dict[str, Dataset] = {d.name: d for d in (
+    Dataset(
+        "summary", "dash_summary", "Key measures",
+        "Registered persons, spend and key measures by financial year.",
+        (),
+        (count("persons", "Registered persons"), count("person_years", "Person-years"),
+         money("spend", "persons", "Spend (£)"),
+         ratio("spend_per_head", "spend", "persons", "Spend per head (£)", mean=True),
+         count("emergency_admissions", "Emergency admissions"),
+         ratio("emergency_per_1000", "emergency_admissions", "persons", "Emergency admissions per 1,000", 1000),
+         count("ae_attendances", "A&E attendances"),
+         ratio("ae_per_1000", "ae_attendances", "persons", "A&E attendances per 1,000", 1000),
+         count("ltc2plus", "People with 2+ long-term conditions"),
+         ratio("ltc2plus_pct", "ltc2plus", "persons", "% with 2+ long-term conditions", 100),
+         count("hri", "High-risk individuals"),
+         count("core20", "People in Core20 areas"),
+         ratio("core20_pct", "core20", "persons", "% in Core20 areas", 100),
+         count("age65plus", "People aged 65+"),
+         ratio("age65plus_pct", "age65plus", "persons", "% aged 65+", 100),
+         count("deaths", "Deaths in year")),
+        all_years=True,
+    ),
+    Dataset(
+        "pyramid", "dash_pyramid", "Population pyramid", "Registered persons by age band and sex.",
+        (label("age_band", "Age band"), label("sex", "Sex")), (count("persons", "Registered persons"),),
+        additive_keys=("age_band", "sex"),
+    ),
+    Dataset(
+        "imd", "dash_imd", "Deprivation profile", "Registered persons by IMD 2019 decile (1 = most deprived).",
+        (label("imd2019_decile", "IMD 2019 decile"),), (count("persons", "Registered persons"),),
+        additive_keys=("imd2019_decile",),
+    ),
+    Dataset(
+        "segments", "dash_segments", "Bridges to Health segments",
+        "People, spend and spend per head by Bridges to Health segment.",
+        (label("segment", "Segment"), label("segment_name", "Segment name")),
+        (count("persons", "People"), count("person_years", "Person-years"), money("spend", "persons", "Spend (£)"),
+         ratio("spend_per_head", "spend", "persons", "Spend per head (£)", mean=True)),
+        additive_keys=("segment", "segment_name"),
+    ),
+    Dataset(
+        "settings", "spend_access_intensity", "Spend by setting",
+        "Spend per head by setting, as access (users per head) x intensity (spend per user).",
+        (label("setting", "Setting"),),
+        (count("population", "Registered persons"), count("users", "Users"),
+         money("spend", "users", "Spend (£)"),
+         ratio("spend_per_head", "spend", "population", "Spend per head (£)", mean=True),
+         ratio("access", "users", "population", "Users per head"),
+         ratio("intensity", "spend", "users", "Spend per user (£)", mean=True),
+         analyst("access_index", "Access index (ICB = 1)"), analyst("intensity_index", "Intensity index (ICB = 1)"),
+         analyst("spend_per_head_index", "Spend per head index (ICB = 1)")),
+    ),
+    Dataset(
+        "programmes", "spend_programme_budget", "Programme budgeting",
+        "Spend by programme of care and setting.",
+        (label("programme", "Programme"), label("programme_name", "Programme name"), label("setting", "Setting")),
+        (count("contacts", "Contacts"), money("spend", "contacts", "Spend (£)"),
+         count("population", "Registered persons"),
+         ratio("spend_per_head", "spend", "population", "Spend per head (£)", mean=True),
+         analyst("person_years", "Person-years")),
+        additive_keys=("programme", "programme_name", "setting"),
+    ),
+    Dataset(
+        "rcm", "dash_rcm", "Resource consumption map", "Spend by segment and setting.",
+        (label("segment", "Segment"), label("segment_name", "Segment name"), label("setting", "Setting")),
+        (count("persons", "People in segment"), count("users", "Users"), money("spend", "users", "Spend (£)"),
+         ratio("spend_per_person", "spend", "persons", "Spend per person (£)", mean=True)),
+    ),
+    Dataset(
+        "top_cohort", "dash_top_cohort", "Top-cost cohort",
+        "The costliest 5% of the ICB's registered people: who they are and where the money goes.",
+        (label("dimension", "Breakdown"), label("group", "Group")),
+        (count("persons", "People"), money("spend", "persons", "Spend (£)"),
+         count("area_persons", "People in cohort (area)"), money("area_spend", "area_persons", "Cohort spend (area, £)"),
+         ratio("share_of_cohort_spend", "spend", "area_spend", "% of cohort spend", 100),
+         label("threshold", "Cohort threshold (£, ICB)")),
+    ),
+    Dataset(
+        "inequalities", "dash_ineq", "Inequalities",
+        "Emergency admissions (directly standardised) and spend per head by deprivation, ethnicity and Core20.",
+        (label("dimension", "Breakdown"), label("group", "Group")),
+        (count("persons", "Registered persons"), count("person_years", "Person-years"),
+         money("spend", "persons", "Spend (£)"),
+         ratio("cost_per_head", "spend", "persons", "Spend per head (£)", mean=True),
+         analyst("cost_per_head_se", "SE"), analyst("cost_per_head_lower", "Lower 95%"),
+         analyst("cost_per_head_upper", "Upper 95%"),
+         count("admissions", "Emergency admissions"),
+         ratio("crude_rate", "admissions", "person_years", "Crude rate per 100,000", 100_000),
+         analyst("crude_lower", "Crude lower 95%"), analyst("crude_upper", "Crude upper 95%"),
+         std("dsr", "admissions", "DSR per 100,000"), std("dsr_lower", "admissions", "DSR lower 95%"),
+         std("dsr_upper", "admissions", "DSR upper 95%")),
+        additive_keys=("group",),
+    ),
+    Dataset(
+        "sii", "dash_ineq_sii", "Slope and relative index of inequality",
+        "SII and RII across IMD 2019 quintiles (regression summaries; not counts).",
+        (label("measure", "Measure"), label("dimension", "Breakdown"), label("quantiles", "Quantiles")),
+        (label("sii", "SII"), label("sii_lower", "SII lower 95%"), label("sii_upper", "SII upper 95%"),
+         label("rii", "RII"), label("rii_lower", "RII lower 95%"), label("rii_upper", "RII upper 95%")),
+        hierarchical=False,
+    ),
+    Dataset(
+        "prevalence", "hna_prevalence", "Recorded prevalence",
+        "Recorded prevalence of long-term conditions against expected (indirectly standardised), with funnel limits.",
+        (label("condition", "Condition"), label("min_age", "Minimum age")),
+        (count("register", "Register"), count("denominator", "List size (eligible ages)"),
+         ratio("prevalence", "register", "denominator", "Recorded prevalence"),
+         analyst("prevalence_lower", "Prevalence lower 95%"), analyst("prevalence_upper", "Prevalence upper 95%"),
+         analyst("expected", "Expected register"),
+         std("isr", "register", "Ratio to expected"), std("isr_lower", "register", "Ratio lower 95%"),
+         std("isr_upper", "register", "Ratio upper 95%"),
+         std("standardised_prevalence", "register", "Standardised prevalence"),
+         std("standardised_lower", "register", "Standardised lower 95%"),
+         std("standardised_upper", "register", "Standardised upper 95%"),
+         label("reference", "Reference"), label("icb_prevalence", "ICB prevalence"),
+         label("funnel_lower_95", "Funnel lower 95%"), label("funnel_upper_95", "Funnel upper 95%"),
+         label("funnel_lower_998", "Funnel lower 99.8%"), label("funnel_upper_998", "Funnel upper 99.8%"),
+         std("outlier", "register", "Funnel position")),
+    ),
+    Dataset(
+        "emergency", "hna_emergency_dsr", "Emergency admissions",
+        "Emergency admissions per 100,000 person-years, crude and directly standardised (ESP2013).",
+        (),
+        (count("admissions", "Emergency admissions"), count("person_years", "Person-years"),
+         ratio("crude_rate", "admissions", "person_years", "Crude rate per 100,000", 100_000),
+         analyst("crude_lower", "Crude lower 95%"), analyst("crude_upper", "Crude upper 95%"),
+         std("dsr", "admissions", "DSR per 100,000"), std("dsr_lower", "admissions", "DSR lower 95%"),
+         std("dsr_upper", "admissions", "DSR upper 95%")),
+        all_years=True,
+    ),
+)}
+
+DatasetName = StrEnum("DatasetName", {n: n for n in DATASETS})  # the API's path enum

@@ -1,0 +1,79 @@
+"""CSV and XLSX downloads of any served table, with its provenance.
+
+The rows are exactly those of the JSON response (already scoped and disclosure-controlled).
+Text cells that could run as a spreadsheet formula get a leading apostrophe
+(:func:`phm.quality.report.neutralise`); XLSX text is written with ``write_string``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi.responses import Response
+
+from phm.quality.report import neutralise
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return neutralise(v)
+    return v
+
+
+def csv_bytes(columns: list[dict], rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([c["label"] for c in columns])
+    for r in rows:
+        w.writerow([_cell(r.get(c["name"])) for c in columns])
+    return buf.getvalue().encode("utf-8-sig")  # BOM: Excel opens UTF-8 correctly
+
+
+def xlsx_bytes(title: str, columns: list[dict], rows: list[dict], about: dict) -> bytes:
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    bold = wb.add_format({"bold": True, "bg_color": "#005EB8", "font_color": "#FFFFFF"})
+    ws = wb.add_worksheet("Data")
+    for j, c in enumerate(columns):
+        ws.write_string(0, j, c["label"], bold)
+        ws.set_column(j, j, max(10, min(40, len(c["label"]) + 2)))
+    for i, r in enumerate(rows, start=1):
+        for j, c in enumerate(columns):
+            v = r.get(c["name"])
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                ws.write_string(i, j, neutralise(str(v)))
+            else:
+                ws.write_number(i, j, v)
+    meta = wb.add_worksheet("About")
+    meta.write_string(0, 0, "Title", bold)
+    meta.write_string(0, 1, title)
+    for i, (k, v) in enumerate(about.items(), start=1):
+        meta.write_string(i, 0, str(k), bold)
+        meta.write_string(i, 1, neutralise(str(v)))
+    meta.set_column(0, 0, 24)
+    meta.set_column(1, 1, 100)
+    wb.close()
+    return buf.getvalue()
+
+
+def download(fmt: str, name: str, payload: dict) -> Response:
+    """A CSV or XLSX response for a JSON payload of the API (columns, rows, provenance)."""
+    about = {"note": payload.get("note", ""), "financial_year": payload.get("fy"),
+             "areas": ", ".join(f"{a['level']} {a['code']}" for a in payload.get("areas", [])),
+             **payload.get("provenance", {})}
+    filename = f"phm-{name}.{fmt}"
+    headers = {"content-disposition": f'attachment; filename="{filename}"'}
+    if fmt == "csv":
+        return Response(csv_bytes(payload["columns"], payload["rows"]), media_type=CSV_TYPE, headers=headers)
+    return Response(xlsx_bytes(payload.get("title", name), payload["columns"], payload["rows"], about),
+                    media_type=XLSX_TYPE, headers=headers)

@@ -1,0 +1,443 @@
+"""Server-rendered pages (Jinja2). Each page reads through :mod:`.service`, exactly as the
+JSON API does, so scoping and disclosure control are the same; every chart has its table
+and CSV/XLSX downloads (the API's own URLs).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from phm.web import charts, service
+from phm.web.app import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from phm.web.roles import LEVELS, Role
+from phm.web.security import same_token
+from phm.web.store import Session
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+NAV = (  # (path, label, roles)
+    ("/", "Overview", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
+    ("/population", "Population & segments", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
+    ("/inequalities", "Inequalities", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
+    ("/spend", "Spend", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
+    ("/needs", "Health needs", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
+    ("/practice", "Practice", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
+    ("/quality", "Data quality", (Role.ANALYST, Role.PRACTICE, Role.PROVIDER)),
+    ("/audit", "Audit", (Role.ADMIN,)),
+    ("/admin/users", "Users", (Role.ADMIN,)),
+)
+HOME = {Role.PROVIDER: "/quality", Role.ADMIN: "/audit"}
+SETTING_NAMES = {"apc": "Admitted care", "op": "Outpatients", "ecds": "A&E", "community": "Community",
+                 "mh": "Mental health", "gp": "GP appointments", "prescribing": "Prescribing",
+                 "social_care": "Adult social care"}
+PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
+
+
+# ---- helpers --------------------------------------------------------------------------
+
+
+def redirect_to_login(request: Request) -> Response:
+    nxt = request.url.path if request.method == "GET" else "/"
+    return RedirectResponse(f"/login?{urlencode({'next': nxt})}", status_code=303)
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    titles = {403: "You do not have access to this page", 404: "Page not found", 422: "There is a problem",
+              429: "Too many requests", 405: "Not allowed"}
+    session = getattr(request.state, "session", None)
+    return templates.TemplateResponse(request, "error.html", {
+        "title": titles.get(status, "There is a problem"), "message": message, "nav": _nav(session),
+        "session": session}, status_code=status)
+
+
+def _nav(session: Session | None) -> list[tuple[str, str]]:
+    if session is None:
+        return []
+    return [(p, label) for p, label, roles in NAV if session.user.role in roles]
+
+
+def _session(request: Request, *roles: Role) -> Session:
+    s = service.session_or_401(request)
+    if roles:
+        service.require(s, *roles)
+    return s
+
+
+def _render(request: Request, session: Session, template: str, **ctx) -> Response:
+    return templates.TemplateResponse(request, template, {
+        "session": session, "nav": _nav(session), "path": request.url.path, **ctx})
+
+
+def _scope(request: Request, session: Session, area: str | None) -> tuple[str, str]:
+    data = service.web(request).data
+    if area:
+        level, _, code = area.partition(":")
+        if level not in LEVELS or not code:
+            raise HTTPException(404, f"no area {area!r}")
+        service.resolve_areas(data, session, level, code)  # 403/404 outside the user's areas
+        return level, code
+    return service.default_area(data, session)
+
+
+def _areas_menu(request: Request, session: Session, levels=LEVELS) -> list[dict]:
+    data = service.web(request).data
+    allowed = data.permitted(session.user.role, session.user.organisation)
+    out = []
+    for lvl in levels:
+        for a in data.hierarchy.areas(lvl):
+            if a in allowed:
+                out.append({"value": f"{a[0]}:{a[1]}", "label": f"{lvl.upper() if lvl in ('icb', 'pcn') else lvl.title()}"
+                            f": {data.hierarchy.name(a)} ({a[1]})"})
+    return out
+
+
+def panel(result: service.Result, figure: dict | None, query: dict, *, columns: list[str] | None = None,
+          rows: list[dict] | None = None, note: str = "") -> dict:
+    cols = [c for c in result.columns if columns is None or c["name"] in columns]
+    q = {k: v for k, v in query.items() if v is not None}
+    base = f"/api/v1/data/{result.dataset}" if not result.dataset.startswith("dq_") else \
+        f"/api/v1/dq/{result.dataset[3:]}"
+    return {
+        "id": f"p{secrets.token_hex(4)}", "title": result.title, "figure": json.dumps(figure) if figure else None,
+        "columns": cols, "rows": rows if rows is not None else result.rows, "note": note,
+        "csv": f"{base}?{urlencode({**q, 'format': 'csv'})}", "xlsx": f"{base}?{urlencode({**q, 'format': 'xlsx'})}",
+    }
+
+
+def fmt(v, kind: str = "", name: str = "") -> str:
+    """Display text for a table cell."""
+    if v is None:
+        return ""
+    if v == "*":
+        return "*"
+    if isinstance(v, bool):
+        return "Yes" if v else "No"
+    if isinstance(v, int):
+        return f"{v:,}" if name != "fy" else f"{v}/{(v + 1) % 100:02d}"
+    if isinstance(v, float):
+        if kind == "money" or name.startswith(("spend", "cost", "intensity")):
+            return f"£{v:,.0f}" if abs(v) >= 100 else f"£{v:,.2f}"
+        if name.endswith("_pct"):
+            return f"{v:.1f}%"
+        if name.startswith(("prevalence", "standardised", "icb_prevalence", "funnel", "access", "rate", "score")):
+            return f"{v:.2%}" if name != "score" else f"{v:.1f}"
+        return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+templates.env.filters["fmt"] = fmt
+
+
+def _q(request: Request, session: Session, area: str | None, fy: int | None):
+    level, code = _scope(request, session, area)
+    return level, code, {"level": level, "area": code, "fy": fy}
+
+
+# ---- sign in and out ------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/", error: str | None = None):  # noqa: A002
+    token = secrets.token_urlsafe(32)
+    resp = templates.TemplateResponse(request, "login.html", {
+        "csrf": token, "next": next if next.startswith("/") and not next.startswith("//") else "/",
+        "error": error, "nav": [], "session": None})
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=600, path="/login", httponly=True, samesite="strict",
+                    secure=service.web(request).settings.secure_cookies)
+    return resp
+
+
+@router.post("/login")
+def login(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=256),
+          csrf_token: str = Form(max_length=100), next: str = Form("/", max_length=200)):  # noqa: A002
+    w = service.web(request)
+    store = w.store
+    request.state.audited = True
+    client = request.client.host if request.client else "unknown"
+
+    def fail(reason: str, status: int = 400, user=None) -> Response:
+        store.audit(user=user, username=username, action="login", target="POST /login", outcome=reason,
+                    status=status, client=client)
+        msg = "Too many sign-in attempts; wait 15 minutes." if status == 429 else \
+            "The form expired; please try again." if reason == "csrf failed" else "Incorrect user name or password."
+        return login_page_with_error(request, msg, status, next)
+
+    if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+        return fail("csrf failed", 403)
+    if w.login_by_client.hit(client) or w.login_by_account.blocked(username.lower()):
+        return fail("rate limited", 429)
+    user = store.authenticate(username, password)
+    if user is None:
+        w.login_by_account.hit(username.lower())
+        return fail("failed", 401)
+    token, _csrf = store.new_session(user, time.time(), replaces=request.cookies.get(SESSION_COOKIE))
+    store.audit(user=user, action="login", target="POST /login", outcome="success", status=303, client=client)
+    dest = next if next.startswith("/") and not next.startswith("//") else "/"
+    if dest in ("/", "/login"):
+        dest = HOME.get(user.role, "/")
+    resp = RedirectResponse(dest, status_code=303)
+    w.set_session_cookie(resp, token)
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return resp
+
+
+def login_page_with_error(request: Request, message: str, status: int, nxt: str) -> Response:
+    resp = login_form(request, nxt, message)
+    resp.status_code = status
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form(max_length=100)):
+    s = _session(request)
+    if not same_token(s.csrf_token, csrf_token):
+        raise HTTPException(403, "the form expired; reload the page and try again")
+    service.web(request).store.end_session(request.cookies[SESSION_COOKIE])
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@router.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/assets/plotly.min.js")
+def plotly_js():
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"cache-control": "max-age=86400"})
+
+
+# ---- population pages -----------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, area: str | None = None, fy: int | None = None):
+    s = _session(request)
+    if s.user.role in HOME:
+        return RedirectResponse(HOME[s.user.role], status_code=303)
+    service.require(s, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    data = service.web(request).data
+    level, code, q = _q(request, s, area, fy)
+    summary = service.dataset(data, s, "summary", level, code)
+    latest = [r for r in summary.rows if r["fy"] == (fy or max(r["fy"] for r in summary.rows))] if summary.rows else []
+    kpis = latest[0] if latest else {}
+    pyr = service.dataset(data, s, "pyramid", level, code, fy=fy)
+    imd = service.dataset(data, s, "imd", level, code, fy=fy)
+    settings = service.dataset(data, s, "settings", level, code, fy=fy)
+    for r in settings.rows:
+        r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
+    panels = [
+        panel(pyr, charts.pyramid(pyr.rows, "Registered population by age and sex"), q),
+        panel(imd, charts.bar(imd.rows, "imd2019_decile", "persons", "People by IMD 2019 decile (1 = most deprived)",
+                              y_title="Registered persons"), q),
+        panel(settings, charts.bar(settings.rows, "setting_name", "spend", "Spend by setting",
+                                   y_title="£", horizontal=True), q),
+        panel(summary, charts.grouped_bar(summary.rows, "fy", "spend_per_head", "area_code",
+                                          "Spend per head by financial year", y_title="£ per head"),
+              {**q, "fy": None}),
+    ]
+    return _render(request, s, "page.html", title="Overview", scope=(level, code), fy=fy, kpis=kpis,
+                   kpi_columns=summary.columns, areas=_areas_menu(request, s), panels=panels,
+                   note=summary.as_json({})["note"], area_name=data.hierarchy.name((level, code)))
+
+
+@router.get("/population", response_class=HTMLResponse)
+def population(request: Request, area: str | None = None, fy: int | None = None):
+    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    data = service.web(request).data
+    level, code, q = _q(request, s, area, fy)
+    seg = service.dataset(data, s, "segments", level, code, fy=fy)
+    panels = [
+        panel(seg, charts.bar(seg.rows, "segment_name", "persons", "People by segment", y_title="People",
+                              horizontal=True), q),
+        panel(seg, charts.bar(seg.rows, "segment_name", "spend", "Spend by segment", y_title="£",
+                              horizontal=True), q),
+        panel(seg, charts.bar(seg.rows, "segment_name", "spend_per_head", "Spend per head by segment",
+                              y_title="£ per head", horizontal=True), q),
+    ]
+    return _render(request, s, "page.html", title="Population & segments (Bridges to Health)", scope=(level, code),
+                   fy=seg.fy, areas=_areas_menu(request, s), panels=panels, note=seg.as_json({})["note"],
+                   area_name=data.hierarchy.name((level, code)))
+
+
+@router.get("/inequalities", response_class=HTMLResponse)
+def inequalities(request: Request, area: str | None = None, fy: int | None = None):
+    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    data = service.web(request).data
+    level, code, q = _q(request, s, area, fy)
+    ineq = service.dataset(data, s, "inequalities", level, code, fy=fy)
+    sii = service.dataset(data, s, "sii", level, code, fy=fy)
+    panels = []
+    for dim, label in (("imd2019_quintile", "IMD 2019 quintile (1 = most deprived)"), ("ethnic_group", "ethnic group"),
+                       ("core20", "Core20 (most deprived 20% of areas)")):
+        rows = [r for r in ineq.rows if r["dimension"] == dim]
+        panels.append(panel(ineq, charts.error_bars(rows, "group", "dsr", "dsr_lower", "dsr_upper",
+                                                    f"Emergency admissions per 100,000 (DSR) by {label}",
+                                                    "DSR per 100,000"), q, rows=rows))
+        panels.append(panel(ineq, charts.bar(rows, "group", "cost_per_head", f"Spend per head by {label}",
+                                             y_title="£ per head"), q, rows=rows))
+    panels.append(panel(sii, None, q, note="SII: the modelled gap between the least and most deprived ends "
+                        "(negative = higher among the more deprived); RII: their ratio."))
+    return _render(request, s, "page.html", title="Inequalities (Core20PLUS5)", scope=(level, code), fy=ineq.fy,
+                   areas=_areas_menu(request, s), panels=panels, note=ineq.as_json({})["note"],
+                   area_name=data.hierarchy.name((level, code)))
+
+
+@router.get("/spend", response_class=HTMLResponse)
+def spend(request: Request, area: str | None = None, fy: int | None = None):
+    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    data = service.web(request).data
+    level, code, q = _q(request, s, area, fy)
+    prog = service.dataset(data, s, "programmes", level, code, fy=fy)
+    sett = service.dataset(data, s, "settings", level, code, fy=fy)
+    rcm = service.dataset(data, s, "rcm", level, code, fy=fy)
+    top = service.dataset(data, s, "top_cohort", level, code, fy=fy)
+    for r in [*prog.rows, *sett.rows, *rcm.rows]:
+        r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
+    panels = [
+        panel(prog, charts.grouped_bar(prog.rows, "programme_name", "spend", "setting_name",
+                                       "Programme budget: spend by programme of care and setting", y_title="£",
+                                       stacked=True), q),
+        panel(sett, charts.bar(sett.rows, "setting_name", "spend_per_head", "Spend per head by setting",
+                               y_title="£ per head"), q),
+        panel(rcm, charts.heatmap(rcm.rows, "setting_name", "segment_name", "spend_per_person",
+                                  "Resource consumption map: spend per person by segment and setting"), q),
+        panel(top, charts.bar([r for r in top.rows if r["dimension"] == "segment"], "group", "share_of_cohort_spend",
+                              "Top-cost cohort: share of its spend by segment", y_title="% of cohort spend"), q,
+              note="The costliest 5% of the ICB's registered people; patterns only, no individual rows."),
+    ]
+    if s.user.role is Role.ANALYST:
+        panels.append({"id": "top-persons", "title": "Costliest individuals (pseudonymised; analysts only)",
+                       "figure": None, "columns": [], "rows": [], "note": "Row-level data: "
+                       "/api/v1/marts/spend_top_persons", "csv": None, "xlsx": None,
+                       "link": "/api/v1/marts/spend_top_persons"})
+    return _render(request, s, "page.html", title="Spend", scope=(level, code), fy=prog.fy,
+                   areas=_areas_menu(request, s), panels=panels, note=prog.as_json({})["note"],
+                   area_name=data.hierarchy.name((level, code)))
+
+
+@router.get("/needs", response_class=HTMLResponse)
+def needs(request: Request, area: str | None = None, fy: int | None = None, condition: str | None = None):
+    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    data = service.web(request).data
+    level, code, q = _q(request, s, area, fy)
+    prev = service.dataset(data, s, "prevalence", level, code, fy=fy)
+    conditions = [r["condition"] for r in prev.rows]
+    condition = condition if condition in conditions else (conditions[0] if conditions else None)
+    panels = [panel(prev, charts.error_bars(prev.rows, "condition", "isr", "isr_lower", "isr_upper",
+                                            "Recorded prevalence against expected (ratio, ICB = 1)",
+                                            "Observed / expected"), q)]
+    try:
+        within = None if level == "practice" else f"{level}:{code}"
+        prac = service.dataset(data, s, "prevalence", "practice", code if level == "practice" else None,
+                               within=within, fy=fy)
+        rows = [r for r in prac.rows if r["condition"] == condition]
+        names = {a["code"]: a["name"] for a in prac.areas}
+        panels.append(panel(prac, charts.funnel(rows, f"Funnel plot: {condition} prevalence by practice", names),
+                            {"level": "practice", "within": within, "fy": fy}, rows=rows))
+    except HTTPException:
+        pass
+    emer = service.dataset(data, s, "emergency", level, code, fy=fy)
+    panels.append(panel(emer, None, q))
+    return _render(request, s, "page.html", title="Health needs", scope=(level, code), fy=prev.fy,
+                   areas=_areas_menu(request, s), panels=panels, note=prev.as_json({})["note"],
+                   conditions=conditions, condition=condition, area_name=data.hierarchy.name((level, code)))
+
+
+@router.get("/practice", response_class=HTMLResponse)
+def practice(request: Request, code: str | None = None, fy: int | None = None):
+    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    data = service.web(request).data
+    menu = _areas_menu(request, s, levels=("practice",))
+    if code is None:
+        if not menu:
+            raise HTTPException(403, "you have no practices")
+        code = menu[0]["value"].split(":", 1)[1]
+    views = service.practice_view(data, s, code, fy)
+    names = {a["code"]: a["name"] for a in views["summary"].areas}
+    for v in views.values():
+        for r in v.rows:
+            r["area_name"] = f"{r['level'].upper() if r['level'] != 'practice' else 'Practice'}: {names.get(r['area_code'], r['area_code'])}"
+    sm, st, pv = views["summary"], views["settings"], views["prevalence"]
+    measures = [("spend_per_head", "Spend per head (£)"), ("emergency_per_1000", "Emergency admissions per 1,000"),
+                ("ae_per_1000", "A&E attendances per 1,000"), ("ltc2plus_pct", "% with 2+ LTCs")]
+    long = [{"measure": label, "area_name": r["area_name"], "value": r.get(m)} for m, label in measures for r in sm.rows]
+    for r in st.rows:
+        r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
+    q = {"level": "practice", "area": code, "fy": fy}
+    panels = [
+        panel(sm, charts.grouped_bar(long, "measure", "value", "area_name", "Key measures: practice, PCN and ICB"), q),
+        panel(st, charts.grouped_bar(st.rows, "setting_name", "spend_per_head", "area_name",
+                                     "Spend per head by setting"), q),
+        panel(pv, charts.grouped_bar(pv.rows, "condition", "prevalence", "area_name", "Recorded prevalence"), q),
+    ]
+    return _render(request, s, "page.html", title=f"Practice: {names.get(code, code)} ({code})", scope=None,
+                   practice_menu=menu, practice=code, fy=sm.fy, panels=panels, note=sm.as_json({})["note"],
+                   area_name=names.get(code, code))
+
+
+# ---- data quality, audit and users ----------------------------------------------------
+
+
+@router.get("/quality", response_class=HTMLResponse)
+def quality(request: Request, submitter: str | None = None):
+    s = _session(request)
+    data = service.web(request).data
+    subs = service.dq_submitters(data, s)
+    if s.user.role is not Role.ANALYST and submitter is None and subs:
+        submitter = subs[0]
+    scores = service.dq(data, s, "scores", submitter)
+    results = service.dq(data, s, "results", submitter)
+    q = {"submitter": submitter}
+    rows = [r for r in scores.rows if r.get("score") not in (None, "*")]
+    panels = [
+        panel(scores, charts.bar(rows[:60], "submitter" if submitter is None else "dataset", "score",
+                                 "Data-quality score by submission", y_title="score"), q),
+        panel(results, None, q),
+    ]
+    return _render(request, s, "quality.html", title="Data quality", panels=panels, submitters=subs,
+                   submitter=submitter, note=scores.as_json({})["note"])
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, page: int = 1):
+    s = _session(request, Role.ADMIN)
+    page = max(1, min(page, 10**6))
+    store = service.web(request).store
+    rows = store.audit_rows(100, (page - 1) * 100)
+    return _render(request, s, "audit.html", title="Audit log", rows=rows, page=page,
+                   total=store.audit_count())
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, message: str | None = None):
+    s = _session(request, Role.ADMIN)
+    return _render(request, s, "users.html", title="Users", users=service.web(request).store.users(),
+                   roles=list(Role), message=message)
+
+
+@router.post("/admin/users")
+def add_user(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=256),
+             role: Role = Form(), organisation: str = Form(max_length=20), display_name: str = Form("", max_length=100),
+             csrf_token: str = Form(max_length=100)):
+    from phm.errors import UserError
+
+    s = _session(request, Role.ADMIN)
+    if not same_token(s.csrf_token, csrf_token):
+        raise HTTPException(403, "the form expired; reload the page and try again")
+    try:
+        service.web(request).store.add_user(username, password, role, organisation, display_name or None)
+    except UserError as e:
+        return RedirectResponse(f"/admin/users?{urlencode({'message': str(e)})}", status_code=303)
+    return RedirectResponse(f"/admin/users?{urlencode({'message': f'Added {username}.'})}", status_code=303)

@@ -1,0 +1,192 @@
+"""What a signed-in user may get, shared by the JSON API and the pages so both apply the same
+scoping and the same disclosure control.
+
+Every function takes the :class:`~phm.web.store.Session` and raises ``HTTPException`` 403
+for anything outside the user's role and organisation, 404 for areas that do not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from phm.disclosure import Kind, protect
+from phm.web.data import Dashboard
+from phm.web.datasets import AREA, DATASETS
+from phm.web.roles import Hierarchy, Role, home_area, permitted_submitters
+from phm.web.store import Session
+
+DISCLOSURE_NOTE = ("Disclosure control: counts of 1-7 are shown as *, other counts are rounded to the nearest 5; "
+                   "percentages and per-head values use the rounded numbers; values behind a suppressed count "
+                   "are withheld (NHS England HES rule).")
+ANALYST_NOTE = "ICB analyst view: unrounded figures, for use inside the ICB's analytical team only."
+
+
+def web(request: Request):
+    return request.app.state.web
+
+
+def session_or_401(request: Request) -> Session:
+    s = web(request).session(request)
+    if s is None:
+        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Cookie"})
+    return s
+
+
+def require(session: Session, *roles: Role) -> None:
+    if session.user.role not in roles:
+        raise HTTPException(403, f"the {session.user.role.label} role cannot see this")
+
+
+def permitted(data: Dashboard, session: Session) -> frozenset:
+    return data.permitted(session.user.role, session.user.organisation)
+
+
+def default_area(data: Dashboard, session: Session) -> tuple[str, str]:
+    u = session.user
+    if u.role is Role.ANALYST:
+        return data.hierarchy.areas("icb")[0]
+    home = home_area(u.role, u.organisation)
+    if home is None:
+        raise HTTPException(403, f"the {u.role.label} role has no population pages")
+    return home
+
+
+def resolve_areas(data: Dashboard, session: Session, level: str | None, area: str | None,
+                  within: str | None = None) -> tuple[str, list[tuple[str, str]]]:
+    """The areas a request asks for, after scoping. Raises 403/404."""
+    if not session.user.role.sees_population:
+        raise HTTPException(403, f"the {session.user.role.label} role has no population data")
+    allowed = permitted(data, session)
+    h = data.hierarchy
+    if level is None:
+        level = default_area(data, session)[0]
+    if area is not None:
+        a = (level, area)
+        if a not in h.names:
+            raise HTTPException(404, f"no {level} {area!r}")
+        if a not in allowed:
+            raise HTTPException(403, f"{level} {area} is outside your organisation")
+        return level, [a]
+    candidates = [a for a in h.areas(level) if a in allowed]
+    if within is not None:
+        lvl, _, code = within.partition(":")
+        w = (lvl, code)
+        if w not in h.names:
+            raise HTTPException(404, f"no area {within!r} (write level:code, e.g. pcn:U12345)")
+        if w not in allowed and not any(a in allowed for a in h.descendants(w)):
+            raise HTTPException(403, f"{within} is outside your organisation")
+        candidates = [a for a in candidates if w in h.ancestors(a) or a == w]
+    if not candidates:
+        raise HTTPException(403, f"you have no {level}-level data")
+    return level, candidates
+
+
+@dataclass
+class Result:
+    dataset: str
+    title: str
+    fy: int | None
+    columns: list[dict]
+    rows: list[dict]
+    controlled: bool
+    areas: list[dict]
+
+    def as_json(self, build_info: dict) -> dict:
+        return {
+            "dataset": self.dataset, "title": self.title, "fy": self.fy, "areas": self.areas,
+            "disclosure_controlled": self.controlled,
+            "note": DISCLOSURE_NOTE if self.controlled else ANALYST_NOTE,
+            "columns": self.columns, "rows": self.rows, "provenance": provenance(build_info),
+        }
+
+
+def provenance(build_info: dict) -> dict:
+    import phm
+
+    return {"source": "phm build", "phm_version": phm.__version__, **{k: str(v) for k, v in build_info.items()}}
+
+
+def columns_for(cols, controlled: bool) -> list[dict]:
+    return [{"name": c.name, "label": c.label or c.name, "kind": c.kind.value}
+            for c in cols if not (controlled and c.kind is Kind.ANALYST_ONLY)]
+
+
+def dataset(data: Dashboard, session: Session, name: str, level: str | None = None, area: str | None = None,
+            within: str | None = None, fy: int | None = None) -> Result:
+    d = DATASETS[name]
+    level, areas = resolve_areas(data, session, level, area, within)
+    controlled = session.user.role.disclosure_controlled
+    try:
+        rows, fy = data.rows(name, areas, fy, controlled)
+    except LookupError as e:
+        raise HTTPException(404, str(e)) from None
+    return Result(name, d.title, fy, columns_for((*AREA, *d.columns), controlled), rows, controlled,
+                  [area_info(data.hierarchy, a) for a in areas])
+
+
+def area_info(h: Hierarchy, a: tuple[str, str]) -> dict:
+    return {"level": a[0], "code": a[1], "name": h.name(a)}
+
+
+def practice_view(data: Dashboard, session: Session, code: str, fy: int | None) -> dict[str, Result]:
+    """One practice with its PCN and the ICB as comparators (disclosure-controlled aggregates)."""
+    level, [practice] = resolve_areas(data, session, "practice", code)
+    h = data.hierarchy
+    areas = [practice, *h.ancestors(practice)]
+    areas = [a for a in areas if a[0] in ("practice", "pcn", "icb")]
+    controlled = session.user.role.disclosure_controlled
+    out = {}
+    for name in ("summary", "settings", "prevalence", "segments"):
+        d = DATASETS[name]
+        rows, f = data.rows(name, areas, fy if name != "summary" or fy else None, controlled)
+        if name == "summary":
+            latest = max((r["fy"] for r in rows), default=None)
+            rows = [r for r in rows if r["fy"] == (fy or latest)]
+            f = fy or latest
+        out[name] = Result(name, d.title, f, columns_for((*AREA, *d.columns), controlled), rows, controlled,
+                           [area_info(h, a) for a in areas])
+    return out
+
+
+# ---- data quality ---------------------------------------------------------------------
+
+def _dq_columns():
+    from phm.disclosure import Column
+
+    scores = (Column("dataset", Kind.LABEL, label="Dataset"), Column("submitter", Kind.LABEL, label="Submitter"),
+              Column("records", Kind.COUNT, label="Records"), Column("items", Kind.LABEL, label="Items scored"),
+              Column("score", Kind.STANDARDISED, basis="records", label="DQMI-style score (%)"))
+    results = (Column("submitter", Kind.LABEL, label="Submitter"), Column("dataset", Kind.LABEL, label="Dataset"),
+               Column("rule_id", Kind.LABEL, label="Rule"), Column("category", Kind.LABEL, label="Category"),
+               Column("records", Kind.COUNT, label="Records checked"),
+               Column("failures", Kind.COUNT, label="Records failing"),
+               Column("rate", Kind.RATIO, numerator="failures", denominator="records", scale=1.0,
+                      label="Failure rate"),
+               Column("threshold", Kind.LABEL, label="Threshold"))
+    return {"scores": scores, "results": results}
+
+
+def dq(data: Dashboard, session: Session, what: str, submitter: str | None) -> Result:
+    allowed = permitted_submitters(session.user.role, session.user.organisation)
+    if allowed is not None and not allowed:
+        raise HTTPException(403, f"the {session.user.role.label} role has no data-quality feedback")
+    if submitter is not None and allowed is not None and submitter not in allowed:
+        raise HTTPException(403, f"submitter {submitter} is not your organisation")
+    cols = _dq_columns()[what]
+    source = data.dq["dq_scores"] if what == "scores" else data.dq_results
+    rows = [r for r in source
+            if (submitter is None or r["submitter"] == submitter) and (allowed is None or r["submitter"] in allowed)]
+    rows = [{c.name: r.get(c.name) for c in cols} for r in rows]
+    controlled = session.user.role.disclosure_controlled
+    if controlled:
+        rows = protect(rows, cols)
+    title = "Data-quality scores" if what == "scores" else "Data-quality rule results (failures only)"
+    return Result(f"dq_{what}", title, None, columns_for(cols, controlled), rows, controlled, [])
+
+
+def dq_submitters(data: Dashboard, session: Session) -> list[str]:
+    allowed = permitted_submitters(session.user.role, session.user.organisation)
+    known = sorted({r["submitter"] for r in data.dq["dq_scores"] if r["submitter"]})
+    return known if allowed is None else [s for s in known if s in allowed]
