@@ -106,10 +106,17 @@ class UserInfo(BaseModel):
     organisation: str
 
 
+class Error(BaseModel):
+    """Every error has this one shape."""
+
+    detail: str = Field(description="What went wrong, for a person to read")
+
+
 Auth = Annotated[Session, Depends(service.session_or_401)]
 DOWNLOAD = {200: {"content": {CSV_TYPE: {}, XLSX_TYPE: {}}, "description": "JSON, or a CSV/XLSX download"}}
-ERRORS = {401: {"description": "Not signed in"}, 403: {"description": "Outside your role or organisation"},
-          404: {"description": "No such area, year or table"}, 429: {"description": "Too many downloads"}}
+ERRORS = {status: {"model": Error, "description": text} for status, text in (
+    (401, "Not signed in"), (403, "Outside your role or organisation"), (404, "No such area, year or table"),
+    (422, "Invalid parameters"), (429, "Too many downloads"))}
 
 
 def _respond(request: Request, session: Session, result: service.Result, fmt: Format, name: str):
