@@ -100,3 +100,10 @@ def audit_rows(web_app, username: str | None = None) -> list[dict]:
 
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts"
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download cannot work here
+
+
+def launch_args() -> list[str]:
+    return ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-dev-shm-usage"]
