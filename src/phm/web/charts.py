@@ -44,14 +44,20 @@ def bar(rows: list[dict], x: str, y: str, title: str, *, y_title: str = "", hori
 
 
 def grouped_bar(rows: list[dict], x: str, y: str, series: str, title: str, *, y_title: str = "",
-                stacked: bool = False) -> dict:
+                stacked: bool = False, y_format: str = "", horizontal: bool = False) -> dict:
     names = list(dict.fromkeys(str(r[series]) for r in rows))
     xs = list(dict.fromkeys(str(r[x]) for r in rows))
     data = []
     for s in names:
         vals = {str(r[x]): num(r.get(y)) for r in rows if str(r[series]) == s}
-        data.append(go.Bar(name=s, x=xs, y=[vals.get(v) for v in xs]))
-    return _fig(data, title, barmode="stack" if stacked else "group", yaxis={"title": {"text": y_title}},
+        ys = [vals.get(v) for v in xs]
+        data.append(go.Bar(name=s, y=xs, x=ys, orientation="h") if horizontal else go.Bar(name=s, x=xs, y=ys))
+    value_axis = {"title": {"text": y_title}, "tickformat": y_format}
+    if horizontal:
+        return _fig(data, title, barmode="stack" if stacked else "group", xaxis=value_axis,
+                    yaxis={"autorange": "reversed", "automargin": True}, height=max(400, 28 * len(xs) + 160),
+                    legend={"orientation": "h", "y": -0.12}, margin={"l": 20, "r": 20, "t": 50, "b": 40})
+    return _fig(data, title, barmode="stack" if stacked else "group", yaxis=value_axis,
                 legend={"orientation": "h", "y": -0.25})
 
 

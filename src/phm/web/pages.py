@@ -308,7 +308,7 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
     panels = [
         panel(prog, charts.grouped_bar(prog.rows, "programme_name", "spend", "setting_name",
                                        "Programme budget: spend by programme of care and setting", y_title="£",
-                                       stacked=True), q),
+                                       stacked=True, horizontal=True), q),
         panel(sett, charts.bar(sett.rows, "setting_name", "spend_per_head", "Spend per head by setting",
                                y_title="£ per head"), q),
         panel(rcm, charts.heatmap(rcm.rows, "setting_name", "segment_name", "spend_per_person",
@@ -372,15 +372,24 @@ def practice(request: Request, code: str | None = None, fy: int | None = None):
     sm, st, pv = views["summary"], views["settings"], views["prevalence"]
     measures = [("spend_per_head", "Spend per head (£)"), ("emergency_per_1000", "Emergency admissions per 1,000"),
                 ("ae_per_1000", "A&E attendances per 1,000"), ("ltc2plus_pct", "% with 2+ LTCs")]
-    long = [{"measure": label, "area_name": r["area_name"], "value": r.get(m)} for m, label in measures for r in sm.rows]
+    icb = next((r for r in sm.rows if r["level"] == "icb"), {})
+
+    def index(r, m):  # the area's value against the ICB's (= 100)
+        v, base = charts.num(r.get(m)), charts.num(icb.get(m))
+        return None if v is None or not base else 100 * v / base
+
+    long = [{"measure": label, "area_name": r["area_name"], "value": index(r, m)} for m, label in measures
+            for r in sm.rows]
     for r in st.rows:
         r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
     q = {"level": "practice", "area": code, "fy": fy}
     panels = [
-        panel(sm, charts.grouped_bar(long, "measure", "value", "area_name", "Key measures: practice, PCN and ICB"), q),
+        panel(sm, charts.grouped_bar(long, "measure", "value", "area_name",
+                                     "Key measures against the ICB (ICB = 100)", y_title="index (ICB = 100)"), q),
         panel(st, charts.grouped_bar(st.rows, "setting_name", "spend_per_head", "area_name",
                                      "Spend per head by setting"), q),
-        panel(pv, charts.grouped_bar(pv.rows, "condition", "prevalence", "area_name", "Recorded prevalence"), q),
+        panel(pv, charts.grouped_bar(pv.rows, "condition", "prevalence", "area_name", "Recorded prevalence",
+                                     y_format=".0%"), q),
     ]
     return _render(request, s, "page.html", title=f"Practice: {names.get(code, code)} ({code})", scope=None,
                    practice_menu=menu, practice=code, fy=sm.fy, panels=panels, note=sm.as_json({})["note"],
