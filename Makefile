@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/phm demo --persons $(DEMO_PERSONS) --out $(DEMO_DIR)
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)

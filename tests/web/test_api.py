@@ -253,3 +253,11 @@ def test_openapi_schema_documents_the_api(anonymous):
     from phm.web.datasets import DATASETS
 
     assert sorted(enum) == sorted(DATASETS)
+
+
+def test_pages_and_data_are_not_cached_but_assets_are(clients, anonymous):
+    assert clients["analyst"].get("/api/v1/data/summary").headers["cache-control"] == "no-store"
+    assert clients["analyst"].get("/").headers["cache-control"] == "no-store"
+    js = anonymous.get("/assets/plotly.min.js")
+    assert js.status_code == 200 and js.headers["cache-control"] == "max-age=86400"
+    assert "object-src 'none'" in js.headers["content-security-policy"]

@@ -104,6 +104,11 @@ def _areas_menu(request: Request, session: Session, levels=LEVELS) -> list[dict]
 def panel(result: service.Result, figure: dict | None, query: dict, *, columns: list[str] | None = None,
           rows: list[dict] | None = None, note: str = "") -> dict:
     cols = [c for c in result.columns if columns is None or c["name"] in columns]
+    shown = rows if rows is not None else result.rows
+    counts = [c["name"] for c in cols if c["kind"] == "count"]
+    if result.controlled and shown and counts and all(r[c] in ("*", 0, None) for r in shown for c in counts):
+        note = (note + " " if note else "") + ("Every count here is suppressed or zero: the numbers for this "
+                                               "area are too small to show.")
     q = {k: v for k, v in query.items() if v is not None}
     base = f"/api/v1/data/{result.dataset}" if not result.dataset.startswith("dq_") else \
         f"/api/v1/dq/{result.dataset[3:]}"

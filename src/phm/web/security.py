@@ -35,8 +35,9 @@ HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
-    (b"cache-control", b"no-store"),
 ]
+NO_STORE = (b"cache-control", b"no-store")  # data and pages; not the static assets
+CACHEABLE_PREFIXES = ("/static/", "/assets/")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 UNAUDITED_PREFIXES = ("/static/", "/healthz", "/favicon.ico")
 
@@ -55,13 +56,14 @@ class Guard:
     def __init__(self, app, store, hsts: bool) -> None:
         self.app = app
         self.store = store
-        self.headers = [*HEADERS, HSTS] if hsts else HEADERS
+        self.static_headers = [*HEADERS, HSTS] if hsts else list(HEADERS)
+        self.headers = [*self.static_headers, NO_STORE]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         status = 500
-        headers = self.headers
+        headers = self.static_headers if scope["path"].startswith(CACHEABLE_PREFIXES) else self.headers
         state = scope.setdefault("state", {})  # the same dict request.state writes to
 
         async def send_with_headers(message):

@@ -1,0 +1,291 @@
+"""The dashboard in a real browser: Debian's Chromium, driven by Playwright's sync API.
+
+The built 10k ICB is served by uvicorn on 127.0.0.1 in a background thread. For one account
+per role, in a fresh browser context: the sign-in page renders and works from the keyboard;
+every page in the role's navigation (:data:`phm.web.pages.NAV`) answers 200 with no console
+errors, no page errors and no request to any other host (no CDN); every chart is drawn by
+Plotly (``data-rendered="true"``) and has its table view; a full-page screenshot of each is
+saved to ``artefacts/screenshots/<role>-<page>.png`` (and ``login.png``). Pages outside the
+role show the 403 page and no data (one in the browser, ``<role>-<page>-403.png``; the rest
+through the context's requests); signing out ends the session.
+
+Chromium is /usr/bin/chromium (``scripts/ensure-chromium`` installs it; never
+``playwright install``). Without it these tests fail: they are part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from phm.web.pages import HOME, NAV
+from phm.web.roles import Role
+
+from .conftest import ARTEFACTS, PASSWORD, Account
+
+pytestmark = pytest.mark.xdist_group("ingest")  # the worker that builds icb10k_built
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+MISSING_CHROMIUM = (
+    f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Run scripts/ensure-chromium "
+    "(as root, or with passwordless sudo) or: sudo apt-get install chromium chromium-driver. "
+    "Do not use 'playwright install'."
+)
+HOST = "127.0.0.1"
+SCREENSHOTS = ARTEFACTS / "screenshots"
+ACCOUNT_FOR = {
+    Role.ANALYST: "analyst",
+    Role.PLACE: "place",
+    Role.PCN: "pcn-a",
+    Role.PRACTICE: "practice-a1",
+    Role.PROVIDER: "provider",
+    Role.ADMIN: "admin",
+}
+NO_CHARTS = {"/audit", "/admin/users"}  # tables only; every other page draws at least one chart
+FORBIDDEN_TITLE = "You do not have access to this page"
+TIMEOUT_MS = 15_000
+ALL_CHARTS_DRAWN = (
+    "() => [...document.querySelectorAll('.chart')].every(c => c.dataset.rendered === 'true')"
+)
+DATA_MARKERS = ("<table", 'class="panel"', 'class="chart"', 'class="figure"', 'class="kpis"')
+CHARTS_WITHOUT_TABLE = (
+    "cs => cs.filter(c => !(c.closest('section.panel') || document)"
+    ".querySelector('details.table-view table')).map(c => c.id)"
+)
+
+
+@dataclass
+class Site:
+    base_url: str
+    browser: object  # playwright.sync_api.Browser
+    accounts: dict[str, Account]
+
+
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 in a background thread."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=HOST,
+            port=port,
+            lifespan="off",
+            ws="none",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start (see the log above)", pytrace=False)
+            time.sleep(0.02)
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@pytest.fixture(scope="module")
+def site(request) -> Iterator[Site | None]:
+    """The app on a real port and a headless Chromium; ``None`` when Chromium is missing (the
+    tests then fail at once, before the warehouse is built)."""
+    if not CHROMIUM.exists():
+        yield None
+        return
+    from playwright.sync_api import sync_playwright
+
+    web_app = request.getfixturevalue("web_app")
+    accounts = request.getfixturevalue("accounts")
+    with serve(web_app) as base_url, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield Site(base_url, browser, accounts)
+        finally:
+            browser.close()
+
+
+def page_name(path: str) -> str:
+    return path.strip("/").replace("/", "-") or "overview"
+
+
+@pytest.mark.parametrize("role", list(ACCOUNT_FOR), ids=str)
+def test_pages_in_browser(site: Site | None, role: Role):
+    if site is None:
+        pytest.fail(MISSING_CHROMIUM, pytrace=False)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    account = site.accounts[ACCOUNT_FOR[role]]
+    assert account.role is role
+    allowed = [p for p, _label, roles in NAV if role in roles]
+    home = HOME.get(role, "/")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    context = site.browser.new_context(
+        base_url=site.base_url, viewport={"width": 1280, "height": 800}
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    # Requests to any host but ours (a CDN, web fonts, telemetry) are blocked, and fail the test.
+    elsewhere: list[str] = []
+
+    def block(route):
+        elsewhere.append(route.request.url)
+        route.abort()
+
+    context.route(
+        lambda url: (
+            urlsplit(url).scheme in ("http", "https", "ws", "wss")
+            and urlsplit(url).hostname != HOST
+        ),
+        block,
+    )
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(m) -> None:
+        if m.type == "error":
+            errors.append(f"console error: {m.text} (at {m.location.get('url')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    problems: list[str] = []
+
+    def flush(where: str, *, ignore_http_status: int | None = None) -> None:
+        noise = f"the server responded with a status of {ignore_http_status}"
+        problems.extend(f"{where}: {e}" for e in errors if not (ignore_http_status and noise in e))
+        problems.extend(f"{where}: request to another host: {u}" for u in elsewhere)
+        errors.clear()
+        elsewhere.clear()
+
+    try:
+        # ---- sign in, from the keyboard -----------------------------------------------------
+        r = page.goto("/login")
+        assert r is not None and r.status == 200, f"/login answered {r and r.status}"
+        expect(page.locator("h1")).to_have_text("Sign in")
+        user_field, password_field = page.get_by_label("User name"), page.get_by_label("Password")
+        expect(user_field).to_be_visible()
+        expect(user_field).to_have_attribute("autocomplete", "username")
+        expect(password_field).to_have_attribute("type", "password")
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(page.locator("input[name=csrf_token]")).to_have_count(1)
+        if role is Role.ANALYST:  # the same page for every role
+            page.screenshot(path=SCREENSHOTS / "login.png", full_page=True)
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to main content")).to_be_focused()
+        for _ in range(5):  # on past the header to the first field
+            if user_field.evaluate("e => e === document.activeElement"):
+                break
+            page.keyboard.press("Tab")
+        expect(user_field).to_be_focused()
+        page.keyboard.type(account.username)
+        page.keyboard.press("Tab")
+        expect(password_field).to_be_focused()
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(site.base_url + home)
+        flush("/login")
+
+        # ---- every page the role may see --------------------------------------------------
+        for path in allowed:
+            where = f"{role} {path}"
+            r = page.goto(path)
+            if r is None or r.status != 200 or urlsplit(page.url).path != path:
+                problems.append(f"{where}: answered {r and r.status} at {page.url}")
+            nav = page.locator("nav.nhs-nav a").evaluate_all(
+                "as => as.map(a => a.getAttribute('href'))"
+            )
+            if nav != allowed:
+                problems.append(f"{where}: navigation shows {nav}, expected {allowed}")
+            charts = page.locator(".chart")
+            if path not in NO_CHARTS and charts.count() == 0:
+                problems.append(f"{where}: no charts")
+            try:
+                page.wait_for_function(ALL_CHARTS_DRAWN, timeout=TIMEOUT_MS)
+            except PlaywrightTimeout:
+                undrawn = page.locator(".chart:not([data-rendered='true'])").evaluate_all(
+                    "cs => cs.map(c => c.getAttribute('aria-label'))"
+                )
+                problems.append(f"{where}: charts not drawn within {TIMEOUT_MS} ms: {undrawn}")
+            if missing := charts.evaluate_all(CHARTS_WITHOUT_TABLE):
+                problems.append(
+                    f"{where}: charts without a table view (details.table-view): {missing}"
+                )
+            page.screenshot(path=SCREENSHOTS / f"{role}-{page_name(path)}.png", full_page=True)
+            flush(where)
+
+        # ---- pages outside the role: the 403 page, no data ----------------------------------
+        # One in the browser (/audit where the role may not see it); the rest through the
+        # context's own requests (same session cookie, no rendering: each page costs Plotly's load).
+        forbidden = [
+            p for p, _label, _roles in NAV if p not in allowed and not (p == "/" and role in HOME)
+        ]
+        forbidden.sort(key=lambda p: p != "/audit")
+        for i, path in enumerate(forbidden):
+            where = f"{role} {path} (not allowed)"
+            if i == 0:
+                r = page.goto(path)
+                status, h1 = (r and r.status), page.locator("h1").inner_text()
+                data = page.locator("main table, main .panel, .chart, script.figure, .kpis").count()
+                page.screenshot(
+                    path=SCREENSHOTS / f"{role}-{page_name(path)}-403.png", full_page=True
+                )
+                # Chromium logs the 403 response itself as a console error; anything else counts.
+                flush(where, ignore_http_status=403)
+            else:
+                r = context.request.get(path, max_redirects=0)
+                html = r.text()
+                status, h1 = r.status, re.search(r"<h1>(.*?)</h1>", html, re.S)
+                h1 = h1 and h1.group(1).strip()
+                data = sum(html.count(m) for m in DATA_MARKERS)
+            if status != 403:
+                problems.append(f"{where}: answered {status}, expected 403")
+            if h1 != FORBIDDEN_TITLE:
+                problems.append(f"{where}: heading {h1!r}, expected {FORBIDDEN_TITLE!r}")
+            if data:
+                problems.append(f"{where}: the 403 page shows {data} data elements")
+
+        # ---- sign out ---------------------------------------------------------------------
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(site.base_url + "/login")
+        flush(f"{role} sign-out")
+        r = context.request.get(home, max_redirects=0)
+        if r.status != 303 or not r.headers.get("location", "").startswith("/login"):
+            problems.append(
+                f"{role}: after signing out, {home} answered {r.status}, not the sign-in page"
+            )
+    finally:
+        context.close()
+
+    assert not problems, "\n".join(problems)
