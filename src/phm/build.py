@@ -100,7 +100,8 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
             summary.rows[name] = int(fetch(tx.table(name).count().as_table()).column(0)[0].as_py())
         say("analysis")
         t0 = time.perf_counter()
-        for name, table in analysis_tables({"person_year": py, "activity": activity}).items():
+        marts = {"person_year": py, "activity": activity, "ref_practice": refs["ref_practice"]}
+        for name, table in analysis_tables(marts).items():
             tx.replace_table(name, table)
             summary.rows[name] = table.num_rows
         summary.seconds["analysis"] = time.perf_counter() - t0

@@ -9,7 +9,10 @@ small :class:`pyarrow.Table` of plain column types (string, int64, float64, bool
 - :mod:`.inequalities`: the same and cost per head by IMD, ethnicity and Core20; SII/RII;
   the deprivation gradient of emergency admissions;
 - :mod:`.spend`: programme budgeting, resource consumption map, access x intensity, top
-  spenders.
+  spenders;
+- :mod:`.dashboard`: the aggregates the web dashboard serves (areas, summary, pyramid, IMD,
+  segments, top-cost cohort, inequalities and SII for every area), so that it never reads
+  patient rows.
 
 :func:`analysis_tables` produces every output as named tables (see ``docs/analysis.md``).
 """
@@ -18,10 +21,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from phm.analysis import inequalities, needs, spend
+from phm.analysis import dashboard, inequalities, needs, spend
 from phm.analysis._common import LEVELS, resolve_fy
 
-__all__ = ["LEVELS", "TABLES", "analysis_tables", "inequalities", "needs", "spend"]
+__all__ = ["LEVELS", "TABLES", "analysis_tables", "dashboard", "inequalities", "needs", "spend"]
 
 TABLES = (
     "hna_prevalence",
@@ -35,13 +38,15 @@ TABLES = (
     "spend_rcm",
     "spend_access_intensity",
     "spend_top_persons",
+    *dashboard.TABLES,
 )
 
 
 def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict[str, pa.Table]:
     """Every analysis output for one financial year (default: the latest in ``person_year``).
 
-    ``marts`` maps mart names to Ibis tables; ``person_year`` and ``activity`` are used.
+    ``marts`` maps mart names to Ibis tables; ``person_year`` and ``activity`` are used, and
+    ``ref_practice`` (optional) for the practice, PCN and place names of ``dash_areas``.
     Returns ``{name: table}`` for the names in :data:`TABLES`; area tables stack all four
     levels (``level`` column), inequality tables all dimensions (``dimension`` column).
     """
@@ -66,5 +71,6 @@ def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict
         "spend_rcm": spend.resource_consumption_map(py, fy=f),
         "spend_access_intensity": spend.access_intensity(py, levels, fy=f),
         "spend_top_persons": spend.top_costliest(py, top_n, fy=f),
+        **dashboard.dashboard_tables(py, marts.get("ref_practice"), fy=f),
     }
     return {name: out[name] for name in TABLES}
