@@ -113,6 +113,12 @@ class Error(BaseModel):
 
 
 Auth = Annotated[Session, Depends(service.session_or_401)]
+
+
+class JSONBytes(Response):
+    """Already-serialised JSON (the schema is still documented by ``response_model``)."""
+
+    media_type = "application/json"
 DOWNLOAD = {200: {"content": {CSV_TYPE: {}, XLSX_TYPE: {}}, "description": "JSON, or a CSV/XLSX download"}}
 ERRORS = {status: {"model": Error, "description": text} for status, text in (
     (401, "Not signed in"), (403, "Outside your role or organisation"), (404, "No such area, year or table"),
@@ -130,7 +136,7 @@ def _respond(request: Request, session: Session, result: service.Result, fmt: Fo
 
 
 @router.get("/me", response_model=Me, responses=ERRORS)
-def me(request: Request, session: Auth):
+async def me(request: Request, session: Auth):
     """Who you are and which areas and data-quality submitters you may see."""
     data = service.web(request).data
     areas = sorted(data.permitted(session.user.role, session.user.organisation),
@@ -142,33 +148,46 @@ def me(request: Request, session: Auth):
 
 
 @router.get("/data/{dataset}", response_model=Table, responses={**DOWNLOAD, **ERRORS})
-def data(request: Request, session: Auth, dataset: DatasetName,
-         level: Annotated[Level | None, Query(description="Area level (default: your organisation's)")] = None,
-         area: Annotated[str | None, Query(max_length=20, description="One area code at that level")] = None,
-         within: Annotated[str | None, Query(max_length=30, pattern=r"^(icb|place|pcn|practice):[A-Za-z0-9]+$",
-                                             description="Only areas under this one, as level:code")] = None,
-         fy: Annotated[int | None, Query(ge=1990, le=2100, description="Financial year by start year (default latest)")] = None,
-         format: Format = Format.json):  # noqa: A002 - the public query parameter's name
+async def data(request: Request, session: Auth, dataset: DatasetName,
+               level: Annotated[Level | None, Query(description="Area level (default: your organisation's)")] = None,
+               area: Annotated[str | None, Query(max_length=20, description="One area code at that level")] = None,
+               within: Annotated[str | None, Query(max_length=30, pattern=r"^(icb|place|pcn|practice):[A-Za-z0-9]+$",
+                                                   description="Only areas under this one, as level:code")] = None,
+               fy: Annotated[int | None, Query(ge=1990, le=2100, description="Financial year by start year (default latest)")] = None,
+               format: Format = Format.json):  # noqa: A002 - the public query parameter's name
     """One dashboard table for the areas you ask for, scoped to your organisation."""
-    result = service.dataset(service.web(request).data, session, dataset.value,
-                             level.value if level else None, area, within, fy)
-    return _respond(request, session, result, format, dataset.value)
+    w = service.web(request)
+    _level, areas = service.resolve_areas(w.data, session, level.value if level else None, area, within)
+    controlled = session.user.role.disclosure_controlled
+
+    def result():
+        return service.dataset_for(w.data, dataset.value, areas, fy, controlled)
+
+    if format is Format.json:  # the same areas give the same bytes: serialise once
+        key = ("data", dataset.value, tuple(areas), fy, controlled)
+        return JSONBytes(w.data.cached_json(key, lambda: result().as_json(w.data.build_info)))
+    return _respond(request, session, result(), format, dataset.value)
 
 
 @router.get("/practice/{code}", response_model=Practice, responses=ERRORS)
-def practice(request: Request, session: Auth, code: Annotated[str, Path(max_length=20)],
-             fy: Annotated[int | None, Query(ge=1990, le=2100)] = None):
+async def practice(request: Request, session: Auth, code: Annotated[str, Path(max_length=20)],
+                   fy: Annotated[int | None, Query(ge=1990, le=2100)] = None):
     """One practice with its PCN and the ICB as comparators."""
     data = service.web(request).data
-    views = service.practice_view(data, session, code, fy)
-    first = next(iter(views.values()))
-    areas = [AreaInfo(**a) for a in first.areas]
-    return Practice(practice=areas[0], comparators=areas[1:],
-                    tables={k: v.as_json(data.build_info) for k, v in views.items()})
+    service.resolve_areas(data, session, "practice", code)  # 403/404 outside the organisation
+    controlled = session.user.role.disclosure_controlled
+
+    def make() -> dict:
+        views = service.practice_view(data, session, code, fy)
+        areas = next(iter(views.values())).areas
+        return {"practice": areas[0], "comparators": areas[1:],
+                "tables": {k: v.as_json(data.build_info) for k, v in views.items()}}
+
+    return JSONBytes(data.cached_json(("practice", code, fy, controlled), make))
 
 
 @router.get("/dq/{what}", response_model=Table, responses={**DOWNLOAD, **ERRORS})
-def dq(request: Request, session: Auth, what: Literal["scores", "results"],
+async def dq(request: Request, session: Auth, what: Literal["scores", "results"],
        submitter: Annotated[str | None, Query(max_length=20)] = None, format: Format = Format.json):  # noqa: A002
     """Data-quality scores or rule results; providers and practices see only their own submissions."""
     result = service.dq(service.web(request).data, session, what, submitter)
@@ -214,7 +233,7 @@ def mart_rows(request: Request, session: Auth, name: MartName,
 
 
 @router.get("/audit", response_model=list[AuditRecord], responses=ERRORS)
-def audit(request: Request, session: Auth, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+async def audit(request: Request, session: Auth, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
           offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
           username: Annotated[str | None, Query(max_length=64)] = None):
     """The audit log, newest first (administrators only)."""
@@ -223,7 +242,7 @@ def audit(request: Request, session: Auth, limit: Annotated[int, Query(ge=1, le=
 
 
 @router.get("/users", response_model=list[UserInfo], responses=ERRORS)
-def users(request: Request, session: Auth):
+async def users(request: Request, session: Auth):
     """Users (administrators only); passwords are never shown."""
     service.require(session, Role.ADMIN)
     return [UserInfo(username=u.username, display_name=u.display_name, role=u.role.value,

@@ -12,9 +12,10 @@ selects rows: no patient rows are touched, and no request can change what is sup
 
 from __future__ import annotations
 
+import json
 import math
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from phm.errors import UserError
 from phm.web.datasets import AREA, DATASETS, Dataset
 from phm.web.roles import PARENT_LEVEL, Hierarchy, permitted_areas
 
+JSON_CACHE_SIZE = 4096
 DQ_TABLES = ("dq_scores", "dq_rules", "dq_linkage")
 MART_NAMES = ("person", "person_year", "spells", "provider_spells", "activity", "activity_unlinked",
               "person_condition", "spend_top_persons")
@@ -78,6 +80,8 @@ class Dashboard:
         self.dq_results = self._dq_results() if "dq_results" in tables else []
         self.marts = [m for m in MART_NAMES if m in tables]
         self._permitted: dict = {}
+        self._json: OrderedDict[tuple, bytes] = OrderedDict()  # responses: the data never changes
+        self._json_lock = threading.Lock()
 
     def permitted(self, role, organisation: str) -> frozenset:
         """The areas a role in an organisation may see (cached; the hierarchy never changes)."""
@@ -85,6 +89,21 @@ class Dashboard:
         if key not in self._permitted:
             self._permitted[key] = frozenset(permitted_areas(role, organisation, self.hierarchy))
         return self._permitted[key]
+
+    def cached_json(self, key: tuple, make) -> bytes:
+        """The JSON bytes for ``key``, made once by ``make()`` (a dict) and then reused: the
+        served data is fixed for the life of the process (least recently used of 4,096 dropped)."""
+        with self._json_lock:
+            body = self._json.get(key)
+            if body is not None:
+                self._json.move_to_end(key)
+                return body
+        body = json.dumps(make(), separators=(",", ":"), allow_nan=False, default=str).encode()
+        with self._json_lock:
+            self._json[key] = body
+            if len(self._json) > JSON_CACHE_SIZE:
+                self._json.popitem(last=False)
+        return body
 
     def close(self) -> None:
         self._wh.close()

@@ -27,11 +27,17 @@ def web(request: Request):
     return request.app.state.web
 
 
-def session_or_401(request: Request) -> Session:
+def current_session(request: Request) -> Session:
     s = web(request).session(request)
     if s is None:
         raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Cookie"})
     return s
+
+
+async def session_or_401(request: Request) -> Session:
+    """The API's dependency: async, so a request needs no thread hand-off (the lookup is one
+    indexed SQLite read)."""
+    return current_session(request)
 
 
 def require(session: Session, *roles: Role) -> None:
@@ -115,9 +121,13 @@ def columns_for(cols, controlled: bool) -> list[dict]:
 
 def dataset(data: Dashboard, session: Session, name: str, level: str | None = None, area: str | None = None,
             within: str | None = None, fy: int | None = None) -> Result:
-    d = DATASETS[name]
     level, areas = resolve_areas(data, session, level, area, within)
-    controlled = session.user.role.disclosure_controlled
+    return dataset_for(data, name, areas, fy, session.user.role.disclosure_controlled)
+
+
+def dataset_for(data: Dashboard, name: str, areas: list[tuple[str, str]], fy: int | None, controlled: bool) -> Result:
+    """Dataset ``name`` for areas already checked against the user's organisation."""
+    d = DATASETS[name]
     try:
         rows, fy = data.rows(name, areas, fy, controlled)
     except LookupError as e:
