@@ -149,14 +149,9 @@ def practice_view(data: Dashboard, session: Session, code: str, fy: int | None) 
     controlled = session.user.role.disclosure_controlled
     out = {}
     for name in ("summary", "settings", "prevalence", "segments"):
-        d = DATASETS[name]
-        rows, f = data.rows(name, areas, fy if name != "summary" or fy else None, controlled)
-        if name == "summary":
-            latest = max((r["fy"] for r in rows), default=None)
-            rows = [r for r in rows if r["fy"] == (fy or latest)]
-            f = fy or latest
-        out[name] = Result(name, d.title, f, columns_for((*AREA, *d.columns), controlled), rows, controlled,
-                           [area_info(h, a) for a in areas])
+        years = data.served[name].years
+        out[name] = dataset_for(data, name, areas, fy if fy is not None else (years[-1] if years else None),
+                                controlled)
     return out
 
 
