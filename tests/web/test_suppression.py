@@ -122,3 +122,40 @@ def test_no_sibling_group_leaves_a_single_recoverable_suppression(dashboard):
                 if len(stars) == 1 and others:
                     problems.append((name, g, c))
     assert not problems, problems[:5]
+
+
+def test_no_shown_value_gives_away_an_exact_count(clients, dashboard, accounts):
+    """Funnel limits are a function of the denominator (target -/+ z sqrt(t(1-t)/n)): shown to a
+    non-analyst they come from the rounded denominator, so solving for n gives the rounded one.
+    Confidence limits of standardised measures (a function of the exact count behind them,
+    Byar's / Dobson) are analyst-only."""
+    z95 = 1.959963984540054
+    j = clients["place"].get("/api/v1/data/prevalence", params={"level": "practice"}).json()
+    raw = {(r["area_code"], r["condition"]): r["denominator"] for rows in dashboard.served["prevalence"].raw.values()
+           for r in rows if r["level"] == "practice"}
+    differs = 0
+    for r in j["rows"]:
+        if not isinstance(r["denominator"], int) or r["funnel_upper_95"] is None:
+            continue
+        t = r["icb_prevalence"]
+        if r["funnel_upper_95"] >= 1:
+            continue
+        solved = z95**2 * t * (1 - t) / (r["funnel_upper_95"] - t) ** 2
+        assert solved == pytest.approx(r["denominator"], rel=1e-6)
+        differs += raw[(r["area_code"], r["condition"])] != r["denominator"]
+    assert differs > 50  # rounding changed many denominators, and the limits follow the rounded ones
+    for name in NON_ANALYSTS[:-1]:
+        for ds in ("prevalence", "emergency", "inequalities"):
+            cols = {c["name"] for c in clients[name].get(f"/api/v1/data/{ds}").json()["columns"]}
+            assert not cols & {"isr_lower", "isr_upper", "standardised_lower", "standardised_upper",
+                               "dsr_lower", "dsr_upper"}, (name, ds)
+    cols = {c["name"] for c in clients["analyst"].get("/api/v1/data/emergency").json()["columns"]}
+    assert {"dsr_lower", "dsr_upper"} <= cols
+
+
+def test_page_annotations_do_not_change_the_served_rows(clients, dashboard):
+    c = clients["practice-a1"]
+    assert c.get("/practice").status_code == 200 and c.get("/spend").status_code == 200
+    for name in ("settings", "summary", "programmes", "rcm"):
+        for index in (dashboard.served[name].protected, dashboard.served[name].raw):
+            assert not any("area_name" in r or "setting_name" in r for rows in index.values() for r in rows)

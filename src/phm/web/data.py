@@ -135,6 +135,8 @@ class Dashboard:
             return ("categories", r["level"], r["area_code"], r["fy"], *(r[k] for k in additive))
 
         protected = protect(rows, (*AREA, *d.columns), groups=(by_parent, by_category))
+        if d.after_protect is not None:
+            d.after_protect(protected)
         return Served(d, _index(rows), _index(protected), sorted({r["fy"] for r in rows if r["fy"] is not None}))
 
     def _dq_results(self) -> list[dict]:

@@ -12,10 +12,13 @@ limits, which would let an exact count be backed out) are dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from phm.disclosure import Column, Kind
+import numpy as np
+
+from phm.disclosure import SUPPRESSED, Column, Kind
 
 C, M, S, L, A = Kind.COUNT, Kind.MONEY, Kind.STANDARDISED, Kind.LABEL, Kind.ANALYST_ONLY
 
@@ -56,10 +59,33 @@ class Dataset:
     all_years: bool = False
     hierarchical: bool = True  # counts of child areas add up to their parent's
     chart: str = field(default="bar")
+    # Recomputes, for roles other than analyst, values that would otherwise give away an exact
+    # count (e.g. funnel limits, which are a function of the exact denominator).
+    after_protect: Callable[[list[dict]], None] | None = None
 
     @property
     def columns(self) -> tuple[Column, ...]:
         return (*self.keys, *self.measures)
+
+
+def funnel_from_shown(rows: list[dict]) -> None:
+    """Funnel limits and position from the rounded denominator and prevalence shown, not the
+    exact ones: limits are ``target -/+ z sqrt(target (1 - target) / n)``, so limits at the exact
+    ``n`` would let anyone solve for it (:func:`phm.stats.proportion_limits`)."""
+    from phm.analysis._measures import outlier
+    from phm.stats import proportion_limits
+
+    for r in rows:
+        n, p, target = r.get("denominator"), r.get("prevalence"), r.get("icb_prevalence")
+        if not isinstance(n, int) or n <= 0 or target is None:
+            r.update(funnel_lower_95=None, funnel_upper_95=None, funnel_lower_998=None, funnel_upper_998=None)
+            r["outlier"] = SUPPRESSED if r.get("outlier") == SUPPRESSED else None
+            continue
+        l95, u95 = (float(np.atleast_1d(x)[0]) for x in proportion_limits(n, target, 0.95))
+        l998, u998 = (float(np.atleast_1d(x)[0]) for x in proportion_limits(n, target, 0.998))
+        r.update(funnel_lower_95=l95, funnel_upper_95=u95, funnel_lower_998=l998, funnel_upper_998=u998)
+        if isinstance(p, float) and r.get("outlier") != SUPPRESSED:
+            r["outlier"] = outlier(p, l95, u95, l998, u998)
 
 
 AREA = (label("level", "Level"), label("area_code", "Area"), label("fy", "Financial year"))
@@ -153,8 +179,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
          count("admissions", "Emergency admissions"),
          ratio("crude_rate", "admissions", "person_years", "Crude rate per 100,000", 100_000),
          analyst("crude_lower", "Crude lower 95%"), analyst("crude_upper", "Crude upper 95%"),
-         std("dsr", "admissions", "DSR per 100,000"), std("dsr_lower", "admissions", "DSR lower 95%"),
-         std("dsr_upper", "admissions", "DSR upper 95%")),
+         std("dsr", "admissions", "DSR per 100,000"), analyst("dsr_lower", "DSR lower 95%"),
+         analyst("dsr_upper", "DSR upper 95%")),
         additive_keys=("group",),
     ),
     Dataset(
@@ -173,15 +199,16 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
          ratio("prevalence", "register", "denominator", "Recorded prevalence"),
          analyst("prevalence_lower", "Prevalence lower 95%"), analyst("prevalence_upper", "Prevalence upper 95%"),
          analyst("expected", "Expected register"),
-         std("isr", "register", "Ratio to expected"), std("isr_lower", "register", "Ratio lower 95%"),
-         std("isr_upper", "register", "Ratio upper 95%"),
+         std("isr", "register", "Ratio to expected"), analyst("isr_lower", "Ratio lower 95%"),
+         analyst("isr_upper", "Ratio upper 95%"),
          std("standardised_prevalence", "register", "Standardised prevalence"),
-         std("standardised_lower", "register", "Standardised lower 95%"),
-         std("standardised_upper", "register", "Standardised upper 95%"),
+         analyst("standardised_lower", "Standardised lower 95%"),
+         analyst("standardised_upper", "Standardised upper 95%"),
          label("reference", "Reference"), label("icb_prevalence", "ICB prevalence"),
          label("funnel_lower_95", "Funnel lower 95%"), label("funnel_upper_95", "Funnel upper 95%"),
          label("funnel_lower_998", "Funnel lower 99.8%"), label("funnel_upper_998", "Funnel upper 99.8%"),
          std("outlier", "register", "Funnel position")),
+        after_protect=lambda rows: funnel_from_shown(rows),
     ),
     Dataset(
         "emergency", "hna_emergency_dsr", "Emergency admissions",
@@ -190,8 +217,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
         (count("admissions", "Emergency admissions"), count("person_years", "Person-years"),
          ratio("crude_rate", "admissions", "person_years", "Crude rate per 100,000", 100_000),
          analyst("crude_lower", "Crude lower 95%"), analyst("crude_upper", "Crude upper 95%"),
-         std("dsr", "admissions", "DSR per 100,000"), std("dsr_lower", "admissions", "DSR lower 95%"),
-         std("dsr_upper", "admissions", "DSR upper 95%")),
+         std("dsr", "admissions", "DSR per 100,000"), analyst("dsr_lower", "DSR lower 95%"),
+         analyst("dsr_upper", "DSR upper 95%")),
         all_years=True,
     ),
 )}

@@ -132,6 +132,7 @@ def dataset_for(data: Dashboard, name: str, areas: list[tuple[str, str]], fy: in
         rows, fy = data.rows(name, areas, fy, controlled)
     except LookupError as e:
         raise HTTPException(404, str(e)) from None
+    rows = [dict(r) for r in rows]  # callers may annotate rows; the served ones stay as they are
     return Result(name, d.title, fy, columns_for((*AREA, *d.columns), controlled), rows, controlled,
                   [area_info(data.hierarchy, a) for a in areas])
 
