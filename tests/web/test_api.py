@@ -9,9 +9,9 @@ import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.web.conftest import PASSWORD, audit_rows, login
 
 from phm.web.store import Store
-from tests.web.conftest import PASSWORD, audit_rows, login
 
 pytestmark = pytest.mark.xdist_group("ingest")
 

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.web.conftest import CHROMIUM, launch_args
 
 pytestmark = pytest.mark.xdist_group("demo")

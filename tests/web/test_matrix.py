@@ -5,9 +5,9 @@ governance.md, not taken from phm.web.roles."""
 from __future__ import annotations
 
 import pytest
+from tests.web.conftest import audit_rows
 
 from phm.web.datasets import DATASETS
-from tests.web.conftest import audit_rows
 
 pytestmark = pytest.mark.xdist_group("ingest")
 
@@ -91,7 +91,7 @@ def test_a_practice_asking_for_another_practice_is_refused_and_audited(clients, 
                 f"/api/v1/data/prevalence?level=practice&within=pcn:{accounts['pcn-b'].organisation}"):
         r = c.get(url)
         assert r.status_code in (403, 404), url
-        assert other not in r.text or r.status_code == 403 and "rows" not in r.text
+        assert other not in r.text or (r.status_code == 403 and "rows" not in r.text)
         last = audit_rows(web_app, "practice-a1")[0]
         assert last["outcome"] in ("denied", "not found") and last["status"] == r.status_code
         assert last["target"].endswith(url.split("?", 1)[-1]) or last["target"].startswith("GET ")
@@ -119,7 +119,7 @@ def test_admin_and_provider_see_no_population_and_only_admin_sees_audit(clients)
         for url in ("/api/v1/data/summary", "/api/v1/practice/X", "/", "/spend"):
             r = clients[name].get(url, follow_redirects=False)
             assert r.status_code in (303, 403), (name, url)  # / redirects them to their own home page
-    for name in POPULATION + ("provider",):
+    for name in (*POPULATION, "provider"):
         assert clients[name].get("/api/v1/audit").status_code == 403
         assert clients[name].get("/audit").status_code == 403
         assert clients[name].get("/api/v1/users").status_code == 403

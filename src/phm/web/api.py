@@ -154,7 +154,7 @@ async def data(request: Request, session: Auth, dataset: DatasetName,
                within: Annotated[str | None, Query(max_length=30, pattern=r"^(icb|place|pcn|practice):[A-Za-z0-9]+$",
                                                    description="Only areas under this one, as level:code")] = None,
                fy: Annotated[int | None, Query(ge=1990, le=2100, description="Financial year by start year (default latest)")] = None,
-               format: Format = Format.json):  # noqa: A002 - the public query parameter's name
+               format: Format = Format.json):
     """One dashboard table for the areas you ask for, scoped to your organisation."""
     w = service.web(request)
     _level, areas = service.resolve_areas(w.data, session, level.value if level else None, area, within)
@@ -188,7 +188,7 @@ async def practice(request: Request, session: Auth, code: Annotated[str, Path(ma
 
 @router.get("/dq/{what}", response_model=Table, responses={**DOWNLOAD, **ERRORS})
 async def dq(request: Request, session: Auth, what: Literal["scores", "results"],
-       submitter: Annotated[str | None, Query(max_length=20)] = None, format: Format = Format.json):  # noqa: A002
+       submitter: Annotated[str | None, Query(max_length=20)] = None, format: Format = Format.json):
     """Data-quality scores or rule results; providers and practices see only their own submissions."""
     result = service.dq(service.web(request).data, session, what, submitter)
     return _respond(request, session, result, format, f"dq-{what}")

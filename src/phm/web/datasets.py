@@ -13,7 +13,7 @@ limits, which would let an exact count be backed out) are dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -58,7 +58,6 @@ class Dataset:
     additive_keys: tuple[str, ...] = ()  # keys whose categories add up to the area total
     all_years: bool = False
     hierarchical: bool = True  # counts of child areas add up to their parent's
-    chart: str = field(default="bar")
     # Recomputes, for roles other than analyst, values that would otherwise give away an exact
     # count (e.g. funnel limits, which are a function of the exact denominator).
     after_protect: Callable[[list[dict]], None] | None = None

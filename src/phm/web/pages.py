@@ -9,6 +9,7 @@ import json
 import secrets
 import time
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -152,7 +153,7 @@ def _q(request: Request, session: Session, area: str | None, fy: int | None):
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/", error: str | None = None):  # noqa: A002
+def login_form(request: Request, next: str = "/", error: str | None = None):
     token = secrets.token_urlsafe(32)
     resp = templates.TemplateResponse(request, "login.html", {
         "csrf": token, "next": next if next.startswith("/") and not next.startswith("//") else "/",
@@ -163,8 +164,8 @@ def login_form(request: Request, next: str = "/", error: str | None = None):  # 
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=256),
-          csrf_token: str = Form(max_length=100), next: str = Form("/", max_length=200)):  # noqa: A002
+def login(request: Request, username: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=256)], csrf_token: Annotated[str, Form(max_length=100)], next: Annotated[str, Form(max_length=200)] = "/"):
     w = service.web(request)
     store = w.store
     request.state.audited = True
@@ -203,7 +204,7 @@ def login_page_with_error(request: Request, message: str, status: int, nxt: str)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: str = Form(max_length=100)):
+def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)]):
     s = _session(request)
     if not same_token(s.csrf_token, csrf_token):
         raise HTTPException(403, "the form expired; reload the page and try again")
@@ -442,9 +443,10 @@ def users_page(request: Request, message: str | None = None):
 
 
 @router.post("/admin/users")
-def add_user(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=256),
-             role: Role = Form(), organisation: str = Form(max_length=20), display_name: str = Form("", max_length=100),
-             csrf_token: str = Form(max_length=100)):
+def add_user(request: Request, username: Annotated[str, Form(max_length=64)],
+             password: Annotated[str, Form(max_length=256)],
+             role: Annotated[Role, Form()], organisation: Annotated[str, Form(max_length=20)],
+             csrf_token: Annotated[str, Form(max_length=100)], display_name: Annotated[str, Form(max_length=100)] = ""):
     from phm.errors import UserError
 
     s = _session(request, Role.ADMIN)

@@ -143,7 +143,7 @@ def area_info(h: Hierarchy, a: tuple[str, str]) -> dict:
 
 def practice_view(data: Dashboard, session: Session, code: str, fy: int | None) -> dict[str, Result]:
     """One practice with its PCN and the ICB as comparators (disclosure-controlled aggregates)."""
-    level, [practice] = resolve_areas(data, session, "practice", code)
+    _level, [practice] = resolve_areas(data, session, "practice", code)
     h = data.hierarchy
     areas = [practice, *h.ancestors(practice)]
     areas = [a for a in areas if a[0] in ("practice", "pcn", "icb")]
