@@ -145,17 +145,9 @@ INEQ_TYPES = {
     "dsr_lower": F64,
     "dsr_upper": F64,
 }
-SII_TYPES = {
+SII_TYPES = {  # ineq_sii's columns, per area, without condition (no prevalence measure)
     **_AREA,
-    "measure": S,
-    "dimension": S,
-    "quantiles": I64,
-    "sii": F64,
-    "sii_lower": F64,
-    "sii_upper": F64,
-    "rii": F64,
-    "rii_lower": F64,
-    "rii_upper": F64,
+    **{k: v for k, v in inequalities.SII_TYPES.items() if k not in ("condition", "fy")},
 }
 
 

@@ -26,13 +26,14 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
+POPULATION_ROLES = (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
 NAV = (  # (path, label, roles)
-    ("/", "Overview", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
-    ("/population", "Population & segments", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
-    ("/inequalities", "Inequalities", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
-    ("/spend", "Spend", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
-    ("/needs", "Health needs", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
-    ("/practice", "Practice", (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)),
+    ("/", "Overview", POPULATION_ROLES),
+    ("/population", "Population & segments", POPULATION_ROLES),
+    ("/inequalities", "Inequalities", POPULATION_ROLES),
+    ("/spend", "Spend", POPULATION_ROLES),
+    ("/needs", "Health needs", POPULATION_ROLES),
+    ("/practice", "Practice", POPULATION_ROLES),
     ("/quality", "Data quality", (Role.ANALYST, Role.PRACTICE, Role.PROVIDER)),
     ("/audit", "Audit", (Role.ADMIN,)),
     ("/admin/users", "Users", (Role.ADMIN,)),
@@ -77,6 +78,19 @@ def _session(request: Request, *roles: Role) -> Session:
 def _render(request: Request, session: Session, template: str, **ctx) -> Response:
     return templates.TemplateResponse(request, template, {
         "session": session, "nav": _nav(session), "path": request.url.path, **ctx})
+
+
+def _area_page(request: Request, session: Session, title: str, level: str, code: str, fy, **ctx) -> Response:
+    """A page about one area, with the area menu."""
+    data = service.web(request).data
+    return _render(request, session, "page.html", title=title, scope=(level, code), fy=fy,
+                   areas=_areas_menu(request, session), area_name=data.hierarchy.name((level, code)), **ctx)
+
+
+def _name_settings(*results: service.Result) -> None:
+    for res in results:
+        for r in res.rows:
+            r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
 
 
 def _scope(request: Request, session: Session, area: str | None) -> tuple[str, str]:
@@ -232,7 +246,7 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
     s = _session(request)
     if s.user.role in HOME:
         return RedirectResponse(HOME[s.user.role], status_code=303)
-    service.require(s, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    service.require(s, *POPULATION_ROLES)
     data = service.web(request).data
     level, code, q = _q(request, s, area, fy)
     summary = service.dataset(data, s, "summary", level, code)
@@ -241,8 +255,7 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
     pyr = service.dataset(data, s, "pyramid", level, code, fy=fy)
     imd = service.dataset(data, s, "imd", level, code, fy=fy)
     settings = service.dataset(data, s, "settings", level, code, fy=fy)
-    for r in settings.rows:
-        r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
+    _name_settings(settings)
     panels = [
         panel(pyr, charts.pyramid(pyr.rows, "Registered population by age and sex"), q),
         panel(imd, charts.bar(imd.rows, "imd2019_decile", "persons", "People by IMD 2019 decile (1 = most deprived)",
@@ -253,14 +266,13 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
                                           "Spend per head by financial year", y_title="£ per head"),
               {**q, "fy": None}),
     ]
-    return _render(request, s, "page.html", title="Overview", scope=(level, code), fy=fy, kpis=kpis,
-                   kpi_columns=summary.columns, areas=_areas_menu(request, s), panels=panels,
-                   note=summary.as_json({})["note"], area_name=data.hierarchy.name((level, code)))
+    return _area_page(request, s, "Overview", level, code, fy, kpis=kpis, kpi_columns=summary.columns,
+                      panels=panels, note=summary.note)
 
 
 @router.get("/population", response_class=HTMLResponse)
 def population(request: Request, area: str | None = None, fy: int | None = None):
-    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    s = _session(request, *POPULATION_ROLES)
     data = service.web(request).data
     level, code, q = _q(request, s, area, fy)
     seg = service.dataset(data, s, "segments", level, code, fy=fy)
@@ -272,14 +284,13 @@ def population(request: Request, area: str | None = None, fy: int | None = None)
         panel(seg, charts.bar(seg.rows, "segment_name", "spend_per_head", "Spend per head by segment",
                               y_title="£ per head", horizontal=True), q),
     ]
-    return _render(request, s, "page.html", title="Population & segments (Bridges to Health)", scope=(level, code),
-                   fy=seg.fy, areas=_areas_menu(request, s), panels=panels, note=seg.as_json({})["note"],
-                   area_name=data.hierarchy.name((level, code)))
+    return _area_page(request, s, "Population & segments (Bridges to Health)", level, code, seg.fy,
+                      panels=panels, note=seg.note)
 
 
 @router.get("/inequalities", response_class=HTMLResponse)
 def inequalities(request: Request, area: str | None = None, fy: int | None = None):
-    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    s = _session(request, *POPULATION_ROLES)
     data = service.web(request).data
     level, code, q = _q(request, s, area, fy)
     ineq = service.dataset(data, s, "inequalities", level, code, fy=fy)
@@ -295,22 +306,20 @@ def inequalities(request: Request, area: str | None = None, fy: int | None = Non
                                              y_title="£ per head"), q, rows=rows))
     panels.append(panel(sii, None, q, note="SII: the modelled gap between the least and most deprived ends "
                         "(negative = higher among the more deprived); RII: their ratio."))
-    return _render(request, s, "page.html", title="Inequalities (Core20PLUS5)", scope=(level, code), fy=ineq.fy,
-                   areas=_areas_menu(request, s), panels=panels, note=ineq.as_json({})["note"],
-                   area_name=data.hierarchy.name((level, code)))
+    return _area_page(request, s, "Inequalities (Core20PLUS5)", level, code, ineq.fy, panels=panels,
+                      note=ineq.note)
 
 
 @router.get("/spend", response_class=HTMLResponse)
 def spend(request: Request, area: str | None = None, fy: int | None = None):
-    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    s = _session(request, *POPULATION_ROLES)
     data = service.web(request).data
     level, code, q = _q(request, s, area, fy)
     prog = service.dataset(data, s, "programmes", level, code, fy=fy)
     sett = service.dataset(data, s, "settings", level, code, fy=fy)
     rcm = service.dataset(data, s, "rcm", level, code, fy=fy)
     top = service.dataset(data, s, "top_cohort", level, code, fy=fy)
-    for r in [*prog.rows, *sett.rows, *rcm.rows]:
-        r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
+    _name_settings(prog, sett, rcm)
     panels = [
         panel(prog, charts.grouped_bar(prog.rows, "programme_name", "spend", "setting_name",
                                        "Programme budget: spend by programme of care and setting", y_title="£",
@@ -328,14 +337,12 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
                        "figure": None, "columns": [], "rows": [], "note": "Row-level data: "
                        "/api/v1/marts/spend_top_persons", "csv": None, "xlsx": None,
                        "link": "/api/v1/marts/spend_top_persons"})
-    return _render(request, s, "page.html", title="Spend", scope=(level, code), fy=prog.fy,
-                   areas=_areas_menu(request, s), panels=panels, note=prog.as_json({})["note"],
-                   area_name=data.hierarchy.name((level, code)))
+    return _area_page(request, s, "Spend", level, code, prog.fy, panels=panels, note=prog.note)
 
 
 @router.get("/needs", response_class=HTMLResponse)
 def needs(request: Request, area: str | None = None, fy: int | None = None, condition: str | None = None):
-    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    s = _session(request, *POPULATION_ROLES)
     data = service.web(request).data
     level, code, q = _q(request, s, area, fy)
     prev = service.dataset(data, s, "prevalence", level, code, fy=fy)
@@ -356,14 +363,13 @@ def needs(request: Request, area: str | None = None, fy: int | None = None, cond
         pass
     emer = service.dataset(data, s, "emergency", level, code, fy=fy)
     panels.append(panel(emer, None, q))
-    return _render(request, s, "page.html", title="Health needs", scope=(level, code), fy=prev.fy,
-                   areas=_areas_menu(request, s), panels=panels, note=prev.as_json({})["note"],
-                   conditions=conditions, condition=condition, area_name=data.hierarchy.name((level, code)))
+    return _area_page(request, s, "Health needs", level, code, prev.fy, panels=panels, note=prev.note,
+                      conditions=conditions, condition=condition)
 
 
 @router.get("/practice", response_class=HTMLResponse)
 def practice(request: Request, code: str | None = None, fy: int | None = None):
-    s = _session(request, Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
+    s = _session(request, *POPULATION_ROLES)
     data = service.web(request).data
     menu = _areas_menu(request, s, levels=("practice",))
     if code is None:
@@ -386,8 +392,7 @@ def practice(request: Request, code: str | None = None, fy: int | None = None):
 
     long = [{"measure": label, "area_name": r["area_name"], "value": index(r, m)} for m, label in measures
             for r in sm.rows]
-    for r in st.rows:
-        r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
+    _name_settings(st)
     q = {"level": "practice", "area": code, "fy": fy}
     panels = [
         panel(sm, charts.grouped_bar(long, "measure", "value", "area_name",
@@ -398,7 +403,7 @@ def practice(request: Request, code: str | None = None, fy: int | None = None):
                                      y_format=".0%"), q),
     ]
     return _render(request, s, "page.html", title=f"Practice: {names.get(code, code)} ({code})", scope=None,
-                   practice_menu=menu, practice=code, fy=sm.fy, panels=panels, note=sm.as_json({})["note"],
+                   practice_menu=menu, practice=code, fy=sm.fy, panels=panels, note=sm.note,
                    area_name=names.get(code, code))
 
 
@@ -422,7 +427,7 @@ def quality(request: Request, submitter: str | None = None):
         panel(results, None, q),
     ]
     return _render(request, s, "quality.html", title="Data quality", panels=panels, submitters=subs,
-                   submitter=submitter, note=scores.as_json({})["note"])
+                   submitter=submitter, note=scores.note)
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -99,11 +99,14 @@ class Result:
     controlled: bool
     areas: list[dict]
 
+    @property
+    def note(self) -> str:
+        return DISCLOSURE_NOTE if self.controlled else ANALYST_NOTE
+
     def as_json(self, build_info: dict) -> dict:
         return {
             "dataset": self.dataset, "title": self.title, "fy": self.fy, "areas": self.areas,
-            "disclosure_controlled": self.controlled,
-            "note": DISCLOSURE_NOTE if self.controlled else ANALYST_NOTE,
+            "disclosure_controlled": self.controlled, "note": self.note,
             "columns": self.columns, "rows": self.rows, "provenance": provenance(build_info),
         }
 
