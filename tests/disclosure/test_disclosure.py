@@ -139,9 +139,16 @@ def test_pcn_with_one_small_practice_suppresses_smallest_sibling():
     assert [r["n"] for r in out] == [40, S, S, 20]  # 22 tie: the first in input order
 
 
-def test_two_suppressed_need_nothing_more():
-    rows = [{"pcn": "P1", "area": a, "n": n} for a, n in [("A", 40), ("B", 3), ("C", 5)]]
+def test_two_suppressed_hiding_enough_need_nothing_more():
+    rows = [{"pcn": "P1", "area": a, "n": n} for a, n in [("A", 40), ("B", 3), ("C", 6)]]
     assert [r["n"] for r in protect(rows, COUNT, groups=[by("pcn")])] == [40, S, S]
+
+
+def test_two_small_suppressed_are_not_enough():
+    """3 + 5 withheld: the released total less the rest would show their sum is 8, so each
+    is at most 7 (sum - (|W| - 1) must be 8+): a third cell is withheld."""
+    rows = [{"pcn": "P1", "area": a, "n": n} for a, n in [("A", 40), ("B", 3), ("C", 5), ("D", 50)]]
+    assert [r["n"] for r in protect(rows, COUNT, groups=[by("pcn")])] == [S, S, S, 50]
 
 
 def test_zero_is_not_a_complement_and_no_candidate_is_left_alone():
@@ -195,15 +202,18 @@ TABLE = [
     Column("persons", Kind.COUNT),
     Column("dsr", Kind.STANDARDISED, basis="deaths"),
     Column("dsr_lcl", Kind.STANDARDISED, basis="deaths"),
-    Column("spend", Kind.MONEY, basis="persons"),
+    Column("spend", Kind.MONEY),
     Column("pct", Kind.RATIO, numerator="deaths", denominator="persons", scale=100, label="%"),
     Column("per_head", Kind.RATIO, numerator="spend", denominator="persons", mean=True),
     Column("crude_lcl", Kind.ANALYST_ONLY),
 ]
 
 
-def row(area, deaths, persons, dsr=101.5, spend=1234.56, g="G"):
+def row(area, deaths, persons, dsr=101.5, spend=12345.67, g="G", people=20):
     return {
+        "spend_people": people,
+        "spend_top1": spend / people if people else 0.0,
+        "spend_top2": spend / people if people > 1 else 0.0,
         "g": g,
         "area": area,
         "deaths": deaths,
@@ -222,19 +232,21 @@ def test_standardised_withheld_when_basis_small_shown_unrounded_otherwise():
     assert (out[1]["dsr"], out[1]["dsr_lcl"]) == (123.456, 61.728)
 
 
-def test_money_withheld_when_basis_secondary_suppressed():
-    rows = [row("A", 20, 3), row("B", 20, 30, spend=999.99), row("C", 20, 40)]
+def test_money_is_released_by_its_own_people_not_by_a_count_column():
+    rows = [row("A", 20, 3, people=3), row("B", 20, 30, spend=9999.99, people=30), row("C", 20, 40)]
     out = protect(rows, TABLE, groups=[by("g")])
     assert [r["persons"] for r in out] == [S, S, 40]
-    assert [r["spend"] for r in out] == [S, S, 1234.56]
-    assert [r["per_head"] for r in out] == [S, S, 1234.56 / 40]
+    # A: 3 people -> withheld; B: secondary for the money too (A's would be alone in g)
+    assert [r["spend"] for r in out] == [S, S, 12000]
+    assert [r["per_head"] for r in out] == [S, S, 12000 / 40]
 
 
 def test_ratio_from_rounded_numbers():
     (out,) = protect([row("A", 12, 103)], TABLE)
     assert (out["deaths"], out["persons"]) == (10, 105)
     assert out["pct"] == pytest.approx(10 / 105 * 100)
-    assert out["per_head"] == pytest.approx(1234.56 / 105)
+    assert out["spend"] == 12000  # £12,345.67 to 3 significant figures
+    assert out["per_head"] == pytest.approx(12000 / 105)
 
 
 def test_ratio_withheld_with_a_suppressed_part_or_zero_denominator():
@@ -243,15 +255,16 @@ def test_ratio_withheld_with_a_suppressed_part_or_zero_denominator():
 
 
 def test_mean_needs_eight_values():
-    (out,) = protect([row("A", 8, MIN_VALUES_FOR_MEAN, spend=Decimal("100.00"))], TABLE)
-    assert out["per_head"] == pytest.approx(100 / 10)  # 8 rounds to 10
-    assert out["spend"] == Decimal("100.00")
+    (out,) = protect([row("A", 8, MIN_VALUES_FOR_MEAN, spend=Decimal("10000.00"), people=8)], TABLE)
+    assert out["per_head"] == pytest.approx(10000 / 10)  # 8 rounds to 10
+    assert out["spend"] == 10000
     cols = [
         Column("d", Kind.COUNT),
-        Column("s", Kind.MONEY, basis="d"),
+        Column("s", Kind.MONEY),
         Column("m", Kind.RATIO, numerator="s", denominator="d", mean=True),
     ]
-    assert protect([{"d": 7, "s": 70.0}], cols) == [{"d": S, "s": S, "m": S}]
+    money = {"s_people": 7, "s_top1": 10.0, "s_top2": 10.0}
+    assert protect([{"d": 7, "s": 70.0, **money}], cols) == [{"d": S, "s": S, "m": S}]
 
 
 def test_analyst_only_and_unlisted_columns_are_dropped_in_column_order():
@@ -281,7 +294,8 @@ def test_negative_count_rejected_with_column_name():
         ({"kind": Kind.RATIO, "denominator": "d"}, "numerator and a denominator"),
         ({"kind": Kind.RATIO, "numerator": "n"}, "numerator and a denominator"),
         ({"kind": Kind.STANDARDISED}, "basis"),
-        ({"kind": Kind.MONEY}, "basis"),
+        ({"kind": Kind.MONEY, "basis": "n"}, "basis"),
+        ({"kind": Kind.COUNT, "order_statistic": True}, "only to money"),
         ({"kind": Kind.COUNT, "basis": "n"}, "basis"),
         ({"kind": Kind.COUNT, "numerator": "n"}, "only to ratios"),
         ({"kind": Kind.LABEL, "mean": True}, "only to ratios"),
@@ -308,7 +322,7 @@ def test_invalid_columns(kwargs, message):
         ],
         [
             Column("d", Kind.COUNT),
-            Column("s", Kind.MONEY, basis="d"),
+            Column("s", Kind.MONEY),
             Column("r", Kind.RATIO, numerator="d", denominator="s", mean=True),
         ],
     ],
@@ -453,3 +467,135 @@ def test_hierarchy_example_is_reproducible():
     assert [r["n"] for r in out] == [45, S, S, 25]
     assert [r["n_pct"] for r in out] == [pytest.approx(75.0), S, S, pytest.approx(125.0)]
     assert math.isclose(out[0]["n_pct"], 45 / 60 * 100)
+
+
+# --- money: magnitude rule (Hundepool et al. 2012, section 4.2; docs/governance.md) -----------
+
+from phm.disclosure import (  # noqa: E402
+    MONEY_MIN_BASE,
+    MONEY_MIN_PEOPLE,
+    MONEY_SIG_FIGS,
+    P_PERCENT,
+    money_base,
+    money_sensitive,
+    round_money,
+    suppress_linked,
+)
+
+
+def test_money_constants():
+    assert (MONEY_MIN_PEOPLE, P_PERCENT, MONEY_SIG_FIGS, MONEY_MIN_BASE) == (8, 10, 3, 1000)
+
+
+@pytest.mark.parametrize(
+    ("v", "base", "shown"),
+    [
+        (0, 1000, 0),
+        (499.99, 1000, 0),
+        (500, 1000, 1000),
+        (3456.78, 1000, 3000),
+        (123_456, 1000, 123_000),
+        (123_500, 1000, 124_000),  # half up
+        (999_499, 1000, 999_000),
+        (1_234_567, 10_000, 1_230_000),
+        (256_105_493.94, 1_000_000, 256_000_000),
+        (Decimal("10000.00"), 1000, 10_000),
+    ],
+)
+def test_money_rounding_three_significant_figures_at_least_1000(v, base, shown):
+    assert money_base(v) == base
+    assert round_money(v) == shown
+
+
+def test_round_money_rejects_negative_and_passes_missing():
+    assert round_money(None) is None and round_money(float("nan")) is None
+    with pytest.raises(ValueError, match="negative"):
+        round_money(-1)
+
+
+@pytest.mark.parametrize(
+    ("total", "people", "top1", "top2", "sensitive"),
+    [
+        (0.0, 0, 0.0, 0.0, False),  # nobody contributes: released as 0
+        (70_000.0, 7, 10_000.0, 10_000.0, True),  # threshold rule: fewer than 8 people
+        (80_000.0, 8, 10_000.0, 10_000.0, False),
+        # p% rule: X - x1 - x2 < 0.10 x1 -> the second largest could estimate the largest
+        (100_000.0, 10, 85_000.0, 10_000.0, True),  # 5,000 < 8,500
+        (100_000.0, 10, 80_000.0, 10_000.0, False),  # 10,000 >= 8,000
+        (100_000.0, 10, 90_000.0, 1_000.0, False),  # 9,000 >= 9,000: not less than
+        (None, None, None, None, True),  # no support: withheld
+    ],
+)
+def test_money_sensitivity(total, people, top1, top2, sensitive):
+    assert money_sensitive(total, people, top1, top2) is sensitive
+
+
+MONEY = [Column("area", Kind.LABEL), Column("spend", Kind.MONEY)]
+
+
+def mrow(area, spend, people, top1=None, top2=None, pcn="P"):
+    top1 = spend / max(people, 1) if top1 is None else top1
+    top2 = (spend / people if people > 1 else 0.0) if top2 is None else top2
+    return {"pcn": pcn, "area": area, "spend": spend, "spend_people": people,
+            "spend_top1": top1, "spend_top2": top2}
+
+
+def test_money_needs_its_support_columns():
+    with pytest.raises(ValueError, match=r"spend_people"):
+        protect([{"area": "A", "spend": 1.0}], MONEY)
+
+
+def test_money_order_statistic_is_only_rounded():
+    cols = [Column("t", Kind.MONEY, order_statistic=True)]
+    assert protect([{"t": 12_345.6}], cols) == [{"t": 12_000}]
+
+
+def test_money_secondary_hides_at_least_p_percent_and_the_base():
+    # A is withheld (3 people); the complement must hide >= max(10% of A, £1,000): B (£500)
+    # is too small, so C (£20,000, next smallest sufficient) is withheld instead.
+    rows = [mrow("A", 60_000.0, 3), mrow("B", 500.0, 9), mrow("C", 20_000.0, 9),
+            mrow("D", 90_000.0, 30)]
+    out = protect(rows, MONEY, groups=[by("pcn")])
+    assert [r["spend"] for r in out] == [S, 1000, S, 90_000]
+
+
+def test_suppress_linked_shared_cell_links_two_relations():
+    # cells 0..2 sum to 6; cells 2..4 sum to 7 (cell 2 is in both)
+    raw = [40, 3, 30, 50, 60, 0, 0]
+    shown = [40, S, 30, 50, 60, 0, 0]
+    added = suppress_linked(raw, shown, [[0, 1, 2, 5], [2, 3, 4, 6]])
+    # relation 1: 3 alone -> needs a cell >= 8 + 1 - 3 = 6: 30 (smallest sufficient);
+    # relation 2 then has 30 alone -> 50.
+    assert shown == [40, S, S, S, 60, 0, 0] and added == 2
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 200_000, allow_nan=False),
+            st.integers(0, 40),
+            st.floats(0, 1),
+            st.floats(0, 1),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+@FAST
+def test_property_no_released_money_breaks_the_magnitude_rule(cells):
+    """Any released £ value has 8+ people behind it and passes the p% rule, is a multiple of
+    its base, and no group is left with a lone withheld value."""
+    rows = []
+    for k, (spend, people, a, b) in enumerate(cells):
+        spend = spend if people else 0.0
+        top1 = spend * a if people else 0.0
+        top2 = min(top1, (spend - top1) * b) if people > 1 else 0.0
+        rows.append(mrow(f"A{k}", spend, people, top1, top2))
+    out = protect(rows, MONEY, groups=[by("pcn")])
+    for r, o in zip(rows, out, strict=True):
+        if o["spend"] != S:
+            assert not money_sensitive(r["spend"], r["spend_people"], r["spend_top1"], r["spend_top2"])
+            assert o["spend"] == round_money(r["spend"]) and o["spend"] % MONEY_MIN_BASE == 0
+    withheld = [r for r in out if r["spend"] == S]
+    candidates = [r for r, o in zip(rows, out, strict=True) if o["spend"] != S and r["spend"]]
+    assert len(withheld) != 1 or not candidates

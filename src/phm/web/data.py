@@ -3,10 +3,11 @@ versions, as the analyst sees it and after disclosure control for everyone else.
 
 The tables are small aggregates written by ``phm build``; they are read once at start-up
 from the warehouse (read-only). Disclosure control (:func:`phm.disclosure.protect`) is
-applied once per table over all its areas together, so a cell is suppressed the same way
-whoever asks, and complementary suppression can see every parent-child group: child areas
-of one parent (practices of a PCN, PCNs of a place, places of the ICB) for the same year and
-category, and the categories of one area that add up to its total. A request then only
+applied once over every table and area together (:mod:`phm.web.links`), so a cell is
+suppressed the same way whoever asks and wherever it is shown, and complementary suppression
+sees every additive relation: child areas of one parent (practices of a PCN, PCNs of a place,
+places of the ICB) for the same year and category, and the categories of one area that add
+up to a total in the same or another table (:data:`phm.web.datasets.RELATIONS`). A request then only
 selects rows: no patient rows are touched, and no request can change what is suppressed.
 """
 
@@ -21,10 +22,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from phm.disclosure import Kind, protect
+from phm.disclosure import Kind
 from phm.errors import UserError
 from phm.web.datasets import AREA, DATASETS, Dataset
-from phm.web.roles import PARENT_LEVEL, Hierarchy, permitted_areas
+from phm.web.links import protect_all
+from phm.web.roles import Hierarchy, permitted_areas
 
 JSON_CACHE_SIZE = 4096
 DQ_TABLES = ("dq_scores", "dq_rules", "dq_linkage")
@@ -75,7 +77,7 @@ class Dashboard:
                             f"run 'phm build --warehouse {self.path}' first")
         self.hierarchy = Hierarchy.from_rows(self._wh.to_arrow("dash_areas").to_pylist(), _icb_names())
         self.build_info = dict(zip(*(self._wh.to_arrow("build_meta").to_pydict().values()), strict=True))
-        self.served = {name: self._load(d) for name, d in DATASETS.items()}
+        self.served = self._load_all()
         self.dq = {t: self._wh.to_arrow(t).to_pylist() if t in tables else [] for t in DQ_TABLES}
         self.dq_results = self._dq_results() if "dq_results" in tables else []
         self.marts = [m for m in MART_NAMES if m in tables]
@@ -110,34 +112,31 @@ class Dashboard:
 
     # ---- loading --------------------------------------------------------------------
 
-    def _load(self, d: Dataset) -> Served:
+    def _read(self, d: Dataset) -> list[dict]:
+        """The exact rows of one dataset, with its money support columns."""
         rows = [{k: _clean(v) for k, v in r.items()} for r in self._wh.to_arrow(d.table).to_pylist()]
-        names = [c.name for c in (*AREA, *d.columns)]
+        names = [c.name for c in (*AREA, *d.columns)] + list(d.support)
         for r in rows:  # ratio columns the analyst sees are computed the same way, unrounded
             for c in d.measures:
                 if c.kind is Kind.RATIO and c.name not in r:
                     r[c.name] = _ratio(r, c)
-        rows = [{n: r.get(n) for n in names} for r in rows]
-        key_names = [c.name for c in d.keys]
-        additive = [k for k in key_names if k not in d.additive_keys]
-        h = self.hierarchy
+        return [{n: r.get(n) for n in names} for r in rows]
 
-        def by_parent(r):
-            lvl = r["level"]
-            if not d.hierarchical or lvl not in PARENT_LEVEL:
-                return None
-            up = h.parent.get((lvl, r["area_code"]))
-            return None if up is None else ("parent", lvl, up, r["fy"], *(r[k] for k in key_names))
-
-        def by_category(r):
-            if not d.additive_keys:
-                return None
-            return ("categories", r["level"], r["area_code"], r["fy"], *(r[k] for k in additive))
-
-        protected = protect(rows, (*AREA, *d.columns), groups=(by_parent, by_category))
-        if d.after_protect is not None:
-            d.after_protect(protected)
-        return Served(d, _index(rows), _index(protected), sorted({r["fy"] for r in rows if r["fy"] is not None}))
+    def _load_all(self) -> dict[str, Served]:
+        """Every dataset, raw and protected: :func:`phm.web.links.protect_all` over all of them
+        together, so a cell withheld in one cannot be recovered from the others."""
+        raw = {name: self._read(d) for name, d in DATASETS.items()}
+        protected, self.protection = protect_all(raw, self.hierarchy.parent.get)
+        served = {}
+        for name, d in DATASETS.items():
+            rows = protected[name]
+            if d.after_protect is not None:
+                d.after_protect(rows)
+            shown_names = [c.name for c in (*AREA, *d.columns)]
+            analyst = [{n: r[n] for n in shown_names} for r in raw[name]]
+            years = sorted({r["fy"] for r in analyst if r["fy"] is not None})
+            served[name] = Served(d, _index(analyst), _index(rows), years)
+        return served
 
     def _dq_results(self) -> list[dict]:
         """Rule results summed over months: one row per dataset x rule x submitter with failures."""

@@ -4,8 +4,9 @@ in ``docs/web.md`` and served by the API.
 
 Every dataset is an aggregate table written by ``phm build`` (:mod:`phm.analysis`), stacked
 over the four area levels (``level``, ``area_code``). Column kinds (:class:`phm.disclosure.Kind`):
-counts are suppressed 1-7 and rounded to 5 for non-analyst roles; standardised values and
-money are withheld when the count behind them is; ratios (percentages, crude rates, per-head
+counts are suppressed 1-7 and rounded to 5 for non-analyst roles; money follows the magnitude
+rule (8+ people, p% dominance, 3 significant figures); standardised values are withheld when the
+count behind them is; ratios (percentages, crude rates, per-head
 values) are recomputed from the rounded counts; analyst-only columns (crude confidence
 limits, which would let an exact count be backed out) are dropped.
 """
@@ -27,8 +28,8 @@ def count(name: str, label: str) -> Column:
     return Column(name, C, label=label)
 
 
-def money(name: str, basis: str, label: str) -> Column:
-    return Column(name, M, basis=basis, label=label)
+def money(name: str, label: str, order_statistic: bool = False) -> Column:
+    return Column(name, M, label=label, order_statistic=order_statistic)
 
 
 def std(name: str, basis: str, label: str) -> Column:
@@ -55,7 +56,6 @@ class Dataset:
     description: str
     keys: tuple[Column, ...]  # category columns (after level, area_code, fy)
     measures: tuple[Column, ...]
-    additive_keys: tuple[str, ...] = ()  # keys whose categories add up to the area total
     all_years: bool = False
     hierarchical: bool = True  # counts of child areas add up to their parent's
     # Recomputes, for roles other than analyst, values that would otherwise give away an exact
@@ -65,6 +65,18 @@ class Dataset:
     @property
     def columns(self) -> tuple[Column, ...]:
         return (*self.keys, *self.measures)
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.keys)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def support(self) -> tuple[str, ...]:
+        """The money support columns (people, two largest contributions) read from the table."""
+        return tuple(s for c in self.measures if c.kind is M and not c.order_statistic for s in c.support)
 
 
 def funnel_from_shown(rows: list[dict]) -> None:
@@ -95,7 +107,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
         "Registered persons, spend and key measures by financial year.",
         (),
         (count("persons", "Registered persons"), count("person_years", "Person-years"),
-         money("spend", "persons", "Spend (£)"),
+         money("spend", "Spend (£)"),
          ratio("spend_per_head", "spend", "persons", "Spend per head (£)", mean=True),
          count("emergency_admissions", "Emergency admissions"),
          ratio("emergency_per_1000", "emergency_admissions", "persons", "Emergency admissions per 1,000", 1000),
@@ -114,27 +126,24 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset(
         "pyramid", "dash_pyramid", "Population pyramid", "Registered persons by age band and sex.",
         (label("age_band", "Age band"), label("sex", "Sex")), (count("persons", "Registered persons"),),
-        additive_keys=("age_band", "sex"),
     ),
     Dataset(
         "imd", "dash_imd", "Deprivation profile", "Registered persons by IMD 2019 decile (1 = most deprived).",
         (label("imd2019_decile", "IMD 2019 decile"),), (count("persons", "Registered persons"),),
-        additive_keys=("imd2019_decile",),
     ),
     Dataset(
         "segments", "dash_segments", "Bridges to Health segments",
         "People, spend and spend per head by Bridges to Health segment.",
         (label("segment", "Segment"), label("segment_name", "Segment name")),
-        (count("persons", "People"), count("person_years", "Person-years"), money("spend", "persons", "Spend (£)"),
+        (count("persons", "People"), count("person_years", "Person-years"), money("spend", "Spend (£)"),
          ratio("spend_per_head", "spend", "persons", "Spend per head (£)", mean=True)),
-        additive_keys=("segment", "segment_name"),
     ),
     Dataset(
         "settings", "spend_access_intensity", "Spend by setting",
         "Spend per head by setting, as access (users per head) x intensity (spend per user).",
         (label("setting", "Setting"),),
         (count("population", "Registered persons"), count("users", "Users"),
-         money("spend", "users", "Spend (£)"),
+         money("spend", "Spend (£)"),
          ratio("spend_per_head", "spend", "population", "Spend per head (£)", mean=True),
          ratio("access", "users", "population", "Users per head"),
          ratio("intensity", "spend", "users", "Spend per user (£)", mean=True),
@@ -145,33 +154,32 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
         "programmes", "spend_programme_budget", "Programme budgeting",
         "Spend by programme of care and setting.",
         (label("programme", "Programme"), label("programme_name", "Programme name"), label("setting", "Setting")),
-        (count("contacts", "Contacts"), money("spend", "contacts", "Spend (£)"),
+        (count("contacts", "Contacts"), money("spend", "Spend (£)"),
          count("population", "Registered persons"),
          ratio("spend_per_head", "spend", "population", "Spend per head (£)", mean=True),
          analyst("person_years", "Person-years")),
-        additive_keys=("programme", "programme_name", "setting"),
     ),
     Dataset(
         "rcm", "dash_rcm", "Resource consumption map", "Spend by segment and setting.",
         (label("segment", "Segment"), label("segment_name", "Segment name"), label("setting", "Setting")),
-        (count("persons", "People in segment"), count("users", "Users"), money("spend", "users", "Spend (£)"),
+        (count("persons", "People in segment"), count("users", "Users"), money("spend", "Spend (£)"),
          ratio("spend_per_person", "spend", "persons", "Spend per person (£)", mean=True)),
     ),
     Dataset(
         "top_cohort", "dash_top_cohort", "Top-cost cohort",
         "The costliest 5% of the ICB's registered people: who they are and where the money goes.",
         (label("dimension", "Breakdown"), label("group", "Group")),
-        (count("persons", "People"), money("spend", "persons", "Spend (£)"),
-         count("area_persons", "People in cohort (area)"), money("area_spend", "area_persons", "Cohort spend (area, £)"),
+        (count("persons", "People"), money("spend", "Spend (£)"),
+         count("area_persons", "People in cohort (area)"), money("area_spend", "Cohort spend (area, £)"),
          ratio("share_of_cohort_spend", "spend", "area_spend", "% of cohort spend", 100),
-         label("threshold", "Cohort threshold (£, ICB)")),
+         money("threshold", "Cohort threshold (£, ICB)", order_statistic=True)),
     ),
     Dataset(
         "inequalities", "dash_ineq", "Inequalities",
         "Emergency admissions (directly standardised) and spend per head by deprivation, ethnicity and Core20.",
         (label("dimension", "Breakdown"), label("group", "Group")),
         (count("persons", "Registered persons"), count("person_years", "Person-years"),
-         money("spend", "persons", "Spend (£)"),
+         money("spend", "Spend (£)"),
          ratio("cost_per_head", "spend", "persons", "Spend per head (£)", mean=True),
          analyst("cost_per_head_se", "SE"), analyst("cost_per_head_lower", "Lower 95%"),
          analyst("cost_per_head_upper", "Upper 95%"),
@@ -180,7 +188,6 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
          analyst("crude_lower", "Crude lower 95%"), analyst("crude_upper", "Crude upper 95%"),
          std("dsr", "admissions", "DSR per 100,000"), analyst("dsr_lower", "DSR lower 95%"),
          analyst("dsr_upper", "DSR upper 95%")),
-        additive_keys=("group",),
     ),
     Dataset(
         "sii", "dash_ineq_sii", "Slope and relative index of inequality",
@@ -222,6 +229,74 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     ),
 )}
 
+
+
+# ---- the additive structure: which released cells equal or sum to which ------------------
+# Complementary suppression (phm.web.links) runs over all of it at once, with the parent-child
+# sums of every hierarchical dataset, so that no withheld cell can be recovered from any
+# combination of tables. tests/web/test_links.py checks every relation holds on the data.
+
+
+@dataclass(frozen=True)
+class Same:
+    """``cells`` show the same quantity as ``of`` (one value shown in two places), matched on
+    level, area, year and the ``on`` keys."""
+
+    cells: str  # "dataset.column"
+    of: str
+    on: tuple[str, ...] = ()
+    only: tuple[tuple[str, tuple], ...] = ()  # keep the ``cells`` rows whose key is one of these
+
+
+@dataclass(frozen=True)
+class Sum:
+    """``parts`` summed equal ``total``, for the same level, area, year and ``by`` keys (the
+    ``by`` keys the total's dataset has are matched; the others only group the parts). ``only``
+    keeps the part rows whose key is one of the values given; ``where`` picks the total's row
+    by key values."""
+
+    parts: str  # "dataset.column"
+    total: str
+    by: tuple[str, ...] = ()
+    only: tuple[tuple[str, tuple], ...] = ()
+    where: tuple[tuple[str, object], ...] = ()
+
+
+INEQ = ("persons", "person_years", "spend")
+BANDS_65 = ("65-69", "70-74", "75-79", "80-84", "85-89", "90+")
+BANDS_50 = ("50-54", "55-59", "60-64", *BANDS_65)
+RELATIONS: tuple[Same | Sum, ...] = (
+    Same("settings.population", "summary.persons"),
+    Same("programmes.population", "summary.persons"),
+    Same("rcm.persons", "segments.persons", on=("segment",)),
+    Same("top_cohort.area_persons", "top_cohort.area_persons"),
+    Same("top_cohort.area_spend", "top_cohort.area_spend"),
+    Same("emergency.admissions", "summary.emergency_admissions"),
+    Same("emergency.person_years", "summary.person_years"),
+    Same("prevalence.denominator", "prevalence.denominator", on=("min_age",)),  # per minimum age
+    Same("prevalence.denominator", "summary.persons", only=(("min_age", (0,)),)),
+    Same("inequalities.persons", "summary.core20", only=(("dimension", ("core20",)), ("group", ("Core20",)))),
+    Sum("pyramid.persons", "summary.persons"),
+    Sum("pyramid.persons", "summary.age65plus", only=(("age_band", BANDS_65),)),
+    Sum("pyramid.persons", "prevalence.denominator", only=(("age_band", BANDS_50),), where=(("min_age", 50),)),
+    Sum("imd.persons", "summary.persons"),
+    *(Sum("imd.persons", "inequalities.persons", only=(("imd2019_decile", deciles),),
+          where=(("dimension", "imd2019_quintile"), ("group", q)))
+      for q, deciles in [*((str(q), (str(2 * q - 1), str(2 * q))) for q in range(1, 6)), ("Unknown", ("Unknown",))]),
+    *(Sum(f"segments.{m}", f"summary.{m}") for m in ("persons", "person_years", "spend")),
+    Sum("settings.spend", "summary.spend"),
+    Sum("programmes.spend", "settings.spend", by=("setting",)),
+    Sum("rcm.spend", "segments.spend", by=("segment",)),
+    Sum("rcm.spend", "settings.spend", by=("setting",)),
+    # not rcm.users -> settings.users: rcm's users have contacts (n > 0) and are registered,
+    # settings' have cost > 0 in any person-year of the area: neither bounds the other.
+    *(Sum(f"inequalities.{m}", f"summary.{m}", by=("dimension",)) for m in INEQ),
+    Sum("inequalities.admissions", "summary.emergency_admissions", by=("dimension",)),
+    Sum("top_cohort.persons", "top_cohort.area_persons", by=("dimension",),
+        only=(("dimension", ("segment", "age_band_broad", "ltc_count")),)),
+    Sum("top_cohort.spend", "top_cohort.area_spend", by=("dimension",)),
+)
+
 DatasetName = StrEnum("DatasetName", {n: n for n in DATASETS})  # the API's path enum
 
 
@@ -236,7 +311,9 @@ def datasets_markdown() -> str:
             rule = {
                 Kind.LABEL: "shown", Kind.COUNT: "1-7 → *, else rounded to 5",
                 Kind.STANDARDISED: f"withheld when `{c.basis}` is suppressed",
-                Kind.MONEY: f"withheld when `{c.basis}` is suppressed",
+                Kind.MONEY: "rounded to 3 significant figures (order statistic)" if c.order_statistic
+                            else "withheld unless 8+ people and no dominant person (p% rule); "
+                                 "else 3 significant figures, at least £1,000",
                 Kind.RATIO: f"`{c.numerator}` / `{c.denominator}`"
                             + (f" × {c.scale:g}" if c.scale != 1 else "") + " from the rounded values"
                             + (" (8+ values)" if c.mean else ""),

@@ -17,9 +17,11 @@ from phm.web.datasets import AREA, DATASETS
 from phm.web.roles import Hierarchy, Role, home_area, permitted_submitters
 from phm.web.store import Session
 
-DISCLOSURE_NOTE = ("Disclosure control: counts of 1-7 are shown as *, other counts are rounded to the nearest 5; "
-                   "percentages and per-head values use the rounded numbers; values behind a suppressed count "
-                   "are withheld (NHS England HES rule).")
+DISCLOSURE_NOTE = ("Disclosure control: counts of 1-7 are shown as *, other counts are rounded to the nearest 5 "
+                   "(NHS England HES rule); £ values need 8+ people and no dominant person (p% rule) and are "
+                   "rounded to 3 significant figures (at least £1,000); other cells are withheld (*) where they "
+                   "would let a withheld value be worked out; percentages and per-head values use the rounded "
+                   "numbers.")
 ANALYST_NOTE = "ICB analyst view: unrounded figures, for use inside the ICB's analytical team only."
 
 

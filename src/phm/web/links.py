@@ -1,0 +1,185 @@
+"""Disclosure control over every served dataset at once (docs/governance.md, "Secondary
+disclosure"; docs/web.md, "Disclosure control").
+
+Every COUNT and MONEY value of every dataset row is a *cell*. Cells that show one quantity in
+two places (:class:`~phm.web.datasets.Same`) are one cell. *Relations* are the additive
+constraints an attacker could combine: child areas summing to their parent (practices to a
+PCN, PCNs to a place, places to the ICB) for the same year and category, and the margins of
+:data:`~phm.web.datasets.RELATIONS` (categories of an area summing to a total in another
+table). Primary protection (:func:`phm.disclosure.primary`) runs per dataset; complementary
+suppression (:func:`phm.disclosure.suppress_linked`) then runs over all cells and relations
+together, so a withheld value stays withheld in every table that shows it and cannot be
+recovered from any combination of the others; finally each dataset's standardised values and
+ratios are computed from its protected cells (:func:`phm.disclosure.finish`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from phm.disclosure import SUPPRESSED, Kind, finish, primary, suppress_linked
+from phm.web.datasets import AREA, DATASETS, RELATIONS, Same, Sum
+
+_ADDITIVE = (Kind.COUNT, Kind.MONEY)
+
+
+@dataclass
+class _Table:
+    name: str
+    rows: list[dict]
+    keys: list[str]  # category key names
+    raw: dict[str, list]
+    shown: dict[str, list]
+    base: dict[str, int]  # column -> index of its first cell
+
+    def cell(self, column: str, i: int) -> int:
+        return self.base[column] + i
+
+    def key(self, i: int, names) -> tuple:
+        r = self.rows[i]
+        return (r["level"], r["area_code"], r["fy"], *(r[k] for k in names))
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.up = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.up[i] != i:
+            self.up[i] = self.up[self.up[i]]
+            i = self.up[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        a, b = self.find(a), self.find(b)
+        if a != b:
+            self.up[max(a, b)] = min(a, b)
+
+
+def _split(ref: str) -> tuple[str, str]:
+    name, _, column = ref.partition(".")
+    return name, column
+
+
+def protect_all(
+    tables: dict[str, list[dict]], parent: Callable[[tuple[str, str]], tuple[str, str] | None]
+) -> tuple[dict[str, list[dict]], dict]:
+    """Disclosure-control every dataset in ``tables`` (name -> raw rows with ``level``,
+    ``area_code``, ``fy``, the dataset's columns and money support columns) together.
+    ``parent((level, code))`` is the parent area. Returns the protected rows per dataset and
+    statistics (cells, relations, primary and secondary withheld)."""
+    t: dict[str, _Table] = {}
+    n = 0
+    for name, rows in tables.items():
+        d = DATASETS[name]
+        cols = (*AREA, *d.columns)
+        raw, shown = primary(rows, cols)
+        base = {}
+        for c in cols:
+            if c.kind in _ADDITIVE and not c.order_statistic:
+                base[c.name] = n
+                n += len(rows)
+        t[name] = _Table(name, rows, list(d.key_names), raw, shown, base)
+
+    values: list = [None] * n
+    released: list = [None] * n
+    money = [False] * n
+    for tb in t.values():
+        for c, b in tb.base.items():
+            is_money = DATASETS[tb.name].column(c).kind is Kind.MONEY
+            for i, (v, s) in enumerate(zip(tb.raw[c], tb.shown[c], strict=True)):
+                values[b + i], released[b + i], money[b + i] = v, s, is_money
+
+    uf = _UnionFind(n)
+    relations: list[list[int]] = []
+    for rel in RELATIONS:
+        if isinstance(rel, Same):
+            _same(t, rel, uf)
+    for rel in RELATIONS:
+        if isinstance(rel, Sum):
+            relations += _sums(t, rel)
+    for tb in t.values():
+        if DATASETS[tb.name].hierarchical:
+            relations += _hierarchy(tb, parent)
+
+    # one cell per quantity: withheld if any copy is (copies have equal values and rules)
+    for i in range(n):
+        r = uf.find(i)
+        if released[i] == SUPPRESSED:
+            released[r] = SUPPRESSED
+    canon = {tuple(sorted({uf.find(i) for i in rel})) for rel in relations}
+    canon = [list(rel) for rel in sorted(canon) if len(rel) > 1]
+    withheld_before = sum(1 for i in range(n) if uf.find(i) == i and released[i] == SUPPRESSED)
+    added = suppress_linked(values, released, canon, money)
+
+    out = {}
+    for tb in t.values():
+        for c, b in tb.base.items():
+            tb.shown[c] = [released[uf.find(b + i)] for i in range(len(tb.rows))]
+        out[tb.name] = finish(tb.rows, (*AREA, *DATASETS[tb.name].columns), tb.raw, tb.shown)
+    stats = {"cells": sum(1 for i in range(n) if uf.find(i) == i), "relations": len(canon),
+             "primary": withheld_before, "secondary": added}
+    return out, stats
+
+
+def _index(tb: _Table, names) -> dict[tuple, list[int]]:
+    idx: dict[tuple, list[int]] = {}
+    for i in range(len(tb.rows)):
+        idx.setdefault(tb.key(i, names), []).append(i)
+    return idx
+
+
+def _same(t: dict[str, _Table], rel: Same, uf: _UnionFind) -> None:
+    (a, ca), (b, cb) = _split(rel.cells), _split(rel.of)
+    if a not in t or b not in t:
+        return
+    ta, tb = t[a], t[b]
+    idx = _index(tb, rel.on)
+    only = dict(rel.only)
+    for i, r in enumerate(ta.rows):
+        if ta.raw[ca][i] is None or any(r[k] not in v for k, v in only.items()):
+            continue
+        for j in idx.get(ta.key(i, rel.on), ())[:1]:
+            if tb.raw[cb][j] is not None:
+                uf.union(ta.cell(ca, i), tb.cell(cb, j))
+
+
+def _sums(t: dict[str, _Table], rel: Sum) -> list[list[int]]:
+    (a, ca), (b, cb) = _split(rel.parts), _split(rel.total)
+    if a not in t or b not in t:
+        return []
+    tp, tt = t[a], t[b]
+    only = dict(rel.only)
+    matched = [k for k in rel.by if k in tt.keys]
+    where = dict(rel.where)
+    totals = _index(tt, [*matched, *where])
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(tp.rows):
+        if tp.raw[ca][i] is None or any(r[k] not in v for k, v in only.items()):
+            continue
+        groups.setdefault(tp.key(i, rel.by), []).append(tp.cell(ca, i))
+    out = []
+    for key, cells in groups.items():
+        total_key = (*key[:3], *(v for k, v in zip(rel.by, key[3:], strict=True) if k in matched),
+                     *where.values())
+        total = [tt.cell(cb, j) for j in totals.get(total_key, ())[:1] if tt.raw[cb][j] is not None]
+        out.append(total + cells)
+    return out
+
+
+def _hierarchy(tb: _Table, parent) -> list[list[int]]:
+    """For each column: the parent area's cell and its children's cells, per year and category."""
+    idx = _index(tb, tb.keys)
+    children: dict[tuple, list[int]] = {}
+    for i, r in enumerate(tb.rows):
+        up = parent((r["level"], r["area_code"]))
+        if up is not None:
+            children.setdefault((*up, *tb.key(i, tb.keys)[2:]), []).append(i)
+    out = []
+    for key, rows in children.items():
+        top = idx.get(key, ())[:1]
+        for c in tb.base:
+            cells = [tb.cell(c, j) for j in (*top, *rows) if tb.raw[c][j] is not None]
+            out.append(cells)
+    return out
