@@ -12,7 +12,9 @@ small :class:`pyarrow.Table` of plain column types (string, int64, float64, bool
   spenders;
 - :mod:`.dashboard`: the aggregates the web dashboard serves (areas, summary, pyramid, IMD,
   segments, top-cost cohort, inequalities and SII for every area), so that it never reads
-  patient rows.
+  patient rows;
+- :mod:`.magnitude`: the support columns beside every £ column the dashboard serves
+  (``<M>_people``, ``<M>_top1``, ``<M>_top2``) for disclosure control of money.
 
 :func:`analysis_tables` produces every output as named tables (see ``docs/analysis.md``).
 """
@@ -21,10 +23,19 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from phm.analysis import dashboard, inequalities, needs, spend
+from phm.analysis import dashboard, inequalities, magnitude, needs, spend
 from phm.analysis._common import LEVELS, resolve_fy
 
-__all__ = ["LEVELS", "TABLES", "analysis_tables", "dashboard", "inequalities", "needs", "spend"]
+__all__ = [
+    "LEVELS",
+    "TABLES",
+    "analysis_tables",
+    "dashboard",
+    "inequalities",
+    "magnitude",
+    "needs",
+    "spend",
+]
 
 TABLES = (
     "hna_prevalence",
@@ -56,6 +67,7 @@ def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict
     py, act = marts["person_year"], marts["activity"]
     f = resolve_fy(py, fy)
     levels = tuple(LEVELS)
+    seg = dashboard.segment_strata(py, f)  # shared by dash_segments, dash_rcm, access x intensity
     ineq = {
         "ineq_prevalence": inequalities.prevalence(py, fy=f),
         "ineq_emergency_dsr": inequalities.emergency_admission_dsr(py, fy=f),
@@ -69,8 +81,8 @@ def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict
         "ineq_deprivation_gradient": inequalities.deprivation_gradient(py, fy=f),
         "spend_programme_budget": spend.programme_budget(py, act, levels, fy=f),
         "spend_rcm": spend.resource_consumption_map(py, fy=f),
-        "spend_access_intensity": spend.access_intensity(py, levels, fy=f),
+        "spend_access_intensity": spend.access_intensity(py, levels, fy=f, _strata=seg),
         "spend_top_persons": spend.top_costliest(py, top_n, fy=f),
-        **dashboard.dashboard_tables(py, marts.get("ref_practice"), fy=f),
+        **dashboard.dashboard_tables(py, marts.get("ref_practice"), fy=f, _segment_strata=seg),
     }
     return {name: out[name] for name in TABLES}

@@ -87,13 +87,17 @@ def group_labels(column: str, values: Iterable) -> list[str | None]:
     return out
 
 
-def rollup(t: pa.Table, key: str, by: Sequence[str], measures: Sequence[str]):
+def rollup(
+    t: pa.Table, key: str, by: Sequence[str], measures: Sequence[str], top2: Sequence[str] = ()
+):
     """Sum ``measures`` of a fetched strata table into ``groups x cells`` matrices.
 
     Returns ``(groups, cells, {measure: matrix})``: ``groups`` are the distinct values of
     ``key`` (sorted, missing last), ``cells`` the distinct tuples of the ``by`` columns
     (e.g. age band x sex), ``matrix[g, c]`` the measure summed over rows of group ``g`` and
-    cell ``c``. With ``by=()`` there is one cell.
+    cell ``c``. With ``by=()`` there is one cell. For each name ``m`` in ``top2`` the
+    strata's ``m_top1`` and ``m_top2`` (the two largest single contributions of a stratum)
+    are merged exactly, not summed (:func:`merge_top2`), into matrices of the same names.
     """
     gvals = t.column(key).to_pylist()
     groups = sorted(set(gvals), key=_sort_key)
@@ -105,14 +109,50 @@ def rollup(t: pa.Table, key: str, by: Sequence[str], measures: Sequence[str]):
     ci = {c: i for i, c in enumerate(cells)}
     rows = np.array([gi[g] for g in gvals], dtype=np.int64)
     cols = np.array([ci[c] for c in cvals], dtype=np.int64)
+    shape = (len(groups), len(cells))
+    target = rows * len(cells) + cols
     out = {}
-    for m in measures:
-        mat = np.zeros((len(groups), len(cells)))
-        np.add.at(
-            mat, (rows, cols), np.asarray(t.column(m).to_numpy(zero_copy_only=False), dtype=float)
+    for m in measures:  # bincount adds in row order, as np.add.at does, only faster
+        values = np.asarray(t.column(m).to_numpy(zero_copy_only=False), dtype=float)
+        out[m] = np.bincount(target, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
+    for m in top2:
+        first, second = merge_top2(
+            target, shape[0] * shape[1], _floats(t, f"{m}_top1"), _floats(t, f"{m}_top2")
         )
-        out[m] = mat
+        out[f"{m}_top1"], out[f"{m}_top2"] = first.reshape(shape), second.reshape(shape)
     return groups, cells, out
+
+
+def _floats(t: pa.Table, name: str) -> np.ndarray:
+    values = np.asarray(t.column(name).to_numpy(zero_copy_only=False), dtype=float)
+    return np.nan_to_num(values, nan=0.0)
+
+
+def merge_top2(
+    target: np.ndarray, n: int, top1: np.ndarray, top2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and second-largest values of each of ``n`` targets, from parts' top-2s.
+
+    Part ``i`` (e.g. a stratum) has its two largest single contributions ``top1[i] >=
+    top2[i]`` (0 where it has fewer than one or two) and belongs to target ``target[i]``.
+    Top-2 is mergeable: the two largest contributions of a union of disjoint parts are the
+    two largest of the parts' top-2s, so this is exact. Ties stay: two parts' equal largest
+    give ``first == second``. A target with no part has ``(0, 0)``.
+    """
+    idx = np.concatenate([target, target]).astype(np.int64)
+    vals = np.concatenate([top1, top2]).astype(float)
+    first, second = np.zeros(n), np.zeros(n)
+    if not len(idx):
+        return first, second
+    order = np.lexsort((-vals, idx))  # by target, then largest value first
+    idx, vals = idx[order], vals[order]
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    first[idx[starts]] = vals[starts]
+    nxt = starts + 1
+    has_two = nxt < len(idx)
+    has_two[has_two] = idx[nxt[has_two]] == idx[starts[has_two]]
+    second[idx[starts[has_two]]] = vals[nxt[has_two]]
+    return first, second
 
 
 def band_matrix(cells: Sequence[tuple], mats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

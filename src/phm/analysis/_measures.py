@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from phm import refdata, stats
-from phm.analysis import registers
+from phm.analysis import magnitude, registers
 from phm.analysis._common import (
     DAYS_PER_YEAR,
     ESP_BANDS,
@@ -247,9 +247,14 @@ EMERGENCY_STAT_COLUMNS = (
 # ---- cost per head ---------------------------------------------------------------------
 
 
-def cost_strata(t, keys: Sequence[str]) -> pa.Table:
+def cost_strata(t, keys: Sequence[str], support: bool = False) -> pa.Table:
     """Spend (all of the year's person-years) and registered persons by ``keys``, with the
-    sums the ratio estimator's variance needs (one query)."""
+    sums the ratio estimator's variance needs (one query). ``support``: with the support
+    columns of ``spend`` (:mod:`.magnitude`; a contribution is a person-year's
+    ``cost_total``) within ``keys``, which must then be the finest grouping."""
+    if support:
+        keep = ["cost_total", "exposure_days"]
+        t = magnitude.contributions(t, keys, {"spend": col(t, "cost_total")}, keep)
     y = as_float(col(t, "cost_total"))
     x = registered(t).cast("float64")
     return strata(
@@ -258,6 +263,7 @@ def cost_strata(t, keys: Sequence[str]) -> pa.Table:
         [],
         {
             "spend": y.sum(),
+            **(magnitude.aggregates(t) if support else {}),
             "persons": registered(t).sum(),
             "units": t.count(),
             "person_years": as_float(t.exposure_days).sum() / DAYS_PER_YEAR,
@@ -269,12 +275,16 @@ def cost_strata(t, keys: Sequence[str]) -> pa.Table:
 
 def cost_stats(st: pa.Table, key: str) -> dict[str, list]:
     """Per group: spend per registered person with a normal 95% CI from the ratio estimator's
-    standard error (:func:`._common.ratio_se`; Cochran 1977 section 6.3)."""
+    standard error (:func:`._common.ratio_se`; Cochran 1977 section 6.3). With ``spend``'s
+    support columns in the strata, the rows have them too (merged exactly)."""
     measures = ["spend", "persons", "units", "person_years", "sum_y2", "sum_xy"]
-    groups, _cells, m = rollup(st, key, [], measures)
+    money = ["spend"] if "spend_top1" in st.column_names else []
+    measures += [f"{m}_people" for m in money]
+    groups, _cells, m = rollup(st, key, [], measures, money)
     v = {k: mat[:, 0] for k, mat in m.items()}
     se = ratio_se(v["spend"], v["persons"], v["sum_y2"], v["sum_xy"], v["persons"], v["units"])
-    out: dict[str, list] = {k: [] for k in ("group", *COST_STAT_COLUMNS)}
+    names = ["group", *COST_STAT_COLUMNS, *(f"{m}{x}" for m in money for x in magnitude.SUFFIXES)]
+    out: dict[str, list] = {k: [] for k in names}
     for g, group in enumerate(groups):
         if v["persons"][g] <= 0:
             continue
@@ -289,6 +299,8 @@ def cost_stats(st: pa.Table, key: str) -> dict[str, list]:
             "cost_per_head_lower": head - Z95 * se[g],
             "cost_per_head_upper": head + Z95 * se[g],
         }
+        if money:
+            row.update(magnitude.support(v, "spend", g))
         for k, val in row.items():
             out[k].append(val)
     return out

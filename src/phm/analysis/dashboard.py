@@ -8,7 +8,8 @@ every area. Conventions as the other analysis tables (``docs/analysis.md``):
 - **Persons**: person-years with ``exposure_days > 0`` in the year (registered and alive
   for at least one day; :func:`._common.registered`), a head count.
 - **Spend**: ``cost_total`` (or ``cost_<setting>``) of every person-year of the year, so
-  spends add up to the year's total.
+  spends add up to the year's total. Every £ column ``M`` has its support columns
+  ``M_people``, ``M_top1`` and ``M_top2`` for disclosure control (:mod:`.magnitude`).
 - **Areas**: every table stacks the four levels, ``level`` (practice, pcn, place, icb) and
   ``area_code``; person-years with a null code at a level are left out of that level.
   Tables listing groups within an area (pyramid, IMD, segments, settings, cohort groups)
@@ -30,6 +31,7 @@ import pyarrow as pa
 
 from phm.analysis import _measures as ms
 from phm.analysis import inequalities
+from phm.analysis import magnitude as mg
 from phm.analysis._common import (
     DAYS_PER_YEAR,
     ESP_BANDS,
@@ -45,6 +47,7 @@ from phm.analysis._common import (
     group_labels,
     level_columns,
     registered,
+    resolve_fy,
     rollup,
     strata,
     table,
@@ -88,7 +91,7 @@ SUMMARY_TYPES = {
     **_AREA,
     "persons": I64,
     "person_years": F64,
-    "spend": F64,
+    **mg.types("spend"),
     "emergency_admissions": I64,
     "ae_attendances": I64,
     "ltc2plus": I64,
@@ -105,7 +108,7 @@ SEGMENT_TYPES = {
     "segment_name": S,
     "persons": I64,
     "person_years": F64,
-    "spend": F64,
+    **mg.types("spend"),
 }
 RCM_TYPES = {
     **_AREA,
@@ -114,16 +117,16 @@ RCM_TYPES = {
     "setting": S,
     "persons": I64,
     "users": I64,
-    "spend": F64,
+    **mg.types("spend"),
 }
 TOP_TYPES = {
     **_AREA,
     "dimension": S,
     "group": S,
     "persons": I64,
-    "spend": F64,
+    **mg.types("spend"),
     "area_persons": I64,
-    "area_spend": F64,
+    **mg.types("area_spend"),
     "threshold": F64,
 }
 INEQ_TYPES = {
@@ -132,7 +135,7 @@ INEQ_TYPES = {
     "group": S,
     "persons": I64,
     "person_years": F64,
-    "spend": F64,
+    **mg.types("spend"),
     "cost_per_head": F64,
     "cost_per_head_se": F64,
     "cost_per_head_lower": F64,
@@ -154,11 +157,12 @@ SII_TYPES = {  # ineq_sii's columns, per area, without condition (no prevalence 
 # ---- shared helpers --------------------------------------------------------------------
 
 
-def _by_area(st: pa.Table, by: Sequence[str], measures: Sequence[str]):
+def _by_area(st: pa.Table, by: Sequence[str], measures: Sequence[str], top2: Sequence[str] = ()):
     """``(level, area_code, cells, {measure: vector over cells})`` for every level and area of
-    a strata table grouped by the four area codes (and ``by``); null area codes dropped."""
+    a strata table grouped by the four area codes (and ``by``); null area codes dropped.
+    ``top2``: money measures whose top-2 columns are merged (:func:`._common.rollup`)."""
     for name, column in level_columns(tuple(LEVELS)):
-        groups, cells, m = rollup(st, column, by, measures)
+        groups, cells, m = rollup(st, column, by, measures, top2)
         for g, area in enumerate(groups):
             if area is not None:
                 yield name, area, cells, {k: v[g] for k, v in m.items()}
@@ -263,13 +267,17 @@ def summary(person_year) -> pa.Table:
     ``person_years``, ``spend``, ``emergency_admissions`` and ``ae_attendances`` (of all the
     year's person-years, as spend), ``deaths`` (person-years with ``died_in_year``), and
     registered persons with 2+ long-term conditions (``ltc2plus``), ``hri``, in ``core20``
-    and aged 65+ at the year start (``age65plus``)."""
-    t = person_year
+    and aged 65+ at the year start (``age65plus``). ``spend`` has its support columns
+    (:mod:`.magnitude`; a person's contribution is the person-year's ``cost_total``)."""
+    py = person_year
+    keep = ["exposure_days", "emergency_admissions", "ae_attendances", "ltc_count", "hri"]
+    keep += ["core20", "died_in_year", "age"]
+    t = mg.contributions(py, [*KEYS, "fy"], {"spend": col(py, "cost_total")}, keep)
     aggs = {
         "units": t.count(),
         "persons": registered(t).sum(),
         "person_years": as_float(t.exposure_days).sum() / DAYS_PER_YEAR,
-        "spend": as_float(col(t, "cost_total")).sum(),
+        **mg.aggregates(t),
         "emergency_admissions": as_int(col(t, "emergency_admissions")).sum(),
         "ae_attendances": as_int(col(t, "ae_attendances")).sum(),
         "ltc2plus": _count_if(t, col(t, "ltc_count") >= 2),
@@ -280,7 +288,8 @@ def summary(person_year) -> pa.Table:
     }
     st = strata(t, KEYS, ["fy"], aggs)
     out: dict[str, list] = {k: [] for k in SUMMARY_TYPES}
-    for level, area, cells, v in _by_area(st, ["fy"], list(aggs)):
+    summed = [k for k in aggs if not k.endswith(("_top1", "_top2"))]
+    for level, area, cells, v in _by_area(st, ["fy"], summed, ["spend"]):
         for c, (fy,) in enumerate(cells):
             if v["units"][c] == 0:
                 continue
@@ -288,6 +297,7 @@ def summary(person_year) -> pa.Table:
             row["persons"] = int(v["persons"][c])
             row["person_years"] = float(v["person_years"][c])
             row["spend"] = float(v["spend"][c])
+            row.update(mg.support(v, "spend", c))
             row.update({k: int(v[k][c]) for k in _SUMMARY_COUNTS})
             _append(out, row)
     return table(out, SUMMARY_TYPES)
@@ -339,46 +349,58 @@ def imd(person_year, fy: int | None = None) -> pa.Table:
 # ---- dash_segments, dash_rcm -----------------------------------------------------------
 
 
-def _segment_strata(t) -> tuple[pa.Table, list[str]]:
+def segment_strata(person_year, fy: int | None = None) -> tuple[pa.Table, list[str]]:
+    """``(strata, settings)``: the year's person-years by the four area codes x segment, with
+    registered ``persons``, ``person_years``, ``spend`` (``cost_total``) and per setting
+    ``spend_<s>`` (``cost_<s>``), each with its support columns (:mod:`.magnitude`), and
+    ``users_<s>`` (registered, ``n_<s> > 0``). One engine query, shared by ``dash_segments``,
+    ``dash_rcm`` and ``spend_access_intensity``."""
+    t, _ = year(person_year, fy)
     settings = _settings(t)
+    money = {"spend": col(t, "cost_total"), **{f"spend_{s}": t[f"cost_{s}"] for s in settings}}
+    t = mg.contributions(
+        t, [*KEYS, "segment"], money, ["exposure_days", *(f"n_{s}" for s in settings)]
+    )
     aggs = {
         "persons": registered(t).sum(),
         "person_years": as_float(t.exposure_days).sum() / DAYS_PER_YEAR,
-        "spend": as_float(col(t, "cost_total")).sum(),
+        **mg.aggregates(t),
     }
     for s in settings:
-        aggs[f"spend_{s}"] = as_float(t[f"cost_{s}"]).sum()
         aggs[f"users_{s}"] = _count_if(t, col(t, f"n_{s}") > 0)
     return strata(t, KEYS, ["segment"], aggs), settings
 
 
-def _segment_rows(st: pa.Table, measures: Sequence[str]):
+def _segment_rows(st: pa.Table, measures: Sequence[str], money: Sequence[str]):
     """``(level, area, segment, label, name, {measure: value})`` for every segment defined (in
-    priority order, then any other seen) for every area."""
+    priority order, then any other seen) for every area; ``money`` with its support."""
     order, names = _segment_names()
     segs = _ordered(order, st["segment"].to_pylist())
-    for level, area, cells, v in _by_area(st, ["segment"], measures):
+    summed = [*measures, *mg.measures(money)]
+    columns = [*summed, *(f"{m}{x}" for m in money for x in ("_top1", "_top2"))]
+    for level, area, cells, v in _by_area(st, ["segment"], summed, money):
         idx = {c[0]: i for i, c in enumerate(cells)}
         for seg in segs:
             i = idx.get(seg)
-            vals = {m: (v[m][i] if i is not None else 0.0) for m in measures}
+            vals = {m: (v[m][i] if i is not None else 0.0) for m in columns}
             label = group_labels("segment", [seg])[0]
             yield level, area, label, names.get(seg), vals
 
 
 def segments(person_year, fy: int | None = None, _strata=None) -> pa.Table:
     """Per area and Bridges to Health segment (:mod:`phm.model.segments`, priority order):
-    registered ``persons``, ``person_years`` and ``spend`` (all the year's person-years);
-    an area's segment spends add up to its spend in ``dash_summary``."""
-    t, f = year(person_year, fy)
-    st, _ = _strata or _segment_strata(t)
+    registered ``persons``, ``person_years`` and ``spend`` (all the year's person-years) with
+    its support columns; an area's segment spends add up to its spend in ``dash_summary``."""
+    f = resolve_fy(person_year, fy)
+    st, _ = _strata or segment_strata(person_year, f)
     out: dict[str, list] = {k: [] for k in SEGMENT_TYPES}
-    for level, area, seg, name, v in _segment_rows(st, ["persons", "person_years", "spend"]):
+    for level, area, seg, name, v in _segment_rows(st, ["persons", "person_years"], ["spend"]):
         row = {"level": level, "area_code": area, "fy": f, "segment": seg, "segment_name": name}
         row.update(
             persons=int(v["persons"]),
             person_years=float(v["person_years"]),
             spend=float(v["spend"]),
+            **mg.support(v, "spend"),
         )
         _append(out, row)
     return table(out, SEGMENT_TYPES)
@@ -387,16 +409,18 @@ def segments(person_year, fy: int | None = None, _strata=None) -> pa.Table:
 def rcm(person_year, fy: int | None = None, _strata=None) -> pa.Table:
     """The resource consumption map per area: segment x setting, with ``persons``
     (registered in the segment), ``users`` (of them, those with ``n_<setting> > 0``) and
-    ``spend`` (``cost_<setting>`` of all the segment's person-years)."""
-    t, f = year(person_year, fy)
-    st, settings = _strata or _segment_strata(t)
-    measures = ["persons", *(f"{p}_{s}" for s in settings for p in ("users", "spend"))]
+    ``spend`` (``cost_<setting>`` of all the segment's person-years) with its support."""
+    f = resolve_fy(person_year, fy)
+    st, settings = _strata or segment_strata(person_year, f)
+    measures = ["persons", *(f"users_{s}" for s in settings)]
+    money = [f"spend_{s}" for s in settings]
     out: dict[str, list] = {k: [] for k in RCM_TYPES}
-    for level, area, seg, name, v in _segment_rows(st, measures):
+    for level, area, seg, name, v in _segment_rows(st, measures, money):
         head = {"level": level, "area_code": area, "fy": f, "segment": seg, "segment_name": name}
         for s in settings:
             row = {**head, "setting": s, "persons": int(v["persons"])}
             row.update(users=int(v[f"users_{s}"]), spend=float(v[f"spend_{s}"]))
+            row.update(mg.support(v, f"spend_{s}", name="spend"))
             _append(out, row)
     return table(out, RCM_TYPES)
 
@@ -445,6 +469,8 @@ def top_cohort(
     (``n_<setting> > 0``), ``spend`` = their ``cost_<setting>``. ``area_persons`` and
     ``area_spend``: the cohort in the area; ``threshold``: the pound threshold. Every group for
     every area with person-years in the year (zeros where the area has no cohort member).
+    ``spend`` and ``area_spend`` have their support columns (:mod:`.magnitude`; a member's
+    contribution is their ``cost_total``, or ``cost_<setting>`` on setting rows).
     """
     t, f = year(person_year, fy)
     # the areas and the number of registered persons: from the segment strata if given
@@ -460,10 +486,11 @@ def top_cohort(
         _ltc=_ltc_group(col(c, "ltc_count")),
         _seg=col(c, "segment"),
     )
-    aggs = {"persons": c.count(), "spend": as_float(c.cost_total).sum()}
+    money = {"spend": c.cost_total, **{f"spend_{s}": c[f"cost_{s}"] for s in settings}}
+    c = mg.contributions(c, [*KEYS, "_seg", "_age", "_ltc"], money, [f"n_{s}" for s in settings])
+    aggs = {"persons": c.count(), **mg.aggregates(c)}
     for s in settings:
         aggs[f"users_{s}"] = (col(c, f"n_{s}") > 0).coalesce(False).cast("int64").sum()
-        aggs[f"spend_{s}"] = as_float(c[f"cost_{s}"]).sum()
     st = strata(c, KEYS, ["_seg", "_age", "_ltc"], aggs)
     seg_order, _ = _segment_names()
     dims = {
@@ -474,39 +501,39 @@ def top_cohort(
         ),
         "ltc_count": ("_ltc", _ordered(LTC_GROUPS, st["_ltc"].to_pylist())),
     }
-    measures = list(aggs)
+    measures = ["persons", *(f"users_{s}" for s in settings), *mg.measures(list(money))]
     cohort: dict[tuple[str, str], dict] = {}
-    for dim, (column, _groups) in dims.items():
-        for level, area, cells, v in _by_area(st, [column], measures):
-            cohort.setdefault((level, area), {})[dim] = (
-                {cell[0]: i for i, cell in enumerate(cells)},
-                v,
-            )
+    for dim, column in [("", None), *((d, col_) for d, (col_, _) in dims.items())]:
+        by = [column] if column else []
+        for level, area, cells, v in _by_area(st, by, measures, list(money)):
+            idx = {cell[0]: i for i, cell in enumerate(cells)} if column else None
+            cohort.setdefault((level, area), {})[dim] = (idx, v)  # "": the whole cohort
     out: dict[str, list] = {k: [] for k in TOP_TYPES}
     for level, area, _cells, _v in _by_area(area_st, [], ["persons"]):
         got = cohort.get((level, area))
-        totals = got["segment"][1] if got else None
-        a_persons = int(totals["persons"].sum()) if got else 0
-        a_spend = float(totals["spend"].sum()) if got else 0.0
+        totals = {k: x[0] for k, x in got[""][1].items()} if got else None
         head = {"level": level, "area_code": area, "fy": f}
-        tail = {"area_persons": a_persons, "area_spend": a_spend, "threshold": threshold}
+        tail = {
+            "area_persons": int(totals["persons"]) if got else 0,
+            "area_spend": float(totals["spend"]) if got else 0.0,
+            **mg.support(totals, "spend", name="area_spend"),
+            "threshold": threshold,
+        }
         for dim, (_column, groups) in dims.items():
             idx, v = got[dim] if got else ({}, None)
             for g in groups:
                 i = idx.get(g)
-                p = int(v["persons"][i]) if i is not None else 0
-                s = float(v["spend"][i]) if i is not None else 0.0
-                label = group_labels(dim, [g])[0]
+                row = {**head, "dimension": dim, "group": group_labels(dim, [g])[0]}
+                row["persons"] = int(v["persons"][i]) if i is not None else 0
+                row["spend"] = float(v["spend"][i]) if i is not None else 0.0
                 _append(
-                    out,
-                    {**head, "dimension": dim, "group": label, "persons": p, "spend": s, **tail},
+                    out, {**row, **mg.support(v if i is not None else None, "spend", i), **tail}
                 )
         for s in settings:
-            p = int(totals[f"users_{s}"].sum()) if got else 0
-            sp = float(totals[f"spend_{s}"].sum()) if got else 0.0
-            _append(
-                out, {**head, "dimension": "setting", "group": s, "persons": p, "spend": sp, **tail}
-            )
+            row = {**head, "dimension": "setting", "group": s}
+            row["persons"] = int(totals[f"users_{s}"]) if got else 0
+            row["spend"] = float(totals[f"spend_{s}"]) if got else 0.0
+            _append(out, {**row, **mg.support(totals, f"spend_{s}", name="spend"), **tail})
     return table(out, TOP_TYPES)
 
 
@@ -530,10 +557,11 @@ def ineq(
     """``ineq_cost_per_head`` and ``ineq_emergency_dsr`` for every area at every level: per
     area, dimension and group, spend per registered person (ratio-estimator SE, normal
     limits) and emergency admissions per 100,000 person-years (crude, Byar's / exact; ESP2013
-    DSR, Dobson, NaN below 10). Two engine queries whatever the number of dimensions."""
+    DSR, Dobson, NaN below 10). Two engine queries whatever the number of dimensions.
+    ``spend`` has its support columns (a contribution: a person-year's ``cost_total``)."""
     t, f = year(person_year, fy)
     keys = [*KEYS, *dimensions]
-    em, co = ms.emergency_strata(t, keys), ms.cost_strata(t, keys)
+    em, co = ms.emergency_strata(t, keys), ms.cost_strata(t, keys, support=True)
     out: dict[str, list] = {k: [] for k in INEQ_TYPES}
     for level, column in level_columns(tuple(LEVELS)):
         for d in dimensions:
@@ -547,6 +575,7 @@ def ineq(
                 row = {"level": level, "area_code": area, "fy": f, "dimension": d, "group": group}
                 for k in ms.COST_STAT_COLUMNS:
                     row[k] = c[k][j] if j is not None else (0 if k == "persons" else np.nan)
+                row.update(mg.support(c if j is not None else None, "spend", j))
                 for k in ms.EMERGENCY_STAT_COLUMNS:
                     if i is not None:
                         row[k] = e[k][i]
@@ -612,10 +641,13 @@ def ineq_sii(ineq_t: pa.Table, repetitions: int = SII_REPETITIONS) -> pa.Table:
 # ---- all -------------------------------------------------------------------------------
 
 
-def dashboard_tables(person_year, ref_practice=None, fy: int | None = None) -> dict[str, pa.Table]:
-    """Every dashboard table (:data:`TABLES`) for the year ``fy`` (default: the latest)."""
-    t, f = year(person_year, fy)
-    seg = _segment_strata(t)
+def dashboard_tables(
+    person_year, ref_practice=None, fy: int | None = None, _segment_strata=None
+) -> dict[str, pa.Table]:
+    """Every dashboard table (:data:`TABLES`) for the year ``fy`` (default: the latest);
+    ``_segment_strata``: :func:`segment_strata` of the same year, if already computed."""
+    f = resolve_fy(person_year, fy)
+    seg = _segment_strata or segment_strata(person_year, f)
     ineq_t = ineq(person_year, f)
     out = {
         "dash_areas": areas(person_year, ref_practice, f),

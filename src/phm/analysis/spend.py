@@ -17,6 +17,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 
+from phm.analysis import magnitude as mg
 from phm.analysis._common import (
     DAYS_PER_YEAR,
     F64,
@@ -31,6 +32,7 @@ from phm.analysis._common import (
     level_columns,
     plain,
     registered,
+    resolve_fy,
     rollup,
     strata,
     table,
@@ -45,7 +47,7 @@ PROGRAMME_TYPES = {
     "programme": S,
     "programme_name": S,
     "setting": S,
-    "spend": F64,
+    **mg.types("spend"),
     "contacts": I64,
     "population": I64,
     "person_years": F64,
@@ -69,7 +71,7 @@ ACCESS_TYPES = {
     "setting": S,
     "population": I64,
     "users": I64,
-    "spend": F64,
+    **mg.types("spend"),
     "access": F64,
     "intensity": F64,
     "spend_per_head": F64,
@@ -102,26 +104,35 @@ def programme_budget(
     NHS England *Programme Budgeting Guidance for CCGs* 2015/16; phm's maps in
     :mod:`phm.model.activity`). ``spend_per_head`` = spend / registered population of the
     area (methods.md section 10). One row per area, programme and setting with activity;
-    ``contacts`` counts activity rows.
+    ``contacts`` counts activity rows. ``spend`` has its support columns (:mod:`.magnitude`):
+    a person's contribution is their activity cost on the programme in the setting, so
+    ``spend_people`` counts persons (``activity.person_id``, never null in the linked mart),
+    not contacts.
     """
     t, f = year(person_year, fy)
     levels = level_columns(level)
     keys = [c for _, c in levels]
-    a = activity.filter(activity.fy == f).select("person_id", "programme", "setting", "cost")
+    a = activity.filter(activity.fy == f)
+    # the one pass over activity: each person's cost and contacts per programme x setting
+    a = a.group_by(["person_id", "programme", "setting"]).aggregate(
+        _cost=as_float(a.cost).sum(), _contacts=a.count()
+    )
     # the person's area, not the activity row's own practice_code (the practice that saw them)
     area = {f"_area{i}": k for i, k in enumerate(keys)}
     p = t.select(_pid=t.person_id, **{alias: t[k] for alias, k in area.items()})
     j = a.left_join(p, a.person_id == p._pid)
+    j = mg.contributions(j, [*area, "programme", "setting"], {"spend": j._cost}, ["_contacts"])
     agg = fetch(
         j.group_by([*area, "programme", "setting"]).aggregate(
-            spend=as_float(j.cost).sum(), contacts=j.count()
+            contacts=j._contacts.sum(), **mg.aggregates(j)
         )
     ).rename_columns({alias: k for alias, k in area.items()})
     pop = _population(t, keys)
     names = _programme_names()
     parts = []
     for name, column in levels:
-        groups, cells, m = rollup(agg, column, ["programme", "setting"], ["spend", "contacts"])
+        measures = ["contacts", *mg.measures(["spend"])]
+        groups, cells, m = rollup(agg, column, ["programme", "setting"], measures, ["spend"])
         pg, _, pm = rollup(pop, column, [], ["population", "person_years"])
         pidx = {g: i for i, g in enumerate(pg)}
         out: dict[str, list] = {k: [] for k in PROGRAMME_TYPES}
@@ -141,6 +152,7 @@ def programme_budget(
                     "programme_name": names.get(prog),
                     "setting": setting,
                     "spend": spend,
+                    **mg.support(m, "spend", (g, c)),
                     "contacts": int(m["contacts"][g, c]),
                     "population": int(popn),
                     "person_years": pyrs,
@@ -210,7 +222,7 @@ def resource_consumption_map(person_year, fy: int | None = None) -> pa.Table:
 
 
 def access_intensity(
-    person_year, level: str | Sequence[str] = "practice", fy: int | None = None
+    person_year, level: str | Sequence[str] = "practice", fy: int | None = None, _strata=None
 ) -> pa.Table:
     """Spend per head decomposed as access x intensity, per setting and area.
 
@@ -220,26 +232,33 @@ def access_intensity(
     divide by the same measure over the whole table (the ICB), so ``spend_per_head_index =
     access_index x intensity_index``: an area spends more per head because more of its people
     use the setting, or because each user costs more. ``intensity`` is NaN with no users.
+    ``spend`` has its support columns (:mod:`.magnitude`; a person's contribution is the
+    person-year's ``cost_<setting>``, so ``spend_people`` = ``users``).
+
+    ``_strata``: ``(strata, settings)`` of the year's person-years with the four area codes
+    among their keys, registered ``persons`` and each setting's ``spend_<setting>`` with its
+    support columns (``phm.analysis.dashboard.segment_strata``), to save the engine query.
     """
-    t, f = year(person_year, fy)
+    f = resolve_fy(person_year, fy)
     levels = level_columns(level)
-    settings = _settings(t)
-    aggs = {"population": registered(t).sum()}
-    for s in settings:
-        cost = as_float(t[f"cost_{s}"])
-        aggs[f"spend_{s}"] = cost.sum()
-        aggs[f"users_{s}"] = (cost > 0).cast("int64").sum()
-    st = strata(t, [c for _, c in levels], [], aggs)
-    measures = [
-        c for c in st.column_names if c.startswith(("spend_", "users_")) or c == "population"
-    ]
+    if _strata is not None:
+        st, settings = _strata
+    else:
+        t, _ = year(person_year, f)
+        settings = _settings(t)
+        keys = [c for _, c in levels]
+        t = mg.contributions(
+            t, keys, {f"spend_{s}": t[f"cost_{s}"] for s in settings}, ["exposure_days"]
+        )
+        st = strata(t, keys, [], {"persons": registered(t).sum(), **mg.aggregates(t)})
+    money = [f"spend_{s}" for s in settings]
     parts = []
     for name, column in levels:
-        groups, _, m = rollup(st, column, [], measures)
+        groups, _, m = rollup(st, column, [], ["persons", *mg.measures(money)], money)
         v = {k: mat[:, 0] for k, mat in m.items()}
         out: dict[str, list] = {k: [] for k in ACCESS_TYPES}
         for s in settings:
-            pop, users, spend = v["population"], v[f"users_{s}"], v[f"spend_{s}"]
+            pop, users, spend = v["persons"], v[f"spend_{s}_people"], v[f"spend_{s}"]
             icb = _decompose(pop.sum(), users.sum(), spend.sum())
             for g, group in enumerate(groups):
                 acc, inten, head = _decompose(pop[g], users[g], spend[g])
@@ -251,6 +270,7 @@ def access_intensity(
                     "population": int(pop[g]),
                     "users": int(users[g]),
                     "spend": float(spend[g]),
+                    **mg.support(v, f"spend_{s}", g, name="spend"),
                     "access": acc,
                     "intensity": inten,
                     "spend_per_head": head,
