@@ -295,7 +295,9 @@ def primary(rows: list[dict], columns: Sequence[Column]) -> tuple[dict[str, list
     rule). Raises ValueError naming the column for a bad value or a missing support column."""
     kinds = _check_references(columns)
     needed = [c for c, k in kinds.items() if k not in (Kind.ANALYST_ONLY, Kind.RATIO)]
-    needed += [s for c in columns if c.kind is Kind.MONEY and not c.order_statistic for s in c.support]
+    needed += [
+        s for c in columns if c.kind is Kind.MONEY and not c.order_statistic for s in c.support
+    ]
     for n, row in enumerate(rows):
         if missing := [c for c in needed if c not in row]:
             raise ValueError(f"row {n} has no column(s) {missing}")
@@ -308,7 +310,9 @@ def primary(rows: list[dict], columns: Sequence[Column]) -> tuple[dict[str, list
                 shown[c.name] = [_round(v) for v in raw[c.name]]
             elif c.kind is Kind.MONEY:
                 raw[c.name] = [_exact(row[c.name]) for row in rows]
-                shown[c.name] = [_money(c, row, v) for row, v in zip(rows, raw[c.name], strict=True)]
+                shown[c.name] = [
+                    _money(c, row, v) for row, v in zip(rows, raw[c.name], strict=True)
+                ]
         except ValueError as e:
             raise ValueError(f"column {c.name!r}: {e}") from None
     return raw, shown
@@ -322,7 +326,9 @@ def _money(c: Column, row: dict, v) -> int | str | None:
     return round_money(v)
 
 
-def finish(rows: list[dict], columns: Sequence[Column], raw: dict[str, list], shown: dict[str, list]) -> list[dict]:
+def finish(
+    rows: list[dict], columns: Sequence[Column], raw: dict[str, list], shown: dict[str, list]
+) -> list[dict]:
     """The released rows from the protected COUNT and MONEY values: labels as they are,
     STANDARDISED withheld with their basis, RATIO from the shown parts, ANALYST_ONLY dropped."""
     released = [c for c in columns if c.kind is not Kind.ANALYST_ONLY]
@@ -371,6 +377,8 @@ def protect(
         present = [k if raw[c][i] is not None else [] for i, k in enumerate(keys)]
         suppress_linked(raw[c], shown[c], group_relations(present), [money[c]] * len(rows))
     return finish(rows, columns, raw, shown)
+
+
 def _ratio(c: Column, num: Any, den: Any, den_raw: Any) -> float | str | None:
     if SUPPRESSED in (num, den) or not den or (c.mean and den_raw < MIN_VALUES_FOR_MEAN):
         return SUPPRESSED

@@ -536,8 +536,14 @@ MONEY = [Column("area", Kind.LABEL), Column("spend", Kind.MONEY)]
 def mrow(area, spend, people, top1=None, top2=None, pcn="P"):
     top1 = spend / max(people, 1) if top1 is None else top1
     top2 = (spend / people if people > 1 else 0.0) if top2 is None else top2
-    return {"pcn": pcn, "area": area, "spend": spend, "spend_people": people,
-            "spend_top1": top1, "spend_top2": top2}
+    return {
+        "pcn": pcn,
+        "area": area,
+        "spend": spend,
+        "spend_people": people,
+        "spend_top1": top1,
+        "spend_top2": top2,
+    }
 
 
 def test_money_needs_its_support_columns():
@@ -553,8 +559,12 @@ def test_money_order_statistic_is_only_rounded():
 def test_money_secondary_hides_at_least_p_percent_and_the_base():
     # A is withheld (3 people); the complement must hide >= max(10% of A, £1,000): B (£500)
     # is too small, so C (£20,000, next smallest sufficient) is withheld instead.
-    rows = [mrow("A", 60_000.0, 3), mrow("B", 500.0, 9), mrow("C", 20_000.0, 9),
-            mrow("D", 90_000.0, 30)]
+    rows = [
+        mrow("A", 60_000.0, 3),
+        mrow("B", 500.0, 9),
+        mrow("C", 20_000.0, 9),
+        mrow("D", 90_000.0, 30),
+    ]
     out = protect(rows, MONEY, groups=[by("pcn")])
     assert [r["spend"] for r in out] == [S, 1000, S, 90_000]
 
@@ -594,7 +604,9 @@ def test_property_no_released_money_breaks_the_magnitude_rule(cells):
     out = protect(rows, MONEY, groups=[by("pcn")])
     for r, o in zip(rows, out, strict=True):
         if o["spend"] != S:
-            assert not money_sensitive(r["spend"], r["spend_people"], r["spend_top1"], r["spend_top2"])
+            assert not money_sensitive(
+                r["spend"], r["spend_people"], r["spend_top1"], r["spend_top2"]
+            )
             assert o["spend"] == round_money(r["spend"]) and o["spend"] % MONEY_MIN_BASE == 0
     withheld = [r for r in out if r["spend"] == S]
     candidates = [r for r, o in zip(rows, out, strict=True) if o["spend"] != S and r["spend"]]

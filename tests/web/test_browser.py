@@ -136,6 +136,31 @@ def site(request) -> Iterator[Site | None]:
             browser.close()
 
 
+CONTROLLED = (Role.PLACE, Role.PCN, Role.PRACTICE)
+SIGNIFICANCE_PAGES = ("/", "/needs", "/practice")
+PANELS_WITH_STARS = (
+    "ss => ss.filter(s => [...s.querySelectorAll('td')].some(td => td.textContent.trim() === '*'))"
+    ".map(s => ({title: s.querySelector('h2').textContent, legend: !!s.querySelector('.withheld-legend'),"
+    " marks: s.querySelectorAll('.chart .legendtext').length}))"
+)
+
+
+def check_withheld_and_significance(page, path: str, where: str, problems: list[str]) -> int:
+    """Issue 12: every table with a suppressed cell has the '*' legend; charts draw suppressed
+    values as a '*' marker with a legend entry (counted and returned); pages with key measures
+    show the significance categories and their legend."""
+    for panel in page.locator("section.panel").evaluate_all(PANELS_WITH_STARS):
+        if not panel["legend"]:
+            problems.append(f"{where}: table '{panel['title']}' has * cells but no legend")
+    marked = page.locator(".chart .legendtext", has_text="suppressed").count()
+    if path in SIGNIFICANCE_PAGES:
+        if page.locator(".sig-legend").count() == 0:
+            problems.append(f"{where}: no significance legend")
+        if page.locator(".sig").count() == 0:
+            problems.append(f"{where}: no significance category shown")
+    return marked
+
+
 def page_name(path: str) -> str:
     return path.strip("/").replace("/", "-") or "overview"
 
@@ -218,6 +243,7 @@ def test_pages_in_browser(site: Site | None, role: Role):
         flush("/login")
 
         # ---- every page the role may see --------------------------------------------------
+        marked = 0
         for path in allowed:
             where = f"{role} {path}"
             r = page.goto(path)
@@ -242,8 +268,12 @@ def test_pages_in_browser(site: Site | None, role: Role):
                 problems.append(
                     f"{where}: charts without a table view (details.table-view): {missing}"
                 )
+            if role in CONTROLLED:
+                marked += check_withheld_and_significance(page, path, where, problems)
             page.screenshot(path=SCREENSHOTS / f"{role}-{page_name(path)}.png", full_page=True)
             flush(where)
+        if role in (Role.PCN, Role.PRACTICE) and marked == 0:
+            problems.append(f"{role}: no chart marked a suppressed value with the '*' legend")
 
         # ---- pages outside the role: the 403 page, no data ----------------------------------
         # One in the browser (/audit where the role may not see it); the rest through the

@@ -69,7 +69,13 @@ def _relation_pairs(dashboard, rel, controlled):
     return out
 
 
-@pytest.mark.parametrize("rel", RELATIONS, ids=lambda r: f"{type(r).__name__}:{getattr(r, 'cells', None) or r.parts}->{getattr(r, 'of', None) or r.total}")
+@pytest.mark.parametrize(
+    "rel",
+    RELATIONS,
+    ids=lambda r: (
+        f"{type(r).__name__}:{getattr(r, 'cells', None) or r.parts}->{getattr(r, 'of', None) or r.total}"
+    ),
+)
 def test_every_declared_relation_holds_on_the_exact_data(dashboard, rel):
     pairs = _relation_pairs(dashboard, rel, controlled=False)
     assert pairs, "the relation matched no rows"
@@ -80,13 +86,17 @@ def test_every_declared_relation_holds_on_the_exact_data(dashboard, rel):
     assert not bad, f"{len(bad)} of {len(pairs)} do not hold, e.g. {bad[:3]}"
 
 
-@pytest.mark.parametrize("rel", [r for r in RELATIONS if isinstance(r, Same)], ids=lambda r: r.cells)
+@pytest.mark.parametrize(
+    "rel", [r for r in RELATIONS if isinstance(r, Same)], ids=lambda r: r.cells
+)
 def test_a_value_shown_twice_is_withheld_in_both_or_neither(dashboard, rel):
     pairs = _relation_pairs(dashboard, rel, controlled=True)
     assert all(a == b for a, b in pairs), [p for p in pairs if p[0] != p[1]][:5]
 
 
-@pytest.mark.parametrize("rel", [r for r in RELATIONS if isinstance(r, Sum)], ids=lambda r: f"{r.parts}->{r.total}")
+@pytest.mark.parametrize(
+    "rel", [r for r in RELATIONS if isinstance(r, Sum)], ids=lambda r: f"{r.parts}->{r.total}"
+)
 def test_no_margin_has_a_lone_withheld_cell(dashboard, rel):
     lone = []
     for total, parts in _relation_pairs(dashboard, rel, controlled=True):
@@ -117,7 +127,10 @@ def test_money_released_to_non_analysts_is_rounded_and_has_eight_people(dashboar
                 checked += 1
                 assert r[c.name] == round_money(exact[c.name]), (name, c.name, r)
                 if not c.order_statistic:
-                    assert not money_sensitive(exact[c.name], *(exact[s] for s in c.support)), (name, r)
+                    assert not money_sensitive(exact[c.name], *(exact[s] for s in c.support)), (
+                        name,
+                        r,
+                    )
     assert checked > 100
 
 
@@ -126,24 +139,53 @@ def test_money_released_to_non_analysts_is_rounded_and_has_eight_people(dashboar
 
 def _summary(area, level, persons, spend, people=None):
     people = persons if people is None else people
-    return {"level": level, "area_code": area, "fy": 2024, "persons": persons, "person_years": float(persons),
-            "spend": spend, "spend_people": people, "spend_top1": spend / max(people, 1),
-            "spend_top2": spend / max(people, 1), "emergency_admissions": 0, "ae_attendances": 0,
-            "ltc2plus": 0, "hri": 0, "core20": 0, "age65plus": 0, "deaths": 0}
+    return {
+        "level": level,
+        "area_code": area,
+        "fy": 2024,
+        "persons": persons,
+        "person_years": float(persons),
+        "spend": spend,
+        "spend_people": people,
+        "spend_top1": spend / max(people, 1),
+        "spend_top2": spend / max(people, 1),
+        "emergency_admissions": 0,
+        "ae_attendances": 0,
+        "ltc2plus": 0,
+        "hri": 0,
+        "core20": 0,
+        "age65plus": 0,
+        "deaths": 0,
+    }
 
 
 def _setting(area, level, setting, population, users, spend, people):
-    return {"level": level, "area_code": area, "fy": 2024, "setting": setting, "population": population,
-            "users": users, "spend": spend, "spend_people": people, "spend_top1": spend / max(people, 1),
-            "spend_top2": spend / max(people, 1) if people > 1 else 0.0, "access_index": None,
-            "intensity_index": None, "spend_per_head_index": None}
+    return {
+        "level": level,
+        "area_code": area,
+        "fy": 2024,
+        "setting": setting,
+        "population": population,
+        "users": users,
+        "spend": spend,
+        "spend_people": people,
+        "spend_top1": spend / max(people, 1),
+        "spend_top2": spend / max(people, 1) if people > 1 else 0.0,
+        "access_index": None,
+        "intensity_index": None,
+        "spend_per_head_index": None,
+    }
 
 
 def test_summary_spend_minus_released_settings_no_longer_recovers_a_withheld_setting():
     """The issue's attack: practice spend less its released settings gave one person's social
     care spend to the penny. Now social care (1 person) is withheld and so is a second setting,
     and the released values are rounded."""
-    settings = [("gp", 900, 210_000.0, 900), ("apc", 80, 400_000.0, 80), ("social_care", 1, 25_000.0, 1)]
+    settings = [
+        ("gp", 900, 210_000.0, 900),
+        ("apc", 80, 400_000.0, 80),
+        ("social_care", 1, 25_000.0, 1),
+    ]
     tables = {
         "summary": [_summary("P1", "practice", 1000, 635_000.0)],
         "settings": [_setting("P1", "practice", s, 1000, u, sp, n) for s, u, sp, n in settings],
@@ -159,8 +201,11 @@ def test_summary_spend_minus_released_settings_no_longer_recovers_a_withheld_set
 
 def test_a_value_withheld_in_one_table_is_withheld_where_it_is_shown_again():
     tables = {
-        "summary": [_summary("P1", "practice", 1000, 635_000.0), _summary("P2", "practice", 3, 1_000.0, 3),
-                    _summary("N", "pcn", 1003, 636_000.0)],
+        "summary": [
+            _summary("P1", "practice", 1000, 635_000.0),
+            _summary("P2", "practice", 3, 1_000.0, 3),
+            _summary("N", "pcn", 1003, 636_000.0),
+        ],
         "settings": [_setting("P2", "practice", "gp", 3, 3, 1_000.0, 3)],
     }
     parent = {("practice", "P1"): ("pcn", "N"), ("practice", "P2"): ("pcn", "N")}.get

@@ -1,5 +1,7 @@
 """Plotly figures for the pages, built from the rows the API serves (already scoped and
-disclosure-controlled). A withheld value ("*") is drawn as a gap, never as zero.
+disclosure-controlled). A withheld value ("*") is never drawn as zero or left as an unexplained
+gap: it gets a visible ``*`` marker at the axis (a trace named :data:`WITHHELD`, so the legend
+explains it), and heatmap cells show ``*``.
 
 Figures are plain Plotly JSON (``go.Figure(...).to_plotly_json()``), embedded in the page
 as a JSON data block and drawn by ``static/app.js`` with the plotly.js bundle served from
@@ -15,6 +17,36 @@ PALETTE = ["#005EB8", "#FFB81C", "#009639", "#DA291C", "#330072", "#00A9CE", "#E
            "#006747", "#41B6E6", "#8A1538"]
 SEX_NAMES = {"1": "Male", "2": "Female", "M": "Male", "F": "Female", "9": "Not specified", "0": "Not known"}
 FONT = "Frutiger W01, Arial, sans-serif"
+
+
+WITHHELD = "* suppressed (numbers too small to show)"
+
+
+def withheld(v) -> bool:
+    return v == "*"
+
+
+def _marks(cats: list, flags: list[bool], *, horizontal: bool = False, hover: list[str] | None = None,
+           at: float = 0) -> list:
+    """A trace of ``*`` markers at the value axis for the withheld categories (none if none)."""
+    idx = [i for i, f in enumerate(flags) if f]
+    if not idx:
+        return []
+    where = [cats[i] for i in idx]
+    zero = [at] * len(idx)
+    text = [hover[i] if hover else f"{cats[i]}: suppressed" for i in idx]
+    return [go.Scatter(x=zero if horizontal else where, y=where if horizontal else zero, mode="markers+text",
+                       text=["*"] * len(idx), textposition="middle right" if horizontal else "top center",
+                       textfont={"size": 16, "color": NHS_DARK_BLUE}, name=WITHHELD, legendgroup="withheld",
+                       marker={"symbol": "asterisk-open", "size": 14, "color": NHS_DARK_BLUE,
+                               "line": {"width": 2, "color": NHS_DARK_BLUE}},
+                       hovertext=text, hoverinfo="text", showlegend=True, cliponaxis=False)]
+
+
+def _legend_only() -> go.Scatter:
+    """A legend entry for charts whose withheld cells carry their own ``*`` (heatmaps)."""
+    return go.Scatter(x=[None], y=[None], mode="markers", name=WITHHELD, showlegend=True,
+                      marker={"symbol": "asterisk-open", "size": 14, "color": NHS_DARK_BLUE})
 
 
 def num(v):
@@ -37,10 +69,13 @@ def bar(rows: list[dict], x: str, y: str, title: str, *, y_title: str = "", hori
         color: str = NHS_BLUE) -> dict:
     xs = [str(r[x]) for r in rows]
     ys = [num(r.get(y)) for r in rows]
-    trace = go.Bar(y=xs, x=ys, orientation="h", marker_color=color) if horizontal else go.Bar(
-        x=xs, y=ys, marker_color=color)
+    trace = go.Bar(y=xs, x=ys, orientation="h", marker_color=color, name=y_title or y, showlegend=False) \
+        if horizontal else go.Bar(x=xs, y=ys, marker_color=color, name=y_title or y, showlegend=False)
     axis = {"title": {"text": y_title}}
-    return _fig([trace], title, **({"xaxis": axis} if horizontal else {"yaxis": axis}))
+    marks = _marks(xs, [withheld(r.get(y)) for r in rows], horizontal=horizontal)
+    extra = {"yaxis": {"autorange": "reversed", "automargin": True}} if horizontal and marks else {}
+    return _fig([trace, *marks], title, **({"xaxis": axis} if horizontal else {"yaxis": axis}), **extra,
+                legend={"orientation": "h", "y": -0.2})
 
 
 def grouped_bar(rows: list[dict], x: str, y: str, series: str, title: str, *, y_title: str = "",
@@ -52,6 +87,12 @@ def grouped_bar(rows: list[dict], x: str, y: str, series: str, title: str, *, y_
         vals = {str(r[x]): num(r.get(y)) for r in rows if str(r[series]) == s}
         ys = [vals.get(v) for v in xs]
         data.append(go.Bar(name=s, y=xs, x=ys, orientation="h") if horizontal else go.Bar(name=s, x=xs, y=ys))
+    held: dict[str, list[str]] = {}
+    for r in rows:
+        if withheld(r.get(y)):
+            held.setdefault(str(r[x]), []).append(str(r[series]))
+    data += _marks(xs, [v in held for v in xs], horizontal=horizontal,
+                   hover=[f"{v}: suppressed for {', '.join(held.get(v, []))}" for v in xs])
     value_axis = {"title": {"text": y_title}, "tickformat": y_format}
     if horizontal:
         return _fig(data, title, barmode="stack" if stacked else "group", xaxis=value_axis,
@@ -70,6 +111,12 @@ def pyramid(rows: list[dict], title: str) -> dict:
         data.append(go.Bar(name=sex, y=bands, x=xs, orientation="h",
                            marker_color=colour, customdata=[vals.get(b) for b in bands],
                            hovertemplate="%{y}: %{customdata:,}<extra>%{fullData.name}</extra>"))
+    held: dict[str, list[str]] = {}
+    for r in rows:
+        if withheld(r["persons"]):
+            held.setdefault(r["age_band"], []).append(SEX_NAMES.get(str(r["sex"]), str(r["sex"])))
+    data += _marks(bands, [b in held for b in bands], horizontal=True,
+                   hover=[f"{b}: suppressed ({', '.join(held.get(b, []))})" for b in bands])
     return _fig(data, title, barmode="relative", bargap=0.05, xaxis={"title": {"text": "Registered persons"}},
                 legend={"orientation": "h", "y": -0.2})
 
@@ -81,16 +128,21 @@ def error_bars(rows: list[dict], x: str, y: str, lo: str, hi: str, title: str, y
     down = [None if num(r.get(lo)) is None or v is None else v - num(r.get(lo)) for r, v in zip(rows, ys, strict=True)]
     trace = go.Scatter(x=xs, y=ys, mode="markers", marker={"size": 11, "color": NHS_BLUE},
                        error_y={"type": "data", "array": up, "arrayminus": down, "color": NHS_DARK_BLUE})
-    return _fig([trace], title, yaxis={"title": {"text": y_title}})
+    marks = _marks(xs, [withheld(r.get(y)) for r in rows])
+    return _fig([trace, *marks], title, yaxis={"title": {"text": y_title}}, legend={"orientation": "h", "y": -0.25})
 
 
 def heatmap(rows: list[dict], x: str, y: str, z: str, title: str) -> dict:
     xs = list(dict.fromkeys(str(r[x]) for r in rows))
     ys = list(dict.fromkeys(str(r[y]) for r in rows))
     cell = {(str(r[x]), str(r[y])): num(r.get(z)) for r in rows}
+    held = {(str(r[x]), str(r[y])) for r in rows if withheld(r.get(z))}
     trace = go.Heatmap(x=xs, y=ys, z=[[cell.get((a, b)) for a in xs] for b in ys], colorscale="Blues",
-                       hoverongaps=False)
-    return _fig([trace], title, margin={"l": 200, "r": 20, "t": 50, "b": 80})
+                       hoverongaps=False, text=[["*" if (a, b) in held else "" for a in xs] for b in ys],
+                       texttemplate="%{text}", textfont={"size": 16, "color": NHS_DARK_BLUE})
+    data = [trace, _legend_only()] if held else [trace]
+    return _fig(data, title, margin={"l": 200, "r": 20, "t": 50, "b": 80}, legend={"orientation": "h", "y": -0.3},
+                xaxis={"showgrid": False}, yaxis={"showgrid": False})
 
 
 def funnel(rows: list[dict], title: str, names: dict[str, str]) -> dict:
@@ -112,6 +164,12 @@ def funnel(rows: list[dict], title: str, names: dict[str, str]) -> dict:
                            name="Practice", marker={"color": NHS_BLUE, "size": 8},
                            text=[names.get(r["area_code"], r["area_code"]) for r in pts],
                            hovertemplate="%{text}<br>list %{x:,}<br>prevalence %{y:.1%}<extra></extra>"))
+    held = [r for r in rows if withheld(r.get("prevalence")) or withheld(r.get("denominator"))]
+    placed = [r for r in held if num(r.get("denominator"))]  # a withheld list size cannot be placed
+    data += _marks([r["denominator"] for r in placed], [True] * len(placed),
+                   hover=[f"{names.get(r['area_code'], r['area_code'])}: suppressed" for r in placed])
+    if held and not placed:
+        data.append(_legend_only())
     return _fig(data, title, xaxis={"title": {"text": "Eligible list size"}},
                 yaxis={"title": {"text": "Recorded prevalence"}, "tickformat": ".0%"},
                 legend={"orientation": "h", "y": -0.25})

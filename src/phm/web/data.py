@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from phm.disclosure import Kind
 from phm.errors import UserError
+from phm.web import significance
 from phm.web.datasets import AREA, DATASETS, Dataset
 from phm.web.links import protect_all
 from phm.web.roles import Hierarchy, permitted_areas
@@ -134,6 +135,7 @@ class Dashboard:
                 d.after_protect(rows)
             shown_names = [c.name for c in (*AREA, *d.columns)]
             analyst = [{n: r[n] for n in shown_names} for r in raw[name]]
+            significance.annotate(name, analyst, rows, self.hierarchy.parent.get)
             years = sorted({r["fy"] for r in analyst if r["fy"] is not None})
             served[name] = Served(d, _index(analyst), _index(rows), years)
         return served

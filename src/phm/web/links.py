@@ -118,8 +118,12 @@ def protect_all(
         for c, b in tb.base.items():
             tb.shown[c] = [released[uf.find(b + i)] for i in range(len(tb.rows))]
         out[tb.name] = finish(tb.rows, (*AREA, *DATASETS[tb.name].columns), tb.raw, tb.shown)
-    stats = {"cells": sum(1 for i in range(n) if uf.find(i) == i), "relations": len(canon),
-             "primary": withheld_before, "secondary": added}
+    stats = {
+        "cells": sum(1 for i in range(n) if uf.find(i) == i),
+        "relations": len(canon),
+        "primary": withheld_before,
+        "secondary": added,
+    }
     return out, stats
 
 
@@ -161,8 +165,11 @@ def _sums(t: dict[str, _Table], rel: Sum) -> list[list[int]]:
         groups.setdefault(tp.key(i, rel.by), []).append(tp.cell(ca, i))
     out = []
     for key, cells in groups.items():
-        total_key = (*key[:3], *(v for k, v in zip(rel.by, key[3:], strict=True) if k in matched),
-                     *where.values())
+        total_key = (
+            *key[:3],
+            *(v for k, v in zip(rel.by, key[3:], strict=True) if k in matched),
+            *where.values(),
+        )
         total = [tt.cell(cb, j) for j in totals.get(total_key, ())[:1] if tt.raw[cb][j] is not None]
         out.append(total + cells)
     return out

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from phm.web import charts, service
+from phm.web import charts, service, significance
 from phm.web.app import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from phm.web.roles import LEVELS, Role
 from phm.web.security import same_token
@@ -128,6 +128,8 @@ def panel(result: service.Result, figure: dict | None, query: dict, *, columns: 
     base = f"/api/v1/data/{result.dataset}" if not result.dataset.startswith("dq_") else \
         f"/api/v1/dq/{result.dataset[3:]}"
     return {
+        "withheld": any(r.get(c["name"]) == "*" for r in shown for c in cols),
+        "significance": result.controlled and any("_vs_" in c["name"] for c in cols),
         "id": f"p{secrets.token_hex(4)}", "title": result.title, "figure": json.dumps(figure) if figure else None,
         "columns": cols, "rows": rows if rows is not None else result.rows, "note": note,
         "csv": f"{base}?{urlencode({**q, 'format': 'csv'})}", "xlsx": f"{base}?{urlencode({**q, 'format': 'xlsx'})}",
@@ -156,6 +158,11 @@ def fmt(v, kind: str = "", name: str = "") -> str:
 
 
 templates.env.filters["fmt"] = fmt
+templates.env.globals["SIG_LEGEND"] = significance.LEGEND
+templates.env.filters["sig_text"] = significance.text
+templates.env.globals["WITHHELD_LEGEND"] = (
+    "* suppressed: the number is too small to show, or is withheld so that a small number cannot be "
+    "worked out from the others (disclosure control). Charts mark these with *; they are not zero.")
 
 
 def _q(request: Request, session: Session, area: str | None, fy: int | None):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from phm.disclosure import Kind, protect
+from phm.web import significance
 from phm.web.data import Dashboard
 from phm.web.datasets import AREA, DATASETS
 from phm.web.roles import Hierarchy, Role, home_area, permitted_submitters
@@ -138,7 +139,8 @@ def dataset_for(data: Dashboard, name: str, areas: list[tuple[str, str]], fy: in
     except LookupError as e:
         raise HTTPException(404, str(e)) from None
     rows = [dict(r) for r in rows]  # callers may annotate rows; the served ones stay as they are
-    return Result(name, d.title, fy, columns_for((*AREA, *d.columns), controlled), rows, controlled,
+    cols = (*AREA, *d.columns, *significance.COLUMNS.get(name, ()))
+    return Result(name, d.title, fy, columns_for(cols, controlled), rows, controlled,
                   [area_info(data.hierarchy, a) for a in areas])
 
 
