@@ -307,7 +307,14 @@ def datasets_markdown() -> str:
         lines += [f"### `{d.name}`: {d.title}", "", f"{d.description} Table `{d.table}`; "
                   f"{'every financial year' if d.all_years else 'latest financial year by default'}.", "",
                   "| column | label | for roles other than ICB analyst |", "|---|---|---|"]
-        for c in d.columns:
+        from phm.web.significance import COLUMNS
+
+        significance = {c.name for c in COLUMNS.get(d.name, ())}
+        for c in (*d.columns, *COLUMNS.get(d.name, ())):
+            if c.name in significance:
+                lines.append(f"| `{c.name}` | {c.label} | higher / similar / lower at 95% (exact data), "
+                             "or suppressed |")
+                continue
             rule = {
                 Kind.LABEL: "shown", Kind.COUNT: "1-7 → *, else rounded to 5",
                 Kind.STANDARDISED: f"withheld when `{c.basis}` is suppressed",
