@@ -137,27 +137,96 @@ def site(request) -> Iterator[Site | None]:
 
 
 CONTROLLED = (Role.PLACE, Role.PCN, Role.PRACTICE)
-SIGNIFICANCE_PAGES = ("/", "/needs", "/practice")
+SIGNIFICANCE_PAGES = ("/", "/inequalities", "/needs", "/practice")
 PANELS_WITH_STARS = (
     "ss => ss.filter(s => [...s.querySelectorAll('td')].some(td => td.textContent.trim() === '*'))"
-    ".map(s => ({title: s.querySelector('h2').textContent, legend: !!s.querySelector('.withheld-legend'),"
-    " marks: s.querySelectorAll('.chart .legendtext').length}))"
+    ".map(s => ({title: s.querySelector('h2').textContent, legend: !!s.querySelector('.withheld-legend')}))"
+)
+# For every drawn chart: its figure JSON (the data block the page embeds) and what Plotly drew.
+# ``n`` is how many withheld values the chart was given (layout.meta.withheld, counted from its
+# rows by phm.web.charts); ``marks`` how many the figure marks (hatched bars, '*' points, '*'
+# heatmap cells, funnel points counted in a note); ``gaps`` the nulls of a side-by-side bar
+# chart with no withheld mark in their slot (an unexplained gap); ``legend`` whether Plotly drew
+# the legend entry; ``star`` whether a '*' is drawn; ``words`` the significance words drawn.
+CHART_MARKS = r"""([cs, W]) => cs.map(c => {
+  const fig = JSON.parse(document.querySelector(`script.figure[data-target="${c.id}"]`).textContent);
+  const values = t => (t.orientation === 'h' ? t.x : t.y) || [];
+  const cats = t => (t.orientation === 'h' ? t.y : t.x) || [];
+  let marks = 0;
+  const covered = new Set();
+  for (const t of fig.data.filter(t => t.name === W)) {
+    if (t.type === 'bar') {
+      values(t).forEach((v, i) => { if (v !== null) { marks++; covered.add(`${t.offsetgroup}|${cats(t)[i]}`); } });
+    } else {
+      marks += (t.x || []).filter(v => v !== null).length;
+    }
+  }
+  for (const t of fig.data.filter(t => t.type === 'heatmap')) {
+    marks += (t.text || []).flat().filter(x => x === '*').length;
+  }
+  for (const a of fig.layout.annotations || []) {
+    const m = /^\* (\d+) practice/.exec(a.text || '');
+    if (m) marks += Number(m[1]);
+  }
+  // a value neither drawn nor marked is explained only by the chart's "No value for: ..." note
+  const noted = (fig.layout.annotations || []).map(a => a.text || '').filter(x => x.includes('No value for: '));
+  const said = c => noted.some(x => x.includes(String(c)) || / more \(/.test(x));
+  const gaps = [];
+  if (fig.layout.barmode !== 'stack' && fig.layout.barmode !== 'relative') {
+    for (const t of fig.data.filter(t => t.type === 'bar' && t.name !== W)) {
+      values(t).forEach((v, i) => {
+        const c = cats(t)[i];
+        if (v === null && !covered.has(`${t.offsetgroup}|${c}`) && !said(c)) gaps.push(`${t.name}: ${c}`);
+      });
+    }
+  }
+  const texts = [...c.querySelectorAll('text')].map(e => e.textContent.trim());
+  return {
+    id: c.id, title: fig.layout.title.text, n: (fig.layout.meta || {}).withheld || 0, marks, gaps,
+    legend: [...c.querySelectorAll('.legendtext')].some(e => e.textContent === W),
+    star: texts.some(x => x === '*' || x.startsWith('* ')),
+    words: texts.filter(x => / (than|to) ICB|vs ICB: suppressed/.test(x)).length,
+  };
+})"""
+SIG_SHOWN = (
+    "es => es.filter(e => !e.closest('.sig-legend') && e.offsetParent !== null)"
+    ".map(e => e.textContent.trim())"
 )
 
 
-def check_withheld_and_significance(page, path: str, where: str, problems: list[str]) -> int:
-    """Issue 12: every table with a suppressed cell has the '*' legend; charts draw suppressed
-    values as a '*' marker with a legend entry (counted and returned); pages with key measures
-    show the significance categories and their legend."""
+def check_withheld_and_significance(page, path: str, where: str, problems: list[str]) -> list[str]:
+    """Issue 12: every table with a suppressed cell has the '*' legend; every chart given a
+    withheld value marks each one (hatched bar or '*', never zero, never a bare gap) and Plotly
+    draws the legend entry; the pages with significance show the categories in words and their
+    legend. Returns the ids of the charts that mark a withheld value."""
+    from phm.web.charts import WITHHELD
+
     for panel in page.locator("section.panel").evaluate_all(PANELS_WITH_STARS):
         if not panel["legend"]:
             problems.append(f"{where}: table '{panel['title']}' has * cells but no legend")
-    marked = page.locator(".chart .legendtext", has_text="suppressed").count()
+    marked = []
+    charts = page.evaluate(CHART_MARKS, [page.locator(".chart").element_handles(), WITHHELD])
+    for chart in charts:
+        what = f"{where}: chart '{chart['title']}'"
+        if chart["marks"] != chart["n"]:
+            problems.append(
+                f"{what} was given {chart['n']} withheld values but marks {chart['marks']}"
+            )
+        if chart["gaps"]:
+            problems.append(f"{what} leaves unexplained gaps: {chart['gaps'][:5]}")
+        if chart["n"]:
+            marked.append(chart["id"])
+            if not chart["legend"]:
+                problems.append(f"{what}: no '{WITHHELD}' legend entry drawn")
+            if not chart["star"]:
+                problems.append(f"{what}: no '*' drawn for its withheld values")
     if path in SIGNIFICANCE_PAGES:
-        if page.locator(".sig-legend").count() == 0:
-            problems.append(f"{where}: no significance legend")
-        if page.locator(".sig").count() == 0:
-            problems.append(f"{where}: no significance category shown")
+        legend = page.locator(".sig-legend").first
+        if page.locator(".sig-legend").count() == 0 or not legend.is_visible():
+            problems.append(f"{where}: no significance legend shown")
+        shown = page.locator(".sig").evaluate_all(SIG_SHOWN)
+        if not shown and not sum(c["words"] for c in charts):
+            problems.append(f"{where}: no significance category shown (as text or in a chart)")
     return marked
 
 
@@ -243,7 +312,7 @@ def test_pages_in_browser(site: Site | None, role: Role):
         flush("/login")
 
         # ---- every page the role may see --------------------------------------------------
-        marked = 0
+        marked = 0  # charts that mark a withheld value
         for path in allowed:
             where = f"{role} {path}"
             r = page.goto(path)
@@ -269,7 +338,12 @@ def test_pages_in_browser(site: Site | None, role: Role):
                     f"{where}: charts without a table view (details.table-view): {missing}"
                 )
             if role in CONTROLLED:
-                marked += check_withheld_and_significance(page, path, where, problems)
+                ids = check_withheld_and_significance(page, path, where, problems)
+                marked += len(ids)
+                if ids and role in (Role.PCN, Role.PRACTICE):  # a close-up of one marked chart
+                    page.locator(f"#{ids[0]}").screenshot(
+                        path=SCREENSHOTS / f"{role}-{page_name(path)}-suppressed.png"
+                    )
             page.screenshot(path=SCREENSHOTS / f"{role}-{page_name(path)}.png", full_page=True)
             flush(where)
         if role in (Role.PCN, Role.PRACTICE) and marked == 0:

@@ -79,6 +79,9 @@ class Dashboard:
         self.hierarchy = Hierarchy.from_rows(self._wh.to_arrow("dash_areas").to_pylist(), _icb_names())
         self.build_info = dict(zip(*(self._wh.to_arrow("build_meta").to_pydict().values()), strict=True))
         self.served = self._load_all()
+        for name, s in self.served.items():  # higher/similar/lower, from the exact rows (issue 12)
+            significance.annotate(name, [r for k in s.raw for r in s.raw[k]],
+                                  [r for k in s.raw for r in s.protected.get(k, ())], self.hierarchy.parent.get)
         self.dq = {t: self._wh.to_arrow(t).to_pylist() if t in tables else [] for t in DQ_TABLES}
         self.dq_results = self._dq_results() if "dq_results" in tables else []
         self.marts = [m for m in MART_NAMES if m in tables]
@@ -135,7 +138,6 @@ class Dashboard:
                 d.after_protect(rows)
             shown_names = [c.name for c in (*AREA, *d.columns)]
             analyst = [{n: r[n] for n in shown_names} for r in raw[name]]
-            significance.annotate(name, analyst, rows, self.hierarchy.parent.get)
             years = sorted({r["fy"] for r in analyst if r["fy"] is not None})
             served[name] = Served(d, _index(analyst), _index(rows), years)
         return served

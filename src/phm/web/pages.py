@@ -39,9 +39,16 @@ NAV = (  # (path, label, roles)
     ("/admin/users", "Users", (Role.ADMIN,)),
 )
 HOME = {Role.PROVIDER: "/quality", Role.ADMIN: "/audit"}
-SETTING_NAMES = {"apc": "Admitted care", "op": "Outpatients", "ecds": "A&E", "community": "Community",
-                 "mh": "Mental health", "gp": "GP appointments", "prescribing": "Prescribing",
-                 "social_care": "Adult social care"}
+SETTING_NAMES = {
+    "apc": "Admitted care",
+    "op": "Outpatients",
+    "ecds": "A&E",
+    "community": "Community",
+    "mh": "Mental health",
+    "gp": "GP appointments",
+    "prescribing": "Prescribing",
+    "social_care": "Adult social care",
+}
 PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
 
 
@@ -54,12 +61,25 @@ def redirect_to_login(request: Request) -> Response:
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
-    titles = {403: "You do not have access to this page", 404: "Page not found", 422: "There is a problem",
-              429: "Too many requests", 405: "Not allowed"}
+    titles = {
+        403: "You do not have access to this page",
+        404: "Page not found",
+        422: "There is a problem",
+        429: "Too many requests",
+        405: "Not allowed",
+    }
     session = getattr(request.state, "session", None)
-    return templates.TemplateResponse(request, "error.html", {
-        "title": titles.get(status, "There is a problem"), "message": message, "nav": _nav(session),
-        "session": session}, status_code=status)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "title": titles.get(status, "There is a problem"),
+            "message": message,
+            "nav": _nav(session),
+            "session": session,
+        },
+        status_code=status,
+    )
 
 
 def _nav(session: Session | None) -> list[tuple[str, str]]:
@@ -76,15 +96,29 @@ def _session(request: Request, *roles: Role) -> Session:
 
 
 def _render(request: Request, session: Session, template: str, **ctx) -> Response:
-    return templates.TemplateResponse(request, template, {
-        "session": session, "nav": _nav(session), "path": request.url.path, **ctx})
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"session": session, "nav": _nav(session), "path": request.url.path, **ctx},
+    )
 
 
-def _area_page(request: Request, session: Session, title: str, level: str, code: str, fy, **ctx) -> Response:
+def _area_page(
+    request: Request, session: Session, title: str, level: str, code: str, fy, **ctx
+) -> Response:
     """A page about one area, with the area menu."""
     data = service.web(request).data
-    return _render(request, session, "page.html", title=title, scope=(level, code), fy=fy,
-                   areas=_areas_menu(request, session), area_name=data.hierarchy.name((level, code)), **ctx)
+    return _render(
+        request,
+        session,
+        "page.html",
+        title=title,
+        scope=(level, code),
+        fy=fy,
+        areas=_areas_menu(request, session),
+        area_name=data.hierarchy.name((level, code)),
+        **ctx,
+    )
 
 
 def _name_settings(*results: service.Result) -> None:
@@ -111,28 +145,79 @@ def _areas_menu(request: Request, session: Session, levels=LEVELS) -> list[dict]
     for lvl in levels:
         for a in data.hierarchy.areas(lvl):
             if a in allowed:
-                out.append({"value": f"{a[0]}:{a[1]}", "label": f"{lvl.upper() if lvl in ('icb', 'pcn') else lvl.title()}"
-                            f": {data.hierarchy.name(a)} ({a[1]})"})
+                out.append(
+                    {
+                        "value": f"{a[0]}:{a[1]}",
+                        "label": f"{lvl.upper() if lvl in ('icb', 'pcn') else lvl.title()}"
+                        f": {data.hierarchy.name(a)} ({a[1]})",
+                    }
+                )
     return out
 
 
-def panel(result: service.Result, figure: dict | None, query: dict, *, columns: list[str] | None = None,
-          rows: list[dict] | None = None, note: str = "") -> dict:
-    cols = [c for c in result.columns if columns is None or c["name"] in columns]
+PARENT_NAME = {"practice": "PCN", "pcn": "place"}  # a place's parent is the ICB itself
+
+
+def compare(level: str, measure: str) -> tuple[str, str | None, str]:
+    """The significance columns of ``measure`` for an area at ``level``, for the charts: vs the
+    ICB, and vs the parent area unless the parent is the ICB."""
+    icb, parent = significance.columns_of("", measure)
+    return icb, parent if level in PARENT_NAME else None, PARENT_NAME.get(level, "")
+
+
+def _beside(cols: list[dict]) -> list[dict]:
+    """Columns with each significance column (``<measure>_vs_...``) right after its measure."""
+    sig = [c for c in cols if "_vs_" in c["name"]]
+    out = []
+    for c in cols:
+        if "_vs_" not in c["name"]:
+            out += [c, *(s for s in sig if s["name"].rsplit("_vs_", 1)[0] == c["name"])]
+    return out + [s for s in sig if s not in out]
+
+
+def withheld_in(rows: list[dict], names) -> bool:
+    return any(r.get(n) == "*" for r in rows for n in names)
+
+
+def panel(
+    result: service.Result,
+    figure: dict | None,
+    query: dict,
+    *,
+    columns: list[str] | None = None,
+    rows: list[dict] | None = None,
+    note: str = "",
+) -> dict:
+    cols = _beside([c for c in result.columns if columns is None or c["name"] in columns])
     shown = rows if rows is not None else result.rows
     counts = [c["name"] for c in cols if c["kind"] == "count"]
-    if result.controlled and shown and counts and all(r[c] in ("*", 0, None) for r in shown for c in counts):
-        note = (note + " " if note else "") + ("Every count here is suppressed or zero: the numbers for this "
-                                               "area are too small to show.")
+    if (
+        result.controlled
+        and shown
+        and counts
+        and all(r[c] in ("*", 0, None) for r in shown for c in counts)
+    ):
+        note = (note + " " if note else "") + (
+            "Every count here is suppressed or zero: the numbers for this "
+            "area are too small to show."
+        )
     q = {k: v for k, v in query.items() if v is not None}
-    base = f"/api/v1/data/{result.dataset}" if not result.dataset.startswith("dq_") else \
-        f"/api/v1/dq/{result.dataset[3:]}"
+    base = (
+        f"/api/v1/data/{result.dataset}"
+        if not result.dataset.startswith("dq_")
+        else f"/api/v1/dq/{result.dataset[3:]}"
+    )
     return {
-        "withheld": any(r.get(c["name"]) == "*" for r in shown for c in cols),
-        "significance": result.controlled and any("_vs_" in c["name"] for c in cols),
-        "id": f"p{secrets.token_hex(4)}", "title": result.title, "figure": json.dumps(figure) if figure else None,
-        "columns": cols, "rows": rows if rows is not None else result.rows, "note": note,
-        "csv": f"{base}?{urlencode({**q, 'format': 'csv'})}", "xlsx": f"{base}?{urlencode({**q, 'format': 'xlsx'})}",
+        "withheld": withheld_in(shown, [c["name"] for c in cols]),
+        "significance": any(r.get(c["name"]) for r in shown for c in cols if "_vs_" in c["name"]),
+        "id": f"p{secrets.token_hex(4)}",
+        "title": result.title,
+        "figure": json.dumps(figure) if figure else None,
+        "columns": cols,
+        "rows": rows if rows is not None else result.rows,
+        "note": note,
+        "csv": f"{base}?{urlencode({**q, 'format': 'csv'})}",
+        "xlsx": f"{base}?{urlencode({**q, 'format': 'xlsx'})}",
     }
 
 
@@ -151,7 +236,9 @@ def fmt(v, kind: str = "", name: str = "") -> str:
             return f"£{v:,.0f}" if abs(v) >= 100 else f"£{v:,.2f}"
         if name.endswith("_pct"):
             return f"{v:.1f}%"
-        if name.startswith(("prevalence", "standardised", "icb_prevalence", "funnel", "access", "rate", "score")):
+        if name.startswith(
+            ("prevalence", "standardised", "icb_prevalence", "funnel", "access", "rate", "score")
+        ):
             return f"{v:.2%}" if name != "score" else f"{v:.1f}"
         return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)
@@ -159,10 +246,13 @@ def fmt(v, kind: str = "", name: str = "") -> str:
 
 templates.env.filters["fmt"] = fmt
 templates.env.globals["SIG_LEGEND"] = significance.LEGEND
+templates.env.globals["SIG_CATEGORIES"] = significance.CATEGORIES
 templates.env.filters["sig_text"] = significance.text
 templates.env.globals["WITHHELD_LEGEND"] = (
-    "* suppressed: the number is too small to show, or is withheld so that a small number cannot be "
-    "worked out from the others (disclosure control). Charts mark these with *; they are not zero.")
+    "* suppressed (small numbers): the number is too small to show, or is withheld so that a small "
+    "number cannot be worked out from the others (disclosure control). Charts draw these as a hatched "
+    "bar or a * marker, never as zero."
+)
 
 
 def _q(request: Request, session: Session, area: str | None, fy: int | None):
@@ -176,27 +266,59 @@ def _q(request: Request, session: Session, area: str | None, fy: int | None):
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/", error: str | None = None):
     token = secrets.token_urlsafe(32)
-    resp = templates.TemplateResponse(request, "login.html", {
-        "csrf": token, "next": next if next.startswith("/") and not next.startswith("//") else "/",
-        "error": error, "nav": [], "session": None})
-    resp.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=600, path="/login", httponly=True, samesite="strict",
-                    secure=service.web(request).settings.secure_cookies)
+    resp = templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "csrf": token,
+            "next": next if next.startswith("/") and not next.startswith("//") else "/",
+            "error": error,
+            "nav": [],
+            "session": None,
+        },
+    )
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=service.web(request).settings.secure_cookies,
+    )
     return resp
 
 
 @router.post("/login")
-def login(request: Request, username: Annotated[str, Form(max_length=64)],
-          password: Annotated[str, Form(max_length=256)], csrf_token: Annotated[str, Form(max_length=100)], next: Annotated[str, Form(max_length=200)] = "/"):
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=100)],
+    next: Annotated[str, Form(max_length=200)] = "/",
+):
     w = service.web(request)
     store = w.store
     request.state.audited = True
     client = request.client.host if request.client else "unknown"
 
     def fail(reason: str, status: int = 400, user=None) -> Response:
-        store.audit(user=user, username=username, action="login", target="POST /login", outcome=reason,
-                    status=status, client=client)
-        msg = "Too many sign-in attempts; wait 15 minutes." if status == 429 else \
-            "The form expired; please try again." if reason == "csrf failed" else "Incorrect user name or password."
+        store.audit(
+            user=user,
+            username=username,
+            action="login",
+            target="POST /login",
+            outcome=reason,
+            status=status,
+            client=client,
+        )
+        msg = (
+            "Too many sign-in attempts; wait 15 minutes."
+            if status == 429
+            else "The form expired; please try again."
+            if reason == "csrf failed"
+            else "Incorrect user name or password."
+        )
         return login_page_with_error(request, msg, status, next)
 
     if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
@@ -207,8 +329,17 @@ def login(request: Request, username: Annotated[str, Form(max_length=64)],
     if user is None:
         w.login_by_account.hit(username.lower())
         return fail("failed", 401)
-    token, _csrf = store.new_session(user, time.time(), replaces=request.cookies.get(SESSION_COOKIE))
-    store.audit(user=user, action="login", target="POST /login", outcome="success", status=303, client=client)
+    token, _csrf = store.new_session(
+        user, time.time(), replaces=request.cookies.get(SESSION_COOKIE)
+    )
+    store.audit(
+        user=user,
+        action="login",
+        target="POST /login",
+        outcome="success",
+        status=303,
+        client=client,
+    )
     dest = next if next.startswith("/") and not next.startswith("//") else "/"
     if dest in ("/", "/login"):
         dest = HOME.get(user.role, "/")
@@ -242,7 +373,9 @@ def healthz():
 
 @router.get("/assets/plotly.min.js")
 def plotly_js():
-    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"cache-control": "max-age=86400"})
+    return FileResponse(
+        PLOTLY_JS, media_type="text/javascript", headers={"cache-control": "max-age=86400"}
+    )
 
 
 # ---- population pages -----------------------------------------------------------------
@@ -257,7 +390,11 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
     data = service.web(request).data
     level, code, q = _q(request, s, area, fy)
     summary = service.dataset(data, s, "summary", level, code)
-    latest = [r for r in summary.rows if r["fy"] == (fy or max(r["fy"] for r in summary.rows))] if summary.rows else []
+    latest = (
+        [r for r in summary.rows if r["fy"] == (fy or max(r["fy"] for r in summary.rows))]
+        if summary.rows
+        else []
+    )
     kpis = latest[0] if latest else {}
     pyr = service.dataset(data, s, "pyramid", level, code, fy=fy)
     imd = service.dataset(data, s, "imd", level, code, fy=fy)
@@ -265,16 +402,54 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
     _name_settings(settings)
     panels = [
         panel(pyr, charts.pyramid(pyr.rows, "Registered population by age and sex"), q),
-        panel(imd, charts.bar(imd.rows, "imd2019_decile", "persons", "People by IMD 2019 decile (1 = most deprived)",
-                              y_title="Registered persons"), q),
-        panel(settings, charts.bar(settings.rows, "setting_name", "spend", "Spend by setting",
-                                   y_title="£", horizontal=True), q),
-        panel(summary, charts.grouped_bar(summary.rows, "fy", "spend_per_head", "area_code",
-                                          "Spend per head by financial year", y_title="£ per head"),
-              {**q, "fy": None}),
+        panel(
+            imd,
+            charts.bar(
+                imd.rows,
+                "imd2019_decile",
+                "persons",
+                "People by IMD 2019 decile (1 = most deprived)",
+                y_title="Registered persons",
+            ),
+            q,
+        ),
+        panel(
+            settings,
+            charts.bar(
+                settings.rows,
+                "setting_name",
+                "spend",
+                "Spend by setting",
+                y_title="£",
+                horizontal=True,
+            ),
+            q,
+        ),
+        panel(
+            summary,
+            charts.grouped_bar(
+                summary.rows,
+                "fy",
+                "spend_per_head",
+                "area_code",
+                "Spend per head by financial year",
+                y_title="£ per head",
+            ),
+            {**q, "fy": None},
+        ),
     ]
-    return _area_page(request, s, "Overview", level, code, fy, kpis=kpis, kpi_columns=summary.columns,
-                      panels=panels, note=summary.note)
+    return _area_page(
+        request,
+        s,
+        "Overview",
+        level,
+        code,
+        fy,
+        kpis=kpis,
+        kpi_columns=summary.columns,
+        panels=panels,
+        note=summary.note,
+    )
 
 
 @router.get("/population", response_class=HTMLResponse)
@@ -284,15 +459,48 @@ def population(request: Request, area: str | None = None, fy: int | None = None)
     level, code, q = _q(request, s, area, fy)
     seg = service.dataset(data, s, "segments", level, code, fy=fy)
     panels = [
-        panel(seg, charts.bar(seg.rows, "segment_name", "persons", "People by segment", y_title="People",
-                              horizontal=True), q),
-        panel(seg, charts.bar(seg.rows, "segment_name", "spend", "Spend by segment", y_title="£",
-                              horizontal=True), q),
-        panel(seg, charts.bar(seg.rows, "segment_name", "spend_per_head", "Spend per head by segment",
-                              y_title="£ per head", horizontal=True), q),
+        panel(
+            seg,
+            charts.bar(
+                seg.rows,
+                "segment_name",
+                "persons",
+                "People by segment",
+                y_title="People",
+                horizontal=True,
+            ),
+            q,
+        ),
+        panel(
+            seg,
+            charts.bar(
+                seg.rows, "segment_name", "spend", "Spend by segment", y_title="£", horizontal=True
+            ),
+            q,
+        ),
+        panel(
+            seg,
+            charts.bar(
+                seg.rows,
+                "segment_name",
+                "spend_per_head",
+                "Spend per head by segment",
+                y_title="£ per head",
+                horizontal=True,
+            ),
+            q,
+        ),
     ]
-    return _area_page(request, s, "Population & segments (Bridges to Health)", level, code, seg.fy,
-                      panels=panels, note=seg.note)
+    return _area_page(
+        request,
+        s,
+        "Population & segments (Bridges to Health)",
+        level,
+        code,
+        seg.fy,
+        panels=panels,
+        note=seg.note,
+    )
 
 
 @router.get("/inequalities", response_class=HTMLResponse)
@@ -303,18 +511,62 @@ def inequalities(request: Request, area: str | None = None, fy: int | None = Non
     ineq = service.dataset(data, s, "inequalities", level, code, fy=fy)
     sii = service.dataset(data, s, "sii", level, code, fy=fy)
     panels = []
-    for dim, label in (("imd2019_quintile", "IMD 2019 quintile (1 = most deprived)"), ("ethnic_group", "ethnic group"),
-                       ("core20", "Core20 (most deprived 20% of areas)")):
+    for dim, label in (
+        ("imd2019_quintile", "IMD 2019 quintile (1 = most deprived)"),
+        ("ethnic_group", "ethnic group"),
+        ("core20", "Core20 (most deprived 20% of areas)"),
+    ):
         rows = [r for r in ineq.rows if r["dimension"] == dim]
-        panels.append(panel(ineq, charts.error_bars(rows, "group", "dsr", "dsr_lower", "dsr_upper",
-                                                    f"Emergency admissions per 100,000 (DSR) by {label}",
-                                                    "DSR per 100,000"), q, rows=rows))
-        panels.append(panel(ineq, charts.bar(rows, "group", "cost_per_head", f"Spend per head by {label}",
-                                             y_title="£ per head"), q, rows=rows))
-    panels.append(panel(sii, None, q, note="SII: the modelled gap between the least and most deprived ends "
-                        "(negative = higher among the more deprived); RII: their ratio."))
-    return _area_page(request, s, "Inequalities (Core20PLUS5)", level, code, ineq.fy, panels=panels,
-                      note=ineq.note)
+        panels.append(
+            panel(
+                ineq,
+                charts.error_bars(
+                    rows,
+                    "group",
+                    "dsr",
+                    "dsr_lower",
+                    "dsr_upper",
+                    f"Emergency admissions per 100,000 (DSR) by {label}",
+                    "DSR per 100,000",
+                    compare=compare(level, "dsr"),
+                ),
+                q,
+                rows=rows,
+            )
+        )
+        panels.append(
+            panel(
+                ineq,
+                charts.bar(
+                    rows,
+                    "group",
+                    "cost_per_head",
+                    f"Spend per head by {label}",
+                    y_title="£ per head",
+                ),
+                q,
+                rows=rows,
+            )
+        )
+    panels.append(
+        panel(
+            sii,
+            None,
+            q,
+            note="SII: the modelled gap between the least and most deprived ends "
+            "(negative = higher among the more deprived); RII: their ratio.",
+        )
+    )
+    return _area_page(
+        request,
+        s,
+        "Inequalities (Core20PLUS5)",
+        level,
+        code,
+        ineq.fy,
+        panels=panels,
+        note=ineq.note,
+    )
 
 
 @router.get("/spend", response_class=HTMLResponse)
@@ -328,50 +580,172 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
     top = service.dataset(data, s, "top_cohort", level, code, fy=fy)
     _name_settings(prog, sett, rcm)
     panels = [
-        panel(prog, charts.grouped_bar(prog.rows, "programme_name", "spend", "setting_name",
-                                       "Programme budget: spend by programme of care and setting", y_title="£",
-                                       stacked=True, horizontal=True), q),
-        panel(sett, charts.bar(sett.rows, "setting_name", "spend_per_head", "Spend per head by setting",
-                               y_title="£ per head"), q),
-        panel(rcm, charts.heatmap(rcm.rows, "setting_name", "segment_name", "spend_per_person",
-                                  "Resource consumption map: spend per person by segment and setting"), q),
-        panel(top, charts.bar([r for r in top.rows if r["dimension"] == "segment"], "group", "share_of_cohort_spend",
-                              "Top-cost cohort: share of its spend by segment", y_title="% of cohort spend"), q,
-              note="The costliest 5% of the ICB's registered people; patterns only, no individual rows."),
+        panel(
+            prog,
+            charts.grouped_bar(
+                prog.rows,
+                "programme_name",
+                "spend",
+                "setting_name",
+                "Programme budget: spend by programme of care and setting",
+                y_title="£",
+                stacked=True,
+                horizontal=True,
+            ),
+            q,
+        ),
+        panel(
+            sett,
+            charts.bar(
+                sett.rows,
+                "setting_name",
+                "spend_per_head",
+                "Spend per head by setting",
+                y_title="£ per head",
+            ),
+            q,
+        ),
+        panel(
+            rcm,
+            charts.heatmap(
+                rcm.rows,
+                "setting_name",
+                "segment_name",
+                "spend_per_person",
+                "Resource consumption map: spend per person by segment and setting",
+            ),
+            q,
+        ),
+        panel(
+            top,
+            charts.bar(
+                [r for r in top.rows if r["dimension"] == "segment"],
+                "group",
+                "share_of_cohort_spend",
+                "Top-cost cohort: share of its spend by segment",
+                y_title="% of cohort spend",
+            ),
+            q,
+            note="The costliest 5% of the ICB's registered people; patterns only, no individual rows.",
+        ),
     ]
     if s.user.role is Role.ANALYST:
-        panels.append({"id": "top-persons", "title": "Costliest individuals (pseudonymised; analysts only)",
-                       "figure": None, "columns": [], "rows": [], "note": "Row-level data: "
-                       "/api/v1/marts/spend_top_persons", "csv": None, "xlsx": None,
-                       "link": "/api/v1/marts/spend_top_persons"})
+        panels.append(
+            {
+                "id": "top-persons",
+                "title": "Costliest individuals (pseudonymised; analysts only)",
+                "figure": None,
+                "columns": [],
+                "rows": [],
+                "note": "Row-level data: /api/v1/marts/spend_top_persons",
+                "csv": None,
+                "xlsx": None,
+                "link": "/api/v1/marts/spend_top_persons",
+            }
+        )
     return _area_page(request, s, "Spend", level, code, prog.fy, panels=panels, note=prog.note)
 
 
 @router.get("/needs", response_class=HTMLResponse)
-def needs(request: Request, area: str | None = None, fy: int | None = None, condition: str | None = None):
+def needs(
+    request: Request, area: str | None = None, fy: int | None = None, condition: str | None = None
+):
     s = _session(request, *POPULATION_ROLES)
     data = service.web(request).data
     level, code, q = _q(request, s, area, fy)
     prev = service.dataset(data, s, "prevalence", level, code, fy=fy)
     conditions = [r["condition"] for r in prev.rows]
     condition = condition if condition in conditions else (conditions[0] if conditions else None)
-    panels = [panel(prev, charts.error_bars(prev.rows, "condition", "isr", "isr_lower", "isr_upper",
-                                            "Recorded prevalence against expected (ratio, ICB = 1)",
-                                            "Observed / expected"), q)]
+    panels = [
+        panel(
+            prev,
+            charts.compared_bar(
+                prev.rows,
+                "condition",
+                "prevalence",
+                "Recorded prevalence, compared with the ICB and the parent area",
+                compare=compare(level, "prevalence"),
+                y_title="Recorded prevalence",
+                y_format=".1%",
+            ),
+            q,
+            columns=[
+                "condition",
+                "register",
+                "denominator",
+                "prevalence",
+                "prevalence_vs_icb",
+                "prevalence_vs_parent",
+            ],
+        ),
+        panel(
+            prev,
+            charts.error_bars(
+                prev.rows,
+                "condition",
+                "isr",
+                "isr_lower",
+                "isr_upper",
+                "Recorded prevalence against expected (ratio, ICB = 1)",
+                "Observed / expected",
+            ),
+            q,
+        ),
+    ]
     try:
         within = None if level == "practice" else f"{level}:{code}"
-        prac = service.dataset(data, s, "prevalence", "practice", code if level == "practice" else None,
-                               within=within, fy=fy)
+        prac = service.dataset(
+            data,
+            s,
+            "prevalence",
+            "practice",
+            code if level == "practice" else None,
+            within=within,
+            fy=fy,
+        )
         rows = [r for r in prac.rows if r["condition"] == condition]
         names = {a["code"]: a["name"] for a in prac.areas}
-        panels.append(panel(prac, charts.funnel(rows, f"Funnel plot: {condition} prevalence by practice", names),
-                            {"level": "practice", "within": within, "fy": fy}, rows=rows))
+        panels.append(
+            panel(
+                prac,
+                charts.funnel(rows, f"Funnel plot: {condition} prevalence by practice", names),
+                {"level": "practice", "within": within, "fy": fy},
+                rows=rows,
+            )
+        )
     except HTTPException:
         pass
     emer = service.dataset(data, s, "emergency", level, code, fy=fy)
-    panels.append(panel(emer, None, q))
-    return _area_page(request, s, "Health needs", level, code, prev.fy, panels=panels, note=prev.note,
-                      conditions=conditions, condition=condition)
+    for r in emer.rows:
+        r["year"] = fmt(r["fy"], name="fy")
+    panels.append(
+        panel(
+            emer,
+            charts.error_bars(
+                emer.rows,
+                "year",
+                "dsr",
+                "dsr_lower",
+                "dsr_upper",
+                "Emergency admissions per 100,000 (DSR) by financial year",
+                "DSR per 100,000",
+                compare=compare(level, "dsr"),
+            ),
+            q,
+        )
+    )
+    return _area_page(
+        request,
+        s,
+        "Health needs",
+        level,
+        code,
+        prev.fy,
+        panels=panels,
+        note=prev.note,
+        conditions=conditions,
+        condition=condition,
+    )
 
 
 @router.get("/practice", response_class=HTMLResponse)
@@ -387,31 +761,121 @@ def practice(request: Request, code: str | None = None, fy: int | None = None):
     names = {a["code"]: a["name"] for a in views["summary"].areas}
     for v in views.values():
         for r in v.rows:
-            r["area_name"] = f"{r['level'].upper() if r['level'] != 'practice' else 'Practice'}: {names.get(r['area_code'], r['area_code'])}"
+            r["area_name"] = (
+                f"{r['level'].upper() if r['level'] != 'practice' else 'Practice'}: {names.get(r['area_code'], r['area_code'])}"
+            )
     sm, st, pv = views["summary"], views["settings"], views["prevalence"]
-    measures = [("spend_per_head", "Spend per head (£)"), ("emergency_per_1000", "Emergency admissions per 1,000"),
-                ("ae_per_1000", "A&E attendances per 1,000"), ("ltc2plus_pct", "% with 2+ LTCs")]
+    measures = [
+        ("spend_per_head", "Spend per head (£)"),
+        ("emergency_per_1000", "Emergency admissions per 1,000"),
+        ("ae_per_1000", "A&E attendances per 1,000"),
+        ("ltc2plus_pct", "% with 2+ LTCs"),
+    ]
     icb = next((r for r in sm.rows if r["level"] == "icb"), {})
 
-    def index(r, m):  # the area's value against the ICB's (= 100)
+    def index(r, m):  # the area's value against the ICB's (= 100); a withheld value stays "*"
+        if r.get(m) == "*":
+            return "*"
         v, base = charts.num(r.get(m)), charts.num(icb.get(m))
         return None if v is None or not base else 100 * v / base
 
-    long = [{"measure": label, "area_name": r["area_name"], "value": index(r, m)} for m, label in measures
-            for r in sm.rows]
+    long = [
+        {"measure": label, "area_name": r["area_name"], "value": index(r, m)}
+        for m, label in measures
+        for r in sm.rows
+    ]
     _name_settings(st)
     q = {"level": "practice", "area": code, "fy": fy}
     panels = [
-        panel(sm, charts.grouped_bar(long, "measure", "value", "area_name",
-                                     "Key measures against the ICB (ICB = 100)", y_title="index (ICB = 100)"), q),
-        panel(st, charts.grouped_bar(st.rows, "setting_name", "spend_per_head", "area_name",
-                                     "Spend per head by setting"), q),
-        panel(pv, charts.grouped_bar(pv.rows, "condition", "prevalence", "area_name", "Recorded prevalence",
-                                     y_format=".0%"), q),
+        _compared_panel(sm, pv, code),
+        panel(
+            sm,
+            charts.grouped_bar(
+                long,
+                "measure",
+                "value",
+                "area_name",
+                "Key measures against the ICB (ICB = 100)",
+                y_title="index (ICB = 100)",
+            ),
+            q,
+        ),
+        panel(
+            st,
+            charts.grouped_bar(
+                st.rows, "setting_name", "spend_per_head", "area_name", "Spend per head by setting"
+            ),
+            q,
+        ),
+        panel(
+            pv,
+            charts.grouped_bar(
+                pv.rows,
+                "condition",
+                "prevalence",
+                "area_name",
+                "Recorded prevalence",
+                y_format=".0%",
+            ),
+            q,
+        ),
     ]
-    return _render(request, s, "page.html", title=f"Practice: {names.get(code, code)} ({code})", scope=None,
-                   practice_menu=menu, practice=code, fy=sm.fy, panels=panels, note=sm.note,
-                   area_name=names.get(code, code))
+    return _render(
+        request,
+        s,
+        "page.html",
+        title=f"Practice: {names.get(code, code)} ({code})",
+        scope=None,
+        practice_menu=menu,
+        practice=code,
+        fy=sm.fy,
+        panels=panels,
+        note=sm.note,
+        area_name=names.get(code, code),
+    )
+
+
+def _compared_panel(sm: service.Result, pv: service.Result, code: str) -> dict:
+    """A table of the practice's key measures and recorded prevalence, each with its
+    significance against the ICB and the PCN (the category only: no limits are released)."""
+    labels = {c["name"]: c["label"] for c in sm.columns}
+    rows = []
+    for r in (r for r in sm.rows if r["level"] == "practice" and r["area_code"] == code):
+        for m in ("emergency_per_1000", "ae_per_1000", "ltc2plus_pct"):
+            rows.append(
+                {
+                    "measure": labels[m],
+                    "value": fmt(r.get(m), name=m),
+                    "value_vs_icb": r.get(f"{m}_vs_icb"),
+                    "value_vs_parent": r.get(f"{m}_vs_parent"),
+                }
+            )
+    for r in (r for r in pv.rows if r["level"] == "practice" and r["area_code"] == code):
+        rows.append(
+            {
+                "measure": f"Recorded prevalence: {r['condition']}",
+                "value": fmt(r.get("prevalence"), name="prevalence"),
+                "value_vs_icb": r.get("prevalence_vs_icb"),
+                "value_vs_parent": r.get("prevalence_vs_parent"),
+            }
+        )
+    return {
+        "id": f"p{secrets.token_hex(4)}",
+        "title": "How the practice compares with the ICB and its PCN",
+        "figure": None,
+        "rows": rows,
+        "csv": None,
+        "xlsx": None,
+        "note": "",
+        "columns": [
+            {"name": "measure", "label": "Measure", "kind": "label"},
+            {"name": "value", "label": "Value", "kind": "label"},
+            {"name": "value_vs_icb", "label": "Compared with the ICB", "kind": "label"},
+            {"name": "value_vs_parent", "label": "Compared with the PCN", "kind": "label"},
+        ],
+        "withheld": withheld_in(rows, ["value"]),
+        "significance": any(r["value_vs_icb"] for r in rows),
+    }
 
 
 # ---- data quality, audit and users ----------------------------------------------------
@@ -427,14 +891,31 @@ def quality(request: Request, submitter: str | None = None):
     scores = service.dq(data, s, "scores", submitter)
     results = service.dq(data, s, "results", submitter)
     q = {"submitter": submitter}
-    rows = [r for r in scores.rows if r.get("score") not in (None, "*")]
+    rows = [r for r in scores.rows if r.get("score") is not None]  # "*" is drawn as suppressed
     panels = [
-        panel(scores, charts.bar(rows[:60], "submitter" if submitter is None else "dataset", "score",
-                                 "Data-quality score by submission", y_title="score"), q),
+        panel(
+            scores,
+            charts.bar(
+                rows[:60],
+                "submitter" if submitter is None else "dataset",
+                "score",
+                "Data-quality score by submission",
+                y_title="score",
+            ),
+            q,
+        ),
         panel(results, None, q),
     ]
-    return _render(request, s, "quality.html", title="Data quality", panels=panels, submitters=subs,
-                   submitter=submitter, note=scores.note)
+    return _render(
+        request,
+        s,
+        "quality.html",
+        title="Data quality",
+        panels=panels,
+        submitters=subs,
+        submitter=submitter,
+        note=scores.note,
+    )
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -443,29 +924,46 @@ def audit_page(request: Request, page: int = 1):
     page = max(1, min(page, 10**6))
     store = service.web(request).store
     rows = store.audit_rows(100, (page - 1) * 100)
-    return _render(request, s, "audit.html", title="Audit log", rows=rows, page=page,
-                   total=store.audit_count())
+    return _render(
+        request, s, "audit.html", title="Audit log", rows=rows, page=page, total=store.audit_count()
+    )
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(request: Request, message: str | None = None):
     s = _session(request, Role.ADMIN)
-    return _render(request, s, "users.html", title="Users", users=service.web(request).store.users(),
-                   roles=list(Role), message=message)
+    return _render(
+        request,
+        s,
+        "users.html",
+        title="Users",
+        users=service.web(request).store.users(),
+        roles=list(Role),
+        message=message,
+    )
 
 
 @router.post("/admin/users")
-def add_user(request: Request, username: Annotated[str, Form(max_length=64)],
-             password: Annotated[str, Form(max_length=256)],
-             role: Annotated[Role, Form()], organisation: Annotated[str, Form(max_length=20)],
-             csrf_token: Annotated[str, Form(max_length=100)], display_name: Annotated[str, Form(max_length=100)] = ""):
+def add_user(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    role: Annotated[Role, Form()],
+    organisation: Annotated[str, Form(max_length=20)],
+    csrf_token: Annotated[str, Form(max_length=100)],
+    display_name: Annotated[str, Form(max_length=100)] = "",
+):
     from phm.errors import UserError
 
     s = _session(request, Role.ADMIN)
     if not same_token(s.csrf_token, csrf_token):
         raise HTTPException(403, "the form expired; reload the page and try again")
     try:
-        service.web(request).store.add_user(username, password, role, organisation, display_name or None)
+        service.web(request).store.add_user(
+            username, password, role, organisation, display_name or None
+        )
     except UserError as e:
         return RedirectResponse(f"/admin/users?{urlencode({'message': str(e)})}", status_code=303)
-    return RedirectResponse(f"/admin/users?{urlencode({'message': f'Added {username}.'})}", status_code=303)
+    return RedirectResponse(
+        f"/admin/users?{urlencode({'message': f'Added {username}.'})}", status_code=303
+    )
