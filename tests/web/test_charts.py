@@ -190,3 +190,10 @@ def test_values_that_are_missing_but_not_withheld_are_named_in_a_note():
     [note] = fig["layout"]["annotations"]
     assert note["text"] == "No value for: 2 (see the table)."
     assert [list(t["x"]) for t in held(fig)] == [["3"]]
+
+
+def test_a_point_chart_with_nothing_to_draw_says_so_instead_of_empty_axes():
+    rows = [{"g": "1", "v": None}, {"g": "2", "v": None}]
+    fig = charts.error_bars(rows, "g", "v", "lo", "hi", "t")
+    assert fig["layout"]["xaxis"]["visible"] is False and fig["layout"]["yaxis"]["visible"] is False
+    assert fig["layout"]["annotations"][0]["text"] == "No value for: 1, 2 (see the table)."

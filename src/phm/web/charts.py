@@ -470,13 +470,14 @@ def error_bars(
         for c, idx in groups
     ]
     marks = _marks(xs, [withheld(r.get(y)) for r in rows])
+    empty = {} if any(v is not None for v in ys) or marks else {"visible": False}  # nothing to draw
     return _fig(
         [*data, *marks],
         title,
         withheld=sum(withheld(r.get(y)) for r in rows),
         missing=_missing(rows, x, y),
-        yaxis={"title": {"text": y_title}, "rangemode": "tozero"},
-        xaxis={"categoryorder": "array", "categoryarray": xs},
+        yaxis={"title": {"text": y_title}, "rangemode": "tozero", **empty},
+        xaxis={"categoryorder": "array", "categoryarray": xs, **empty},
         legend={"orientation": "h", "y": -0.25},
     )
 

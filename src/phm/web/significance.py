@@ -45,7 +45,6 @@ from phm.stats import poisson_ci, wilson_ci
 
 HIGHER, SIMILAR, LOWER, WITHHELD = "higher", "similar", "lower", "suppressed"
 CATEGORIES = (HIGHER, SIMILAR, LOWER, WITHHELD)
-COMPARATORS = ("icb", "parent")
 # Fingertips' "blue orange blue" colours for indicators without a polarity; never shown alone.
 COLOURS = {
     LOWER: "#5555E6",
