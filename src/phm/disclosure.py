@@ -340,7 +340,10 @@ def finish(
             out[c.name] = shown[c.name]
         elif c.kind is Kind.STANDARDISED:
             out[c.name] = [
-                None if v is None or v != v else SUPPRESSED if b is None or b == SUPPRESSED else v
+                # a missing value beside a released non-zero count is shown as *, not blank: a
+                # blank DSR (none below 10 events) would tell that a count shown as 10 is 8-9
+                (SUPPRESSED if isinstance(b, int | float) and b else None) if v is None or v != v
+                else SUPPRESSED if b is None or b == SUPPRESSED else v
                 for v, b in zip((row[c.name] for row in rows), shown[c.basis], strict=True)
             ]
     for c in (c for c in released if c.kind is Kind.RATIO):

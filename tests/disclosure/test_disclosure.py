@@ -611,3 +611,11 @@ def test_property_no_released_money_breaks_the_magnitude_rule(cells):
     withheld = [r for r in out if r["spend"] == S]
     candidates = [r for r, o in zip(rows, out, strict=True) if o["spend"] != S and r["spend"]]
     assert len(withheld) != 1 or not candidates
+
+
+def test_missing_standardised_value_beside_a_released_count_is_withheld_not_blank():
+    """A DSR is not computed below 10 events: blank beside a count shown as 10 would reveal
+    8-9 events, so it is shown as * (a zero count keeps its blank)."""
+    out = protect([row("A", 9, 100, dsr=float("nan")), row("B", 0, 100, dsr=float("nan"))], TABLE)
+    assert (out[0]["deaths"], out[0]["dsr"]) == (10, S)
+    assert (out[1]["deaths"], out[1]["dsr"]) == (0, None)
