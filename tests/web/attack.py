@@ -815,6 +815,7 @@ class _UnionFind:
             self.parent[rb] = ra
 
 
+UNBOUNDED = "unbounded"  # what an LP maximising a cell with no upper bound returns
 FIXED_WIDTH = 0.02  # a released value this precise (exact money, a released 0) is a constant
 
 
@@ -1031,6 +1032,8 @@ class _Component:
         res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=self.b_eq if A_eq is not None else None,
                       bounds=bounds, method="highs")
         self.lps += 1
+        if res.status == 3:
+            return UNBOUNDED
         return res.x[: self.n] if res.status == 0 else None
 
 
@@ -1128,7 +1131,7 @@ def attack(relations: list[Relation], released: dict[Key, Any], tables: set, tru
                         aux.append((j, goal, None if math.isinf(s.hi[v]) else s.hi[v], "down"))
                         weights.append(1.0 / scale)
                 x = lp.solve(np.concatenate([np.zeros(lp.n), weights]), aux)
-                if x is not None:
+                if isinstance(x, np.ndarray):
                     note(x)
                 remaining = [v for v in remaining if not proven(v)]
             stall = stall + 1 if len(remaining) == before else 0
@@ -1138,7 +1141,10 @@ def attack(relations: list[Relation], released: dict[Key, Any], tables: set, tru
             e[pos[v]] = 1.0
             top = lp.solve(-e)
             bot = lp.solve(e)
-            if top is None or bot is None:
+            if top is UNBOUNDED:  # no upper bound at all: the cell is not pinned
+                need[v].hi_seen = INF
+                continue
+            if top is None or not isinstance(bot, np.ndarray):
                 result.inconsistent.append(f"{show(next(k for k, i in s.var_of.items() if i == v))}: LP failed")
                 continue
             hi_, lo_ = top[pos[v]], bot[pos[v]]

@@ -97,17 +97,24 @@ def run_attack(app, dashboard: Dashboard, usernames: list[str]) -> tuple[list[st
 
 
 KNOWN_GAP = (
-    "issue 12 open: complementary suppression is checked per relation, not by solving the linked "
-    "tables; on the 10k ICB the LP still proves 1-7 for withheld counts of tiny practices "
-    "(e.g. a 50-person practice's pyramid, segment and rcm persons) and some LPs fail"
+    "issue 12 open: not yet shown to pass. The server's audit (phm.web.differencing) repairs "
+    "every pin bound propagation finds, not every pin linear programming could find; the place "
+    "lead's attack (every practice, PCN and year) takes over 8 minutes and has not been run to "
+    "the end against it"
 )
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_GAP)
 def test_differencing_attack_on_the_test_icb(web_app, dashboard):
-    # one account: the full set (place, two PCNs, three practices) takes about 10 minutes
-    users = ["practice-a1"]
+    """Every practice account and both PCN leads: nothing withheld can be worked out."""
+    users = ["practice-a1", "practice-a2", "practice-b1", "pcn-a", "pcn-b"]
     failures, figures = run_attack(web_app, dashboard, users)
+    print(figures)
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.xfail(strict=True, run=False, reason=KNOWN_GAP)
+def test_differencing_attack_on_the_test_icb_as_the_place_lead(web_app, dashboard):
+    failures, figures = run_attack(web_app, dashboard, ["place"])
     print(figures)
     assert not failures, "\n".join(failures)
 

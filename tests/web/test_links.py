@@ -16,7 +16,7 @@ import math
 import pytest
 
 from phm.disclosure import SUPPRESSED, round_money
-from phm.web.datasets import DATASETS, RELATIONS, Same, Sum
+from phm.web.datasets import DATASETS, RELATIONS, Bands, Same, Sum
 from phm.web.links import protect_all
 
 S = SUPPRESSED
@@ -53,12 +53,13 @@ def _relation_pairs(dashboard, rel, controlled):
             other.setdefault(_key(r, rel.on), r[cb])
         return [(r[ca], other.get(_key(r, rel.on))) for r in kept(a)]
     (a, ca), (b, cb) = (x.split(".") for x in (rel.parts, rel.total))
-    matched = [k for k in rel.by if k in DATASETS[b].key_names]
+    rename = dict(rel.rename)
+    matched = [k for k in rel.by if rename.get(k, k) in DATASETS[b].key_names]
     where = dict(rel.where)
     totals: dict = {}
     for r in flat(dashboard, b, controlled):
         if all(r[k] == v for k, v in where.items()):
-            totals.setdefault(_key(r, matched), r[cb])
+            totals.setdefault(_key(r, [rename.get(k, k) for k in matched]), r[cb])
     sums: dict = {}
     for r in kept(a):
         sums.setdefault(_key(r, rel.by), []).append(r[ca])
@@ -69,21 +70,48 @@ def _relation_pairs(dashboard, rel, controlled):
     return out
 
 
-@pytest.mark.parametrize(
-    "rel",
-    RELATIONS,
-    ids=lambda r: (
-        f"{type(r).__name__}:{getattr(r, 'cells', None) or r.parts}->{getattr(r, 'of', None) or r.total}"
-    ),
-)
+def _rel_id(r) -> str:
+    if isinstance(r, Bands):
+        return f"Bands:{r.bands}~{r.count}"
+    if isinstance(r, Same):
+        return f"Same:{r.cells}->{r.of}"
+    return f"Sum:{r.parts}{'<=' if r.sense == '<=' else '->'}{r.total}:{'/'.join(k for k, _ in r.only)}"
+
+
+@pytest.mark.parametrize("rel", [r for r in RELATIONS if not isinstance(r, Bands)], ids=_rel_id)
 def test_every_declared_relation_holds_on_the_exact_data(dashboard, rel):
     pairs = _relation_pairs(dashboard, rel, controlled=False)
     assert pairs, "the relation matched no rows"
     if isinstance(rel, Same):
         bad = [(a, b) for a, b in pairs if b is None or not _close(a, b)]
+    elif rel.sense == "<=":  # a bound: the parts add up to at most the total
+        bad = [(t, sum(p)) for t, p in pairs if t is not None and sum(p) > float(t) + 1e-6]
+        assert any(t is not None for t, _ in pairs), "no part matched a total"
     else:  # a total with no row is a group with no one in it (dash_ineq has no zero rows)
         bad = [(t, sum(p)) for t, p in pairs if not _close(t or 0, sum(p))]
     assert not bad, f"{len(bad)} of {len(pairs)} do not hold, e.g. {bad[:3]}"
+
+
+def test_age_band_bounds_hold_on_the_exact_data(dashboard):
+    """Bands: each minimum-age count lies between the bands from that age and the bands
+    reaching it (checked by building the protection's own bounds on the raw cells)."""
+    from phm.web import links
+
+    (rel,) = [r for r in RELATIONS if isinstance(r, Bands)]
+    raw = {n: [r for rows in s.raw.values() for r in rows] for n, s in dashboard.served.items()}
+    t, n = {}, 0
+    for name in ("pyramid", "prevalence"):
+        rows = raw[name]
+        col = rel.bands.split(".")[1] if name == "pyramid" else rel.count.split(".")[1]
+        t[name] = links._Table(name, rows, list(DATASETS[name].key_names), {col: [r[col] for r in rows]}, {},
+                               {col: n})
+        n += len(rows)
+    values = [v for name in ("pyramid", "prevalence") for v in next(iter(t[name].raw.values()))]
+    bounds = links._bands(t, rel)
+    assert len(bounds) > 100
+    bad = [(total, parts) for total, parts, sense in bounds
+           if sum(values[i] for i in parts) > sum(values[i] for i in total) + 1e-6]
+    assert not bad, bad[:3]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +123,7 @@ def test_a_value_shown_twice_is_withheld_in_both_or_neither(dashboard, rel):
 
 
 @pytest.mark.parametrize(
-    "rel", [r for r in RELATIONS if isinstance(r, Sum)], ids=lambda r: f"{r.parts}->{r.total}"
+    "rel", [r for r in RELATIONS if isinstance(r, Sum) and r.sense == "="], ids=_rel_id
 )
 def test_no_margin_has_a_lone_withheld_cell(dashboard, rel):
     lone = []

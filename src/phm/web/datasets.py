@@ -260,12 +260,27 @@ class Sum:
     by: tuple[str, ...] = ()
     only: tuple[tuple[str, tuple], ...] = ()
     where: tuple[tuple[str, object], ...] = ()
+    sense: str = "="  # "<=": the parts add up to at most the total (a bound, not a margin)
+    rename: tuple[tuple[str, str], ...] = ()  # a ``by`` key of the parts -> the total's key name
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Age bands of ``bands`` (e.g. ``pyramid.persons`` by ``age_band``) against a count of
+    people from a minimum age (``count``, e.g. ``prevalence.denominator`` by ``min_age``): the
+    count is at least the bands starting at or above the minimum age and at most the bands
+    reaching it, and falls as the minimum age rises."""
+
+    bands: str
+    count: str
+    band_key: str
+    age_key: str
 
 
 INEQ = ("persons", "person_years", "spend")
 BANDS_65 = ("65-69", "70-74", "75-79", "80-84", "85-89", "90+")
 BANDS_50 = ("50-54", "55-59", "60-64", *BANDS_65)
-RELATIONS: tuple[Same | Sum, ...] = (
+RELATIONS: tuple[Same | Sum | Bands, ...] = (
     Same("settings.population", "summary.persons"),
     Same("programmes.population", "summary.persons"),
     Same("rcm.persons", "segments.persons", on=("segment",)),
@@ -295,6 +310,18 @@ RELATIONS: tuple[Same | Sum, ...] = (
     Sum("top_cohort.persons", "top_cohort.area_persons", by=("dimension",),
         only=(("dimension", ("segment", "age_band_broad", "ltc_count")),)),
     Sum("top_cohort.spend", "top_cohort.area_spend", by=("dimension",)),
+    Sum("imd.persons", "summary.core20", only=(("imd2019_decile", ("1", "2")),)),
+    # bounds an attacker can also use (docs/governance.md, "Secondary disclosure")
+    Sum("rcm.users", "rcm.persons", by=("segment", "setting"), sense="<="),
+    Sum("prevalence.register", "prevalence.denominator", by=("condition", "min_age"), sense="<="),
+    Sum("top_cohort.persons", "top_cohort.area_persons", by=("dimension", "group"), sense="<="),
+    *(Sum(f"top_cohort.{m}", f"segments.{m}", by=("group",), rename=(("group", "segment"),),
+          only=(("dimension", ("segment",)),), sense="<=") for m in ("persons", "spend")),
+    Sum("top_cohort.persons", "summary.ltc2plus", only=(("dimension", ("ltc_count",)), ("group", ("2", "3", "4+"))),
+        sense="<="),
+    Sum("top_cohort.persons", "summary.age65plus",
+        only=(("dimension", ("age_band_broad",)), ("group", ("65-74", "75-84", "85+"))), sense="<="),
+    Bands("pyramid.persons", "prevalence.denominator", band_key="age_band", age_key="min_age"),
 )
 
 DatasetName = StrEnum("DatasetName", {n: n for n in DATASETS})  # the API's path enum

@@ -15,11 +15,14 @@ ratios are computed from its protected cells (:func:`phm.disclosure.finish`).
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from phm.disclosure import SUPPRESSED, Kind, finish, primary, suppress_linked
-from phm.web.datasets import AREA, DATASETS, RELATIONS, Same, Sum
+from phm.web import differencing
+from phm.web.datasets import AREA, DATASETS, RELATIONS, Bands, Same, Sum
 
 _ADDITIVE = (Kind.COUNT, Kind.MONEY)
 
@@ -85,33 +88,52 @@ def protect_all(
     values: list = [None] * n
     released: list = [None] * n
     money = [False] * n
+    integer = [False] * n
     for tb in t.values():
         for c, b in tb.base.items():
             is_money = DATASETS[tb.name].column(c).kind is Kind.MONEY
+            whole = not is_money and all(v is None or float(v).is_integer() for v in tb.raw[c])
             for i, (v, s) in enumerate(zip(tb.raw[c], tb.shown[c], strict=True)):
-                values[b + i], released[b + i], money[b + i] = v, s, is_money
+                values[b + i], released[b + i], money[b + i], integer[b + i] = v, s, is_money, whole
 
     uf = _UnionFind(n)
-    relations: list[list[int]] = []
+    sums: list[tuple[list[int], list[int], str]] = []  # (total or [], parts, sense)
     for rel in RELATIONS:
         if isinstance(rel, Same):
             _same(t, rel, uf)
     for rel in RELATIONS:
         if isinstance(rel, Sum):
-            relations += _sums(t, rel)
+            sums += _sums(t, rel)
+        elif isinstance(rel, Bands):
+            sums += _bands(t, rel)
     for tb in t.values():
         if DATASETS[tb.name].hierarchical:
-            relations += _hierarchy(tb, parent)
+            sums += _hierarchy(tb, parent)
 
     # one cell per quantity: withheld if any copy is (copies have equal values and rules)
     for i in range(n):
         r = uf.find(i)
         if released[i] == SUPPRESSED:
             released[r] = SUPPRESSED
-    canon = {tuple(sorted({uf.find(i) for i in rel})) for rel in relations}
+        integer[r] = integer[r] and integer[i]
+    canon = {
+        tuple(sorted({uf.find(i) for i in (*total, *parts)}))
+        for total, parts, sense in sums
+        if sense == "="
+    }
     canon = [list(rel) for rel in sorted(canon) if len(rel) > 1]
     withheld_before = sum(1 for i in range(n) if uf.find(i) == i and released[i] == SUPPRESSED)
     added = suppress_linked(values, released, canon, money)
+    terms, weakened = _terms(sums, uf, values)
+    checked = differencing.protect(
+        values,
+        released,
+        terms,
+        integer,
+        money,
+        lambda: suppress_linked(values, released, canon, money),
+    )
+    checked["weakened"] = weakened
 
     out = {}
     for tb in t.values():
@@ -122,9 +144,42 @@ def protect_all(
         "cells": sum(1 for i in range(n) if uf.find(i) == i),
         "relations": len(canon),
         "primary": withheld_before,
-        "secondary": added,
+        "secondary": added + checked["added"],
+        "audit": checked,
     }
     return out, stats
+
+
+def _terms(sums, uf: _UnionFind, values: list) -> tuple[list[differencing.Relation], int]:
+    """The relations with a total, over canonical cells, as ``sum(coef * cell) (= or <=) 0``.
+    A margin that does not hold exactly on the data (e.g. a parent area with people whose
+    practice is unknown) is kept as the bound that does hold. Returns them and how many were
+    weakened so."""
+    out = {}
+    weakened = 0
+    for total, parts, sense in sums:
+        if not total:
+            continue
+        acc: dict[int, float] = {}
+        for i in total:
+            acc[uf.find(i)] = acc.get(uf.find(i), 0.0) + 1.0
+        for i in parts:
+            acc[uf.find(i)] = acc.get(uf.find(i), 0.0) - 1.0
+        gap = sum(a * float(values[i] or 0) for i, a in acc.items())  # total - parts
+        scale = 1e-6 * (1 + sum(abs(a * float(values[i] or 0)) for i, a in acc.items()))
+        if sense == "=" and abs(gap) > scale:
+            sense, weakened = "<=", weakened + 1
+            flip = gap > 0  # parts <= total holds: write parts - total <= 0
+        else:
+            flip = sense == "<="
+            if flip and gap < -scale:
+                raise ValueError(
+                    f"a bound in phm.web.datasets.RELATIONS does not hold on the data (by {gap:g})"
+                )
+        terms = tuple(sorted(((-a if flip else a), i) for i, a in acc.items() if a))
+        if len(terms) > 1 or (terms and sense == "="):
+            out[(terms, sense)] = differencing.Relation(terms, sense)
+    return list(out.values()), weakened
 
 
 def _index(tb: _Table, names) -> dict[tuple, list[int]]:
@@ -149,15 +204,16 @@ def _same(t: dict[str, _Table], rel: Same, uf: _UnionFind) -> None:
                 uf.union(ta.cell(ca, i), tb.cell(cb, j))
 
 
-def _sums(t: dict[str, _Table], rel: Sum) -> list[list[int]]:
+def _sums(t: dict[str, _Table], rel: Sum) -> list[tuple[list[int], list[int], str]]:
     (a, ca), (b, cb) = _split(rel.parts), _split(rel.total)
     if a not in t or b not in t:
         return []
     tp, tt = t[a], t[b]
     only = dict(rel.only)
-    matched = [k for k in rel.by if k in tt.keys]
+    rename = dict(rel.rename)
+    matched = [k for k in rel.by if rename.get(k, k) in tt.keys]
     where = dict(rel.where)
-    totals = _index(tt, [*matched, *where])
+    totals = _index(tt, [*(rename.get(k, k) for k in matched), *where])
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(tp.rows):
         if tp.raw[ca][i] is None or any(r[k] not in v for k, v in only.items()):
@@ -171,11 +227,54 @@ def _sums(t: dict[str, _Table], rel: Sum) -> list[list[int]]:
             *where.values(),
         )
         total = [tt.cell(cb, j) for j in totals.get(total_key, ())[:1] if tt.raw[cb][j] is not None]
-        out.append(total + cells)
+        out.append((total, cells, rel.sense))
     return out
 
 
-def _hierarchy(tb: _Table, parent) -> list[list[int]]:
+def _band_limits(band: str) -> tuple[int, float]:
+    """'5-9' -> (5, 9); '90+' -> (90, inf)."""
+    low, _, high = str(band).rstrip("+").partition("-")
+    return int(low), float(high) if high else math.inf
+
+
+def _bands(t: dict[str, _Table], rel: Bands) -> list[tuple[list[int], list[int], str]]:
+    (a, ca), (b, cb) = _split(rel.bands), _split(rel.count)
+    if a not in t or b not in t:
+        return []
+    tb, tc = t[a], t[b]
+    bands: dict[tuple, list[tuple[int, float, int]]] = {}
+    for i, r in enumerate(tb.rows):
+        if tb.raw[ca][i] is not None:
+            bands.setdefault(tb.key(i, ()), []).append(
+                (*_band_limits(r[rel.band_key]), tb.cell(ca, i))
+            )
+    counts: dict[tuple, dict[int, int]] = {}
+    for j, r in enumerate(tc.rows):
+        if tc.raw[cb][j] is not None:
+            counts.setdefault(tc.key(j, ()), {}).setdefault(int(r[rel.age_key]), tc.cell(cb, j))
+    out = []
+    for head, by_age in counts.items():
+        mine = bands.get(head, [])
+        ages = sorted(by_age)
+        for age in ages:
+            c = by_age[age]
+            out.append(
+                ([c], [i for low, _, i in mine if low >= age], "<=")
+            )  # bands from age <= count
+            out.append(
+                ([i for _, high, i in mine if high >= age], [c], "<=")
+            )  # count <= bands reaching age
+        out += [([by_age[lo]], [by_age[hi]], "<=") for lo, hi in itertools.pairwise(ages)]
+        if 0 in by_age:  # the same two bounds against everyone (min age 0), spelt out
+            everyone = by_age[0]
+            for age in ages[1:]:
+                c = by_age[age]
+                out.append(([everyone], [c, *(i for _, high, i in mine if high < age)], "<="))
+                out.append(([c, *(i for low, _, i in mine if low < age)], [everyone], "<="))
+    return out
+
+
+def _hierarchy(tb: _Table, parent) -> list[tuple[list[int], list[int], str]]:
     """For each column: the parent area's cell and its children's cells, per year and category."""
     idx = _index(tb, tb.keys)
     children: dict[tuple, list[int]] = {}
@@ -187,6 +286,11 @@ def _hierarchy(tb: _Table, parent) -> list[list[int]]:
     for key, rows in children.items():
         top = idx.get(key, ())[:1]
         for c in tb.base:
-            cells = [tb.cell(c, j) for j in (*top, *rows) if tb.raw[c][j] is not None]
-            out.append(cells)
+            out.append(
+                (
+                    [tb.cell(c, j) for j in top if tb.raw[c][j] is not None],
+                    [tb.cell(c, j) for j in rows if tb.raw[c][j] is not None],
+                    "=",
+                )
+            )
     return out

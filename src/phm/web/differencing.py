@@ -1,0 +1,223 @@
+"""The differencing audit: can a withheld cell be worked out from everything released?
+(docs/governance.md, "Secondary disclosure"; issue 12.)
+
+Complementary suppression (:func:`phm.disclosure.suppress_linked`) checks each relation on
+its own. An attacker who combines relations, with every released value read as the interval
+of true values its rounding leaves, can do better. A suppression pattern is safe when each
+withheld cell's feasible interval stays wide enough (Hundepool A et al., *Statistical
+Disclosure Control*, Wiley 2012, section 4.3 "Secondary cell suppression": the attacker's
+interval of a sensitive cell must cover its protection range).
+
+:func:`audit` is that attacker, run by the server on its exact data over the union of every
+cell any non-analyst role can see (a role sees a subset, so its intervals can only be
+wider). It bounds every cell by *feasibility-based bound tightening* (:func:`tighten`):
+each relation bounds each of its cells by the extremes of the others, repeated until
+nothing moves. Every bound it derives is valid, so a cell it pins is pinned; it is weaker
+than linear programming over all relations at once, which the attacker's test
+(``tests/web/test_attack.py``) also runs. A withheld cell is *unsafe* when it is proved:
+
+- a count of 1-7 that cannot reach 8 (a ``*`` is never 0, as 0 is shown);
+- any other count that cannot move by 1 from its true value;
+- a £ value that cannot move from its true value by its rounding base.
+
+:func:`protect` repeats: audit, then withhold one more cell beside each unsafe cell (the
+smallest released non-zero cell of the same kind in any relation with it), re-run the
+per-relation rules, until the audit finds nothing (or nothing is left to withhold, which is
+reported).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from phm.disclosure import ROUND_TO, SMALL_MAX, SUPPRESSED, money_base
+
+HALF = ROUND_TO // 2  # a released integer count v is one of v-2 .. v+2
+MAX_ROUNDS = 40  # audit-and-repair rounds before giving up (reported, never silent)
+TOL = 1e-6
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``sum(coef * cell) == 0`` (``sense`` "=") or ``<= 0`` ("<="), over cell indices."""
+
+    terms: tuple[tuple[float, int], ...]
+    sense: str = "="
+
+
+def interval(v, integer: bool, money: bool) -> tuple[float, float]:
+    """The true values a released value is consistent with under the published rules."""
+    if v is None or (isinstance(v, float) and v != v):
+        return 0.0, math.inf
+    if v == SUPPRESSED:
+        return (1.0 if integer else 0.0), math.inf
+    v = float(v)
+    if money:
+        b = max(money_base(v), money_base(max(v - money_base(v) / 2, 0.0)))
+        return max(0.0, v - b / 2), v + b / 2
+    if v == 0:
+        return 0.0, 0.0
+    if integer:
+        return max(SMALL_MAX + 1.0, v - HALF), v + HALF
+    return max(SMALL_MAX + 0.5, v - ROUND_TO / 2), v + ROUND_TO / 2
+
+
+def money_width(true: float) -> float:
+    """A £ cell is pinned when its feasible interval is narrower than this: the rounding
+    base of its value, or half of it for values that would round to 0."""
+    b = money_base(true)
+    return b if true >= b / 2 else b / 2
+
+
+@dataclass
+class _Goal:
+    small: bool  # a count of 1-7 that must be able to reach ``reach``
+    reach: float
+    width: float  # otherwise: it must be able to move this far from its true value
+
+
+def _goal(true: float, integer: bool, money: bool) -> _Goal:
+    if money:
+        return _Goal(False, 0.0, money_width(true))
+    limit = SMALL_MAX + (1.0 if integer else 0.5)
+    if true < limit:
+        return _Goal(True, limit, 0.0)
+    return _Goal(False, 0.0, 1.0)
+
+
+def audit(
+    values: Sequence,
+    released: Sequence,
+    relations: Sequence[Relation],
+    integer: Sequence[bool],
+    money: Sequence[bool],
+) -> tuple[list[int], int]:
+    """The withheld cells that bound propagation proves unsafe, and the passes it took."""
+    cells = sorted({i for r in relations for _, i in r.terms})
+    var = {c: j for j, c in enumerate(cells)}
+    n = len(cells)
+    lo, hi = np.zeros(n), np.full(n, math.inf)
+    for c, j in var.items():
+        lo[j], hi[j] = interval(released[c], integer[c], money[c])
+    true = np.array([float(values[c] or 0.0) for c in cells])
+    lo = np.minimum(lo, true)  # never cut off the truth (e.g. a released None beside a value)
+    hi = np.maximum(hi, true)
+    rows, cols, data, eq = [], [], [], []
+    for k, r in enumerate(relations):
+        for a, i in r.terms:
+            rows.append(k)
+            cols.append(var[i])
+            data.append(a)
+        eq.append(r.sense == "=")
+    whole = np.array([integer[c] for c in cells], dtype=bool)
+    lo, hi, passes = tighten(
+        np.array(rows), np.array(cols), np.array(data, float), np.array(eq, bool), lo, hi, whole
+    )
+    unsafe = []
+    for c in cells:
+        if released[c] != SUPPRESSED:
+            continue
+        j = var[c]
+        g = _goal(true[j], integer[c], money[c])
+        if (g.small and hi[j] < g.reach - TOL) or (not g.small and hi[j] - lo[j] < g.width - TOL):
+            unsafe.append(c)
+    return unsafe, passes
+
+
+def tighten(r, c, a, eq, lo, hi, whole, passes: int = 100):
+    """Feasibility-based bound tightening over ``sum(a x) = 0`` (``eq``) or ``<= 0``: every
+    relation bounds each of its cells by the extremes of its other cells; whole-number cells
+    round inwards. Each bound stays valid (it only ever uses valid bounds), so a cell whose
+    bounds close in is pinned. Returns the bounds and the passes made."""
+    m = int(r.max()) + 1 if len(r) else 0
+    lo, hi = lo.copy(), hi.copy()
+    upper_only = ~eq[r]
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(1, passes + 1):
+            least = np.where(a > 0, a * lo[c], a * hi[c])  # each term's least and greatest value
+            most = np.where(a > 0, a * hi[c], a * lo[c])
+            least_inf, most_inf = np.isinf(least), np.isinf(most)
+            sum_least = np.bincount(r, np.where(least_inf, 0.0, least), m)
+            sum_most = np.bincount(r, np.where(most_inf, 0.0, most), m)
+            n_least_inf = np.bincount(r, least_inf, m)
+            n_most_inf = np.bincount(r, most_inf, m)
+            # the rest of the relation without this term
+            rest_least = np.where(
+                n_least_inf[r] - least_inf > 0,
+                -math.inf,
+                sum_least[r] - np.where(least_inf, 0, least),
+            )
+            rest_most = np.where(
+                n_most_inf[r] - most_inf > 0, math.inf, sum_most[r] - np.where(most_inf, 0, most)
+            )
+            # a x <= -rest_least (always); a x >= -rest_most (equalities only)
+            term_hi = -rest_least
+            term_lo = np.where(upper_only, -math.inf, -rest_most)
+            new_hi = np.where(a > 0, term_hi / a, term_lo / a)
+            new_lo = np.where(a > 0, term_lo / a, term_hi / a)
+            h2, l2 = hi.copy(), lo.copy()
+            np.minimum.at(h2, c, np.nan_to_num(new_hi, nan=math.inf))
+            np.maximum.at(l2, c, np.nan_to_num(new_lo, nan=-math.inf))
+            h2 = np.where(whole & np.isfinite(h2), np.floor(h2 + TOL), h2)
+            l2 = np.where(whole & np.isfinite(l2), np.ceil(l2 - TOL), l2)
+            gained = (h2 < hi - 1e-7 * (1 + np.abs(np.where(np.isinf(hi), 0, hi)))) | (
+                l2 > lo + 1e-7 * (1 + np.abs(lo))
+            )
+            lo, hi = l2, h2
+            if not gained.any():
+                return lo, hi, k
+    return lo, hi, passes
+
+
+def protect(
+    values: list,
+    released: list,
+    relations: Sequence[Relation],
+    integer: Sequence[bool],
+    money: Sequence[bool],
+    relink: Callable[[], int],
+) -> dict:
+    """Audit and repair ``released`` in place until no withheld cell is unsafe. ``relink()``
+    re-applies the per-relation rules (returns cells added). Returns statistics."""
+    partners: dict[int, list[int]] = {}
+    for r in relations:
+        members = [i for _, i in r.terms]
+        for i in members:
+            partners.setdefault(i, []).extend(m for m in members if m != i)
+    added = passes = rounds = 0
+    unsafe: list[int] = []
+    for rounds in range(1, MAX_ROUNDS + 1):
+        t0 = time.perf_counter()
+        unsafe, n = audit(values, released, relations, integer, money)
+        passes += n
+        log.info(
+            "audit round %d: %d unsafe, %d passes, %.1f s",
+            rounds,
+            len(unsafe),
+            n,
+            time.perf_counter() - t0,
+        )
+        if not unsafe:
+            break
+        new = set()
+        for i in unsafe:
+            cands = [
+                (float(values[j]), j)
+                for j in set(partners.get(i, ()))
+                if released[j] != SUPPRESSED and values[j] and money[j] == money[i] and j not in new
+            ]
+            if cands:
+                new.add(min(cands)[1])
+        if not new:
+            break
+        for j in new:
+            released[j] = SUPPRESSED
+        added += len(new) + relink()
+    return {"rounds": rounds, "added": added, "passes": passes, "unsafe": len(unsafe)}
