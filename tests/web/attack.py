@@ -371,7 +371,7 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
     key value for ``setting``, ``segment`` and ``programme``; ``sex`` name -> codes.
     Returns the number of points checked (0 for a chart this function does not map)."""
     title = fig["layout"]["title"]["text"]
-    data = fig["data"]
+    data = [tr for tr in fig["data"] if not str(tr.get("name", "")).startswith("*")]  # not the * markers
     n = 0
 
     def check(ds, keys, col, shown, fy_=fy, level_=level, area_=area):

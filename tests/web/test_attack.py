@@ -62,6 +62,40 @@ def download(client: TestClient, years: dict[str, list[int]], formats=FORMATS) -
     return views
 
 
+PAGES = ("/", "/population", "/inequalities", "/spend", "/needs")
+
+
+def check_pages(client: TestClient, views: atk.Views, years: list[int]) -> int:
+    """Every chart point of every population page, for every area and year the role has, is
+    the API's cell (or a gap where it is withheld): the pages release nothing the API does
+    not, so attacking the API's cells covers them. Differences go to ``views.conflicts``.
+    Returns the number of points checked."""
+    from phm.web.charts import SEX_NAMES
+    from phm.web.pages import SETTING_NAMES
+
+    me = client.get("/api/v1/me").json()
+    names = {
+        "setting": {v: k for k, v in SETTING_NAMES.items()},
+        "sex": SEX_NAMES,
+        "segment": {k[4][1]: k[4][0] for k in views.cells if k[0] == "segments"},
+        "programme": {k[4][1]: k[4][0] for k in views.cells if k[0] == "programmes"},
+        "practice": {a.get("name", a["code"]): a["code"] for a in me["areas"] if a["level"] == "practice"},
+    }
+    n = 0
+    for a in me["areas"]:
+        for page in PAGES:
+            for fy in years:
+                r = client.get(page, params={"area": f"{a['level']}:{a['code']}", "fy": fy})
+                if r.status_code == 404 and "no financial year" in r.text and fy != years[-1]:
+                    continue  # a page of a dataset built for the latest year only
+                assert r.status_code == 200, (page, a, fy, r.status_code)
+                for panel in atk.page_panels(r.text):
+                    if panel.figure:
+                        where = f"page {page} {a['level']}:{a['code']} {fy}"
+                        n += atk.chart_cells(views, page, panel.figure, a["level"], a["code"], fy, where, names)
+    return n
+
+
 def signed_in(app, username: str) -> TestClient:
     c = TestClient(app, base_url="https://testserver")
     assert login(c, username).status_code == 303
@@ -76,13 +110,15 @@ def run_attack(app, dashboard: Dashboard, usernames: list[str]) -> tuple[list[st
     relations, families = atk.verify_relations(atk.candidate_relations(truth, parent), truth)
     failures, figures = [], {}
     for user in usernames:
-        views = download(signed_in(app, user), years)
+        client = signed_in(app, user)
+        views = download(client, years)
+        points = check_pages(client, views, years["summary"])
         money = [v for k, v in views.cells.items() if atk.is_money(k) and isinstance(v, int | float)]
         rounded = atk.looks_rounded(money)
         result = atk.attack(relations, views.cells, views.tables, truth, rounded)
         by = Counter((r.key[0], r.why) for r in result.recovered)
-        figures[user] = {"cells": len(views.cells), "withheld": result.withheld, "in_relations": result.targets,
-                         "recovered": dict(by), "lps": result.lps}
+        figures[user] = {"cells": len(views.cells), "chart points": points, "withheld": result.withheld,
+                         "in_relations": result.targets, "recovered": dict(by), "lps": result.lps}
         failures += [f"{user}: {atk.show(k)} shown as {a!r} in {w1} but {b!r} in {w2}"
                      for k, w1, a, w2, b in views.conflicts[:5]]
         failures += [f"{user}: {p}" for p in result.inconsistent[:5]]
@@ -136,9 +172,7 @@ def icb20k_places(tmp_path_factory):
     d.close()
 
 
-@pytest.mark.xfail(strict=True, run=False, reason=KNOWN_GAP + "; not run: the same gap, and over 10 minutes")
-def test_differencing_attack_on_an_icb_with_several_places(icb20k_places, tmp_path_factory):
-    d = icb20k_places
+def _accounts_20k(d, tmp_path_factory):
     h = d.hierarchy
     places = h.areas("place")
     assert len(places) >= 2, places
@@ -146,19 +180,42 @@ def test_differencing_attack_on_an_icb_with_several_places(icb20k_places, tmp_pa
                                             exports_per_minute=100_000), d)
     store = app.state.web.store
     store.add_user("analyst", PASSWORD, Role.ANALYST, h.areas("icb")[0][1])
-    users = []
+    users: dict[str, list[str]] = {"place": [], "pcn": [], "practice": []}
     for i, p in enumerate(places):
         store.add_user(f"place{i}", PASSWORD, Role.PLACE, p[1])
-        users.append(f"place{i}")
+        users["place"].append(f"place{i}")
     pcns = [next(a for a in h.areas("pcn") if h.parent.get(a) == p) for p in places[:2]]
     for i, pcn in enumerate(pcns):
         store.add_user(f"pcn{i}", PASSWORD, Role.PCN, pcn[1])
-        users.append(f"pcn{i}")
+        users["pcn"].append(f"pcn{i}")
     practices = [a for a in h.areas("practice") if h.parent.get(a) in pcns][:3]
     for i, pr in enumerate(practices):
         store.add_user(f"practice{i}", PASSWORD, Role.PRACTICE, pr[1])
-        users.append(f"practice{i}")
-    failures, figures = run_attack(app, d, users)
+        users["practice"].append(f"practice{i}")
+    return app, users
+
+
+KNOWN_GAP_20K = (
+    "issue 12 open: on the 20k ICB the LP still proves a few withheld counts of one practice 1-4 "
+    "as a PCN lead (a segment count and its copies in the resource consumption map) that the "
+    "server's bound-tightening audit does not find"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_GAP_20K)
+def test_differencing_attack_on_an_icb_with_several_places(icb20k_places, tmp_path_factory):
+    """PCN leads in two places and three of their practices, on a 20,000-person ICB."""
+    app, users = _accounts_20k(icb20k_places, tmp_path_factory)
+    failures, figures = run_attack(app, icb20k_places, users["pcn"] + users["practice"])
+    print(figures)
+    print("\n".join(f[:300] for f in failures))
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.xfail(strict=True, run=False, reason=KNOWN_GAP)
+def test_differencing_attack_on_an_icb_with_several_places_as_place_leads(icb20k_places, tmp_path_factory):
+    app, users = _accounts_20k(icb20k_places, tmp_path_factory)
+    failures, figures = run_attack(app, icb20k_places, users["place"])
     print(figures)
     assert not failures, "\n".join(failures)
 

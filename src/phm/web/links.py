@@ -153,8 +153,8 @@ def protect_all(
 def _terms(sums, uf: _UnionFind, values: list) -> tuple[list[differencing.Relation], int]:
     """The relations with a total, over canonical cells, as ``sum(coef * cell) (= or <=) 0``.
     A margin that does not hold exactly on the data (e.g. a parent area with people whose
-    practice is unknown) is kept as the bound that does hold. Returns them and how many were
-    weakened so."""
+    practice is unknown) is kept as the bound that does hold; a declared bound that does not
+    hold is left out. Returns them and how many were weakened or left out."""
     out = {}
     weakened = 0
     for total, parts, sense in sums:
@@ -172,10 +172,9 @@ def _terms(sums, uf: _UnionFind, values: list) -> tuple[list[differencing.Relati
             flip = gap > 0  # parts <= total holds: write parts - total <= 0
         else:
             flip = sense == "<="
-            if flip and gap < -scale:
-                raise ValueError(
-                    f"a bound in phm.web.datasets.RELATIONS does not hold on the data (by {gap:g})"
-                )
+            if flip and gap < -scale:  # a declared bound that does not hold here: not used
+                weakened += 1
+                continue
         terms = tuple(sorted(((-a if flip else a), i) for i, a in acc.items() if a))
         if len(terms) > 1 or (terms and sense == "="):
             out[(terms, sense)] = differencing.Relation(terms, sense)
