@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import json
 import math
 import re
@@ -318,7 +319,7 @@ def table_view_check(views: Views, panel: Panel, dataset: str, level: str, area_
         row = {"level": head[1], "area_code": head[2], "fy": head[3], **dict(zip(key_cols, head[4], strict=True)),
                **vals}
         label = tuple(fmt(row.get(c), "label", c) for c in cols if c in ("level", "area_code", "fy", *key_cols)
-                      and not (c == "min_age"))
+                      and c != "min_age")
         by_label[label] = head
     n = 0
     for texts in panel.rows:
@@ -384,7 +385,7 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
         cats, vals = _values(trace.get("y" if horizontal else "x")), _values(trace.get("x" if horizontal else "y"))
         return list(zip(cats, vals, strict=True))
 
-    setting, segment, programme = names["setting"], names["segment"], names["programme"]
+    setting, segment = names["setting"], names["segment"]
     if title.startswith("Registered population by age and sex"):
         for tr in data:
             codes = [s for s, nm in names["sex"].items() if nm == tr["name"]]
@@ -535,7 +536,7 @@ def candidate_relations(truth: dict[Key, Any], parent: dict[Area, Area]) -> list
                     [(ds, *kid, fy, keys, col) for kid in kids])
 
     # 2. Categories of an area add up to its totals, and totals equal cells of other tables.
-    for (ds, level, area, fy), by_keys in idx.items():
+    for ds, level, area, fy in idx:
         if ds != "summary":
             continue
         head = (level, area, fy)
@@ -664,7 +665,7 @@ def candidate_relations(truth: dict[Key, Any], parent: dict[Area, Area]) -> list
                 cells("pyramid", "persons", lambda keys, a=a: _band_low(keys[0]) >= a))
             add("prevalence.denominator = sum pyramid.persons of bands reaching min_age" + fam_a,
                 cells("pyramid", "persons", lambda keys, a=a: _band_high(keys[0]) >= a), den)
-        for lo, hi in zip(ages, ages[1:], strict=False):
+        for lo, hi in itertools.pairwise(ages):
             add("prevalence.denominator falls with the minimum age" + fam,
                 [("prevalence", *head, by_age[lo][0], "denominator")], [("prevalence", *head, by_age[hi][0], "denominator")])
     return rels

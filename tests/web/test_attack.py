@@ -3,7 +3,8 @@
 As every non-analyst role with population data (place lead, PCN lead, GP practice), download
 everything the role may see from the API — every dataset, every level the role has, every
 area (level-wide requests), every financial year, as JSON, CSV and XLSX, and the practice
-comparison view of every practice the role may see — and solve for each withheld cell
+comparison view of every practice the role may see, and every population page's embedded
+chart data for every area and year (each point must be the API's cell) — and solve for each withheld cell
 (:mod:`tests.web.attack`): build the additive relations the published definitions imply,
 keep those that hold on the analyst's exact data, turn each released value into the interval
 the published rounding rule allows, and bound each withheld cell by linear programming.
@@ -195,20 +196,11 @@ def _accounts_20k(d, tmp_path_factory):
     return app, users
 
 
-KNOWN_GAP_20K = (
-    "issue 12 open: on the 20k ICB the LP still proves a few withheld counts of one practice 1-4 "
-    "as a PCN lead (a segment count and its copies in the resource consumption map) that the "
-    "server's bound-tightening audit does not find"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=KNOWN_GAP_20K)
 def test_differencing_attack_on_an_icb_with_several_places(icb20k_places, tmp_path_factory):
     """PCN leads in two places and three of their practices, on a 20,000-person ICB."""
     app, users = _accounts_20k(icb20k_places, tmp_path_factory)
     failures, figures = run_attack(app, icb20k_places, users["pcn"] + users["practice"])
     print(figures)
-    print("\n".join(f[:300] for f in failures))
     assert not failures, "\n".join(failures)
 
 

@@ -39,6 +39,7 @@ import numpy as np
 from phm.disclosure import ROUND_TO, SMALL_MAX, SUPPRESSED, money_base
 
 HALF = ROUND_TO // 2  # a released integer count v is one of v-2 .. v+2
+MARGIN = 4  # a withheld 1-7 must be able to reach 8 + MARGIN under bound tightening
 MAX_ROUNDS = 40  # audit-and-repair rounds before giving up (reported, never silent)
 TOL = 1e-6
 log = logging.getLogger(__name__)
@@ -83,12 +84,12 @@ class _Goal:
     width: float  # otherwise: it must be able to move this far from its true value
 
 
-def _goal(true: float, integer: bool, money: bool) -> _Goal:
+def _goal(true: float, integer: bool, money: bool, margin: float) -> _Goal:
     if money:
         return _Goal(False, 0.0, money_width(true))
     limit = SMALL_MAX + (1.0 if integer else 0.5)
     if true < limit:
-        return _Goal(True, limit, 0.0)
+        return _Goal(True, limit + margin, 0.0)
     return _Goal(False, 0.0, 1.0)
 
 
@@ -98,8 +99,10 @@ def audit(
     relations: Sequence[Relation],
     integer: Sequence[bool],
     money: Sequence[bool],
+    margin: float = 0.0,
 ) -> tuple[list[int], int]:
-    """The withheld cells that bound propagation proves unsafe, and the passes it took."""
+    """The withheld cells that bound propagation proves unsafe (with ``margin``: a 1-7 count
+    must be able to reach ``8 + margin``), and the passes it took."""
     cells = sorted({i for r in relations for _, i in r.terms})
     var = {c: j for j, c in enumerate(cells)}
     n = len(cells)
@@ -125,7 +128,7 @@ def audit(
         if released[c] != SUPPRESSED:
             continue
         j = var[c]
-        g = _goal(true[j], integer[c], money[c])
+        g = _goal(true[j], integer[c], money[c], margin)
         if (g.small and hi[j] < g.reach - TOL) or (not g.small and hi[j] - lo[j] < g.width - TOL):
             unsafe.append(c)
     return unsafe, passes
@@ -184,8 +187,12 @@ def protect(
     money: Sequence[bool],
     relink: Callable[[], int],
 ) -> dict:
-    """Audit and repair ``released`` in place until no withheld cell is unsafe. ``relink()``
-    re-applies the per-relation rules (returns cells added). Returns statistics."""
+    """Audit and repair ``released`` in place until no withheld cell is unsafe with
+    ``MARGIN`` to spare (bound tightening is weaker than the linear programming an attacker
+    can run, so a 1-7 count must be able to reach ``8 + MARGIN``, not just 8). ``relink()``
+    re-applies the per-relation rules (returns cells added). Returns statistics: ``unsafe``
+    counts cells still provably pinned, ``short_of_margin`` those left without the margin
+    because nothing more could be withheld beside them."""
     partners: dict[int, list[int]] = {}
     for r in relations:
         members = [i for _, i in r.terms]
@@ -195,7 +202,7 @@ def protect(
     unsafe: list[int] = []
     for rounds in range(1, MAX_ROUNDS + 1):
         t0 = time.perf_counter()
-        unsafe, n = audit(values, released, relations, integer, money)
+        unsafe, n = audit(values, released, relations, integer, money, MARGIN)
         passes += n
         log.info(
             "audit round %d: %d unsafe, %d passes, %.1f s",
@@ -220,4 +227,11 @@ def protect(
         for j in new:
             released[j] = SUPPRESSED
         added += len(new) + relink()
-    return {"rounds": rounds, "added": added, "passes": passes, "unsafe": len(unsafe)}
+    pinned = audit(values, released, relations, integer, money)[0] if unsafe else []
+    return {
+        "rounds": rounds,
+        "added": added,
+        "passes": passes,
+        "short_of_margin": len(unsafe),
+        "unsafe": len(pinned),
+    }

@@ -264,12 +264,19 @@ def _bands(t: dict[str, _Table], rel: Bands) -> list[tuple[list[int], list[int],
                 ([i for _, high, i in mine if high >= age], [c], "<=")
             )  # count <= bands reaching age
         out += [([by_age[lo]], [by_age[hi]], "<=") for lo, hi in itertools.pairwise(ages)]
-        if 0 in by_age:  # the same two bounds against everyone (min age 0), spelt out
-            everyone = by_age[0]
-            for age in ages[1:]:
-                c = by_age[age]
-                out.append(([everyone], [c, *(i for _, high, i in mine if high < age)], "<="))
-                out.append(([c, *(i for low, _, i in mine if low < age)], [everyone], "<="))
+        # two minimum ages a < b together: an attacker subtracts one count from the other
+        for lo, hi in itertools.combinations(ages, 2):
+            a, b = by_age[lo], by_age[hi]
+            # bands in [lo, hi) + count(hi) <= count(lo) + bands straddling both ages
+            out.append(
+                (
+                    [a, *(i for low, high, i in mine if low < lo and high >= hi)],
+                    [b, *(i for low, high, i in mine if low >= lo and high < hi)],
+                    "<=",
+                )
+            )
+            # count(lo) <= count(hi) + bands reaching lo that start below hi
+            out.append(([b, *(i for low, high, i in mine if high >= lo and low < hi)], [a], "<="))
     return out
 
 
