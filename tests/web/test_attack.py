@@ -134,10 +134,9 @@ def run_attack(app, dashboard: Dashboard, usernames: list[str]) -> tuple[list[st
 
 
 KNOWN_GAP = (
-    "issue 12 open: not yet shown to pass. The server's audit (phm.web.differencing) repairs "
-    "every pin bound propagation finds, not every pin linear programming could find; the place "
-    "lead's attack (every practice, PCN and year) takes over 8 minutes and has not been run to "
-    "the end against it"
+    "issue 12 open: the server's audit (phm.web.differencing) proves safety against bound "
+    "tightening, not linear programming; run by hand (8-13 minutes per place, too long for the "
+    "suite), the place lead on the 10k ICB still proves 23 of 56,427 withheld counts 1-7"
 )
 
 

@@ -148,7 +148,9 @@ def test_no_shown_value_gives_away_an_exact_count(clients, dashboard, accounts):
         solved = z95**2 * t * (1 - t) / (r["funnel_upper_95"] - t) ** 2
         assert solved == pytest.approx(r["denominator"], rel=1e-6)
         differs += raw[(r["area_code"], r["condition"])] != r["denominator"]
-    assert differs > 50  # rounding changed many denominators, and the limits follow the rounded ones
+    # not vacuous: rounding changed many released denominators (28 on the 10k ICB now that the
+    # differencing audit withholds more of them), and the limits follow the rounded ones
+    assert differs > 20
     for name in NON_ANALYSTS[:-1]:
         for ds in ("prevalence", "emergency", "inequalities"):
             cols = {c["name"] for c in clients[name].get(f"/api/v1/data/{ds}").json()["columns"]}

@@ -39,7 +39,7 @@ import numpy as np
 from phm.disclosure import ROUND_TO, SMALL_MAX, SUPPRESSED, money_base
 
 HALF = ROUND_TO // 2  # a released integer count v is one of v-2 .. v+2
-MARGIN = 4  # a withheld 1-7 must be able to reach 8 + MARGIN under bound tightening
+MARGIN = 8  # a withheld 1-7 must be able to reach 8 + MARGIN under bound tightening
 MAX_ROUNDS = 40  # audit-and-repair rounds before giving up (reported, never silent)
 TOL = 1e-6
 log = logging.getLogger(__name__)
