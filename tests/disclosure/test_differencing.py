@@ -104,3 +104,16 @@ def test_money_is_pinned_only_within_its_rounding_base():
         values, [250_000, 200_000, S, 40_000], [eq(0, 1, 2, 3)], [False] * 4, [True] * 4
     )
     assert unsafe == []
+
+
+def test_the_repair_asks_for_a_margin_above_eight():
+    """Bound tightening is weaker than linear programming, so protect() repairs a * that can
+    reach 8 but not 8 + MARGIN (here 9), while audit() without the margin calls it safe."""
+    values, released = [51, 3, 48, 43], [50, S, S, 45]
+    relations = [eq(0, 1, 2), le(2, 3)]
+    integer, money = [True] * 4, [False] * 4
+    assert dif.audit(values, released, relations, integer, money)[0] == []
+    assert dif.audit(values, released, relations, integer, money, dif.MARGIN)[0] == [1]
+    stats = dif.protect(values, released, relations, integer, money, lambda: 0)
+    assert stats["added"] >= 1 and stats["short_of_margin"] == 0
+    assert dif.audit(values, released, relations, integer, money, dif.MARGIN)[0] == []
