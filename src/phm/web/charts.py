@@ -313,27 +313,24 @@ def grouped_bar(
     data += held
     n = sum(withheld(v) for v in cell.values())
     value_axis = {"title": {"text": y_title}, "tickformat": y_format}
-    if horizontal:
-        return _fig(
-            data,
-            title,
-            withheld=n,
-            sizeless=_sizeless([num(v) for v in cell.values()], n, "x"),
-            barmode="stack" if stacked else "group",
-            xaxis=value_axis,
-            yaxis={"autorange": "reversed", "automargin": True},
-            height=max(400, 28 * len(xs) + 160),
-            legend={"orientation": "h", "y": -0.12},
-            margin={"l": 20, "r": 20, "t": 50, "b": 40},
-        )
+    layout = (
+        {
+            "xaxis": value_axis,
+            "yaxis": {"autorange": "reversed", "automargin": True},
+            "height": max(400, 28 * len(xs) + 160),
+            "legend": {"orientation": "h", "y": -0.12},
+            "margin": {"l": 20, "r": 20, "t": 50, "b": 40},
+        }
+        if horizontal
+        else {"yaxis": value_axis, "legend": {"orientation": "h", "y": -0.25}}
+    )
     return _fig(
         data,
         title,
         withheld=n,
-        sizeless=_sizeless([num(v) for v in cell.values()], n, "y"),
+        sizeless=_sizeless([num(v) for v in cell.values()], n, "x" if horizontal else "y"),
         barmode="stack" if stacked else "group",
-        yaxis=value_axis,
-        legend={"orientation": "h", "y": -0.25},
+        **layout,
     )
 
 
