@@ -37,20 +37,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from phm.disclosure import ROUND_TO, SMALL_MAX, SUPPRESSED, money_base
+from phm.web import derived
+from phm.web.derived import Relation
 
 HALF = ROUND_TO // 2  # a released integer count v is one of v-2 .. v+2
 MARGIN = 8  # a withheld 1-7 must be able to reach 8 + MARGIN under bound tightening
 MAX_ROUNDS = 40  # audit-and-repair rounds before giving up (reported, never silent)
+PARTNER_DEPTH = 4  # how far (relations) and how wide (cells) the repair looks through
+PARTNER_REACH = 20_000  # withheld cells for a cell to withhold beside an unsafe one
 TOL = 1e-6
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Relation:
-    """``sum(coef * cell) == 0`` (``sense`` "=") or ``<= 0`` ("<="), over cell indices."""
-
-    terms: tuple[tuple[float, int], ...]
-    sense: str = "="
 
 
 def interval(v, integer: bool, money: bool) -> tuple[float, float]:
@@ -93,6 +89,124 @@ def _goal(true: float, integer: bool, money: bool, margin: float) -> _Goal:
     return _Goal(False, 0.0, 1.0)
 
 
+class Audit:
+    """The audit's system, built once for a set of cells and relations: the relations (and,
+    with ``derive``, those :mod:`phm.web.derived` writes out for bound tightening) as sparse
+    arrays. :meth:`unsafe` then audits any pattern of released values over it."""
+
+    def __init__(
+        self,
+        values: Sequence,
+        relations: Sequence[Relation],
+        integer: Sequence[bool],
+        money: Sequence[bool],
+        derive: bool = True,
+    ) -> None:
+        n = len(values)
+        rels = list(relations)
+        gaps: list[tuple[int, int]] = []
+        if derive:
+            extra, gaps = derived.slack_sums(rels, n)
+            rels += extra
+            rels += derived.shared_blocks(rels)
+        self.relations = len(relations)
+        self.derived = len(rels) - len(relations)
+        self._rels = rels
+        self._by_cell: dict[int, list[int]] = {}
+        for k, r in enumerate(rels):
+            for _, i in r.terms:
+                self._by_cell.setdefault(i, []).append(k)
+        self._partners: dict[int, frozenset[int]] = {}
+        for k, (x, y) in enumerate(gaps):  # a cell is also in every relation of its gaps
+            for i in (x, y):
+                self._by_cell.setdefault(i, []).extend(self._by_cell.get(n + k, ()))
+        self.cells = sorted({i for r in rels for _, i in r.terms})
+        var = {c: j for j, c in enumerate(self.cells)}
+
+        def true(c: int) -> float:
+            if c < n:
+                return float(values[c] or 0.0)
+            x, y = gaps[c - n]
+            return float(values[y] or 0.0) - float(values[x] or 0.0)
+
+        self.n = n
+        self.gaps = gaps
+        self.true = np.array([true(c) for c in self.cells])
+        self.whole = np.array(
+            [
+                integer[c] if c < n else integer[gaps[c - n][0]] and integer[gaps[c - n][1]]
+                for c in self.cells
+            ],
+            dtype=bool,
+        )
+        self.integer, self.money = integer, money
+        self.r = np.array([k for k, r in enumerate(rels) for _ in r.terms], dtype=np.int64)
+        self.c = np.array([var[i] for r in rels for _, i in r.terms], dtype=np.int64)
+        self.a = np.array([a for r in rels for a, _ in r.terms], dtype=float)
+        self.eq = np.array([r.sense == "=" for r in rels], dtype=bool)
+
+    def partner(
+        self, cell: int, values: Sequence, released: Sequence, taken: set[int], count: int = 1
+    ) -> list[int]:
+        """The cells to withhold beside an unsafe ``cell``: the ``count`` smallest released
+        non-zero cells of its kind in a relation with it; if there is none, the nearest such
+        cells reached through withheld cells (a PCN total pinned by its place's total)."""
+        seen, frontier = {cell}, [cell]
+        for _ in range(PARTNER_DEPTH):
+            near: set[int] = set()
+            for c in frontier:
+                near |= self.partners(c)
+            near -= seen
+            seen |= near
+            cands = [
+                (float(values[j]), j)
+                for j in near
+                if released[j] != SUPPRESSED
+                and values[j]
+                and self.money[j] == self.money[cell]
+                and j not in taken
+            ]
+            if cands:
+                return [j for _, j in sorted(cands)[:count]]
+            frontier = [j for j in near if released[j] == SUPPRESSED]
+            if not frontier or len(seen) > PARTNER_REACH:
+                return []
+        return []
+
+    def partners(self, cell: int) -> frozenset[int]:
+        """The cells in a relation with ``cell`` (a gap stands for its two cells)."""
+        if cell not in self._partners:
+            out: set[int] = set()
+            for k in set(self._by_cell.get(cell, ())):
+                for _, i in self._rels[k].terms:
+                    out.update(self.gaps[i - self.n] if i >= self.n else (i,))
+            out.discard(cell)
+            self._partners[cell] = frozenset(out)
+        return self._partners[cell]
+
+    def unsafe(self, released: Sequence, margin: float = 0.0) -> tuple[list[int], int]:
+        """The withheld cells that bound tightening proves unsafe under ``released`` (with
+        ``margin``: a 1-7 count must be able to reach ``8 + margin``), and the passes made."""
+        n, integer, money = self.n, self.integer, self.money
+        bounds = [
+            interval(released[c], integer[c], money[c]) if c < n else (0.0, math.inf)
+            for c in self.cells
+        ]
+        lo = np.minimum([b[0] for b in bounds], self.true)  # never cut off the truth
+        hi = np.maximum([b[1] for b in bounds], self.true)  # (e.g. a released None beside a value)
+        lo, hi, passes = tighten(self.r, self.c, self.a, self.eq, lo, hi, self.whole)
+        unsafe = []
+        for j, c in enumerate(self.cells):
+            if c >= n or released[c] != SUPPRESSED:
+                continue
+            g = _goal(self.true[j], integer[c], money[c], margin)
+            if (g.small and hi[j] < g.reach - TOL) or (
+                not g.small and hi[j] - lo[j] < g.width - TOL
+            ):
+                unsafe.append(c)
+        return unsafe, passes
+
+
 def audit(
     values: Sequence,
     released: Sequence,
@@ -100,38 +214,10 @@ def audit(
     integer: Sequence[bool],
     money: Sequence[bool],
     margin: float = 0.0,
+    derive: bool = True,
 ) -> tuple[list[int], int]:
-    """The withheld cells that bound propagation proves unsafe (with ``margin``: a 1-7 count
-    must be able to reach ``8 + margin``), and the passes it took."""
-    cells = sorted({i for r in relations for _, i in r.terms})
-    var = {c: j for j, c in enumerate(cells)}
-    n = len(cells)
-    lo, hi = np.zeros(n), np.full(n, math.inf)
-    for c, j in var.items():
-        lo[j], hi[j] = interval(released[c], integer[c], money[c])
-    true = np.array([float(values[c] or 0.0) for c in cells])
-    lo = np.minimum(lo, true)  # never cut off the truth (e.g. a released None beside a value)
-    hi = np.maximum(hi, true)
-    rows, cols, data, eq = [], [], [], []
-    for k, r in enumerate(relations):
-        for a, i in r.terms:
-            rows.append(k)
-            cols.append(var[i])
-            data.append(a)
-        eq.append(r.sense == "=")
-    whole = np.array([integer[c] for c in cells], dtype=bool)
-    lo, hi, passes = tighten(
-        np.array(rows), np.array(cols), np.array(data, float), np.array(eq, bool), lo, hi, whole
-    )
-    unsafe = []
-    for c in cells:
-        if released[c] != SUPPRESSED:
-            continue
-        j = var[c]
-        g = _goal(true[j], integer[c], money[c], margin)
-        if (g.small and hi[j] < g.reach - TOL) or (not g.small and hi[j] - lo[j] < g.width - TOL):
-            unsafe.append(c)
-    return unsafe, passes
+    """The withheld cells that bound tightening proves unsafe (see :class:`Audit`)."""
+    return Audit(values, relations, integer, money, derive).unsafe(released, margin)
 
 
 def tighten(r, c, a, eq, lo, hi, whole, passes: int = 100):
@@ -190,19 +276,25 @@ def protect(
     """Audit and repair ``released`` in place until no withheld cell is unsafe with
     ``MARGIN`` to spare (bound tightening is weaker than the linear programming an attacker
     can run, so a 1-7 count must be able to reach ``8 + MARGIN``, not just 8). ``relink()``
-    re-applies the per-relation rules (returns cells added). Returns statistics: ``unsafe``
+    re-applies the per-relation rules (returns cells added). A cell still unsafe after a
+    round gets twice as many cells withheld beside it in the next (1, 2, 4, ...), so a long
+    tail of stubborn cells closes in a few rounds. Returns statistics: ``unsafe``
     counts cells still provably pinned, ``short_of_margin`` those left without the margin
     because nothing more could be withheld beside them."""
-    partners: dict[int, list[int]] = {}
-    for r in relations:
-        members = [i for _, i in r.terms]
-        for i in members:
-            partners.setdefault(i, []).extend(m for m in members if m != i)
+    t0 = time.perf_counter()
+    system = Audit(values, relations, integer, money)
+    log.info(
+        "audit system: %d relations + %d derived, %.1f s",
+        system.relations,
+        system.derived,
+        time.perf_counter() - t0,
+    )
     added = passes = rounds = 0
     unsafe: list[int] = []
+    stubborn: dict[int, int] = {}
     for rounds in range(1, MAX_ROUNDS + 1):
         t0 = time.perf_counter()
-        unsafe, n = audit(values, released, relations, integer, money, MARGIN)
+        unsafe, n = system.unsafe(released, MARGIN)
         passes += n
         log.info(
             "audit round %d: %d unsafe, %d passes, %.1f s",
@@ -213,25 +305,21 @@ def protect(
         )
         if not unsafe:
             break
-        new = set()
+        new: set[int] = set()
         for i in unsafe:
-            cands = [
-                (float(values[j]), j)
-                for j in set(partners.get(i, ()))
-                if released[j] != SUPPRESSED and values[j] and money[j] == money[i] and j not in new
-            ]
-            if cands:
-                new.add(min(cands)[1])
+            stubborn[i] = stubborn.get(i, 0) + 1  # still unsafe: withhold more beside it
+            new.update(system.partner(i, values, released, new, 2 ** (stubborn[i] - 1)))
         if not new:
             break
         for j in new:
             released[j] = SUPPRESSED
         added += len(new) + relink()
-    pinned = audit(values, released, relations, integer, money)[0] if unsafe else []
+    pinned = system.unsafe(released)[0] if unsafe else []
     return {
         "rounds": rounds,
         "added": added,
         "passes": passes,
         "short_of_margin": len(unsafe),
+        "derived": system.derived,
         "unsafe": len(pinned),
     }

@@ -1,0 +1,91 @@
+"""Relations an attacker derives by combining two (phm.web.derived), and the audit they
+strengthen: the two shapes in which the place lead's linear-programming attack on the 10k test
+ICB beat bound tightening, rebuilt by hand (issue 12)."""
+
+from __future__ import annotations
+
+from phm.disclosure import SUPPRESSED as S
+from phm.web import derived
+from phm.web import differencing as dif
+from phm.web.derived import Relation
+
+
+def eq(total: int, *parts: int) -> Relation:
+    return Relation(((1.0, total), *((-1.0, p) for p in parts)), "=")
+
+
+def le(x: int, y: int) -> Relation:
+    """x <= y."""
+    return Relation(((1.0, x), (-1.0, y)), "<=")
+
+
+def test_two_sums_of_the_same_parts_make_their_totals_equal():
+    # core20 (0) = decile 1 (2) + decile 2 (3); quintile 1 (1) = the same deciles
+    out = derived.shared_blocks([eq(0, 2, 3), eq(1, 2, 3)])
+    assert out == [Relation(((1.0, 0), (-1.0, 1)), "=")]
+
+
+def test_a_sum_of_some_parts_leaves_the_rest_of_a_larger_sum():
+    # persons (0) = deciles 2..5; core20 (1) = deciles 2, 3 -> persons - core20 = deciles 4, 5
+    out = derived.shared_blocks([eq(0, 2, 3, 4, 5), eq(1, 2, 3)])
+    assert out == [Relation(((1.0, 0), (-1.0, 1), (-1.0, 4), (-1.0, 5)), "=")]
+
+
+def test_an_inequality_keeps_a_non_negative_multiplier():
+    # persons (0) = bands 1, 2, 3; a denominator (4) <= bands 2, 3 -> 4 + band 1 <= persons
+    out = derived.shared_blocks([eq(0, 1, 2, 3), Relation(((1.0, 4), (-1.0, 2), (-1.0, 3)), "<=")])
+    assert out == [Relation(((-1.0, 0), (1.0, 1), (1.0, 4)), "<=")]
+    # two inequalities are never subtracted (that would flip one of them)
+    assert derived.shared_blocks([le(0, 1), Relation(((1.0, 0), (-1.0, 1), (-1.0, 2)), "<=")]) == []
+
+
+def test_cells_shared_in_different_proportions_are_not_cancelled():
+    assert (
+        derived.shared_blocks([eq(0, 1, 2), Relation(((1.0, 3), (-1.0, 1), (1.0, 2)), "=")]) == []
+    )
+
+
+def test_a_rest_of_icb_is_worked_out_over_three_generations():
+    """The place lead's attack on practice Y04882: rest = persons - core20, core20 = deciles
+    1+2, persons = all deciles, quintile 2 = deciles 3+4 (released 15), rest released 20, so
+    the five withheld deciles 5-9 add up to at most 22 - 13 = 9: each is at most 5."""
+    # 0 persons, 1 core20, 2 rest, 3..12 deciles 1..10, 13 quintile 1, 14 quintile 2
+    values = [22, 2, 20, 1, 1, 10, 5, 1, 1, 1, 1, 1, 0, 2, 15]
+    released = [S, S, 20, S, S, S, S, S, S, S, S, S, 0, S, 15]
+    rels = [eq(0, 1, 2), eq(0, *range(3, 13)), eq(1, 3, 4), eq(13, 3, 4), eq(14, 5, 6)]
+    whole, money = [True] * 15, [False] * 15
+    assert dif.Audit(values, rels, whole, money, derive=False).unsafe(released)[0] == []
+    assert dif.Audit(values, rels, whole, money).unsafe(released)[0] == [7, 8, 9, 10, 11]
+
+
+def test_gaps_between_two_parallel_sums_add_up_too():
+    """The place lead's attack on practice M86001: rcm users <= persons in each practice,
+    both sum over the PCN's practices, and the PCN's totals are both released as 35. The gaps
+    (persons - users) then add up to at most 37 - 33 = 4, so a practice with 0 users has at
+    most 4 persons."""
+    # 0 persons PCN, 1-3 persons of practices A-C; 4 users PCN, 5-7 users of A-C
+    values = [35, 1, 20, 14, 34, 0, 20, 14]
+    released = [35, S, S, S, 35, 0, S, S]
+    rels = [eq(0, 1, 2, 3), eq(4, 5, 6, 7), le(5, 1), le(6, 2), le(7, 3), le(4, 0)]
+    extra, gaps = derived.slack_sums(rels, len(values))
+    assert sorted(gaps) == [(4, 0), (5, 1), (6, 2), (7, 3)]
+    s = {pair: len(values) + k for k, pair in enumerate(gaps)}
+    total = derived.canonical(
+        Relation(((1.0, s[(4, 0)]), *((-1.0, s[p]) for p in ((5, 1), (6, 2), (7, 3)))), "=")
+    )
+    assert total in extra
+    whole, money = [True] * 8, [False] * 8
+    assert dif.Audit(values, rels, whole, money, derive=False).unsafe(released)[0] == []
+    assert dif.Audit(values, rels, whole, money).unsafe(released)[0] == [1]
+
+
+def test_derived_relations_hold_on_the_data():
+    """Every derived relation is a valid combination: it holds on the true values (with the
+    gaps' true values), so the audit never cuts off the truth."""
+    values = [22, 2, 20, 1, 1, 10, 5, 1, 1, 1, 1, 1, 0, 2, 15]
+    rels = [eq(0, 1, 2), eq(0, *range(3, 13)), eq(1, 3, 4), eq(13, 3, 4), eq(14, 5, 6), le(14, 2)]
+    extra, gaps = derived.slack_sums(rels, len(values))
+    full = values + [values[y] - values[x] for x, y in gaps]
+    for r in [*extra, *derived.shared_blocks([*rels, *extra])]:
+        total = sum(a * full[i] for a, i in r.terms)
+        assert (abs(total) < 1e-9) if r.sense == "=" else (total <= 1e-9), r
