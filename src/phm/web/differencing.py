@@ -44,7 +44,7 @@ HALF = ROUND_TO // 2  # a released integer count v is one of v-2 .. v+2
 MARGIN = 8  # a withheld 1-7 must be able to reach 8 + MARGIN under bound tightening
 MAX_ROUNDS = 40  # audit-and-repair rounds before giving up (reported, never silent)
 PARTNER_DEPTH = 4  # how far (relations) and how wide (cells) the repair looks through
-PARTNER_REACH = 20_000  # withheld cells for a cell to withhold beside an unsafe one
+PARTNER_REACH = 20_000  # withheld cells beside a provably pinned cell (others: its relations)
 TOL = 1e-6
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,10 @@ class Audit:
             for _, i in r.terms:
                 self._by_cell.setdefault(i, []).append(k)
         self._partners: dict[int, frozenset[int]] = {}
+        self._gaps_of: dict[int, list[int]] = {}
         for k, (x, y) in enumerate(gaps):  # a cell is also in every relation of its gaps
             for i in (x, y):
+                self._gaps_of.setdefault(i, []).append(n + k)
                 self._by_cell.setdefault(i, []).extend(self._by_cell.get(n + k, ()))
         self.cells = sorted({i for r in rels for _, i in r.terms})
         var = {c: j for j, c in enumerate(self.cells)}
@@ -146,16 +148,24 @@ class Audit:
         self.eq = np.array([r.sense == "=" for r in rels], dtype=bool)
 
     def partner(
-        self, cell: int, values: Sequence, released: Sequence, taken: set[int], count: int = 1
+        self,
+        cell: int,
+        values: Sequence,
+        released: Sequence,
+        taken: set[int],
+        count: int = 1,
+        depth: int = 1,
     ) -> list[int]:
         """The cells to withhold beside an unsafe ``cell``: the ``count`` smallest released
         non-zero cells of its kind in a relation with it; if there is none, the nearest such
-        cells reached through withheld cells (a PCN total pinned by its place's total)."""
+        cells reached through withheld cells and then sums of gaps, up to ``depth`` relations
+        away (a practice pinned because its PCN's and place's users and people are both
+        released gets the place's withheld)."""
         seen, frontier = {cell}, [cell]
-        for _ in range(PARTNER_DEPTH):
+        for layer in range(depth):
             near: set[int] = set()
             for c in frontier:
-                near |= self.partners(c)
+                near |= self.partners(c) if layer == 0 else self._gap_partners(c)
             near -= seen
             seen |= near
             cands = [
@@ -172,6 +182,18 @@ class Audit:
             if not frontier or len(seen) > PARTNER_REACH:
                 return []
         return []
+
+    def _gap_partners(self, cell: int) -> set[int]:
+        """The cells whose gaps add up with a gap of ``cell`` (the same quantity one level
+        up or down the hierarchy): how the repair looks beyond a cell's own relations."""
+        out: set[int] = set()
+        for g in self._gaps_of.get(cell, ()):
+            for k in self._by_cell.get(g, ()):
+                for _, i in self._rels[k].terms:
+                    if i >= self.n:
+                        out.update(self.gaps[i - self.n])
+        out.discard(cell)
+        return out
 
     def partners(self, cell: int) -> frozenset[int]:
         """The cells in a relation with ``cell`` (a gap stands for its two cells)."""
@@ -305,10 +327,12 @@ def protect(
         )
         if not unsafe:
             break
+        pinned = set(system.unsafe(released)[0])  # provably pinned, not just short of margin
         new: set[int] = set()
         for i in unsafe:
             stubborn[i] = stubborn.get(i, 0) + 1  # still unsafe: withhold more beside it
-            new.update(system.partner(i, values, released, new, 2 ** (stubborn[i] - 1)))
+            depth = PARTNER_DEPTH if i in pinned else 1
+            new.update(system.partner(i, values, released, new, 2 ** (stubborn[i] - 1), depth))
         if not new:
             break
         for j in new:
