@@ -193,6 +193,10 @@ def _accounts_20k(d, tmp_path_factory):
     return app, users
 
 
+ICB20K = pytest.mark.xdist_group("icb20k")  # its own ICB: runs beside the 10k ICB's group
+
+
+@ICB20K
 def test_differencing_attack_on_an_icb_with_several_places(icb20k_places, tmp_path_factory):
     """PCN leads in two places and three of their practices, on a 20,000-person ICB."""
     app, users = _accounts_20k(icb20k_places, tmp_path_factory)
@@ -201,6 +205,7 @@ def test_differencing_attack_on_an_icb_with_several_places(icb20k_places, tmp_pa
     assert not failures, "\n".join(failures)
 
 
+@ICB20K
 def test_differencing_attack_on_an_icb_with_several_places_as_place_leads(icb20k_places, tmp_path_factory):
     """Every place lead of the five places (and the sixth, a place of a few practices)."""
     app, users = _accounts_20k(icb20k_places, tmp_path_factory)

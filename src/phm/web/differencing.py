@@ -12,8 +12,10 @@ interval of a sensitive cell must cover its protection range).
 cell any non-analyst role can see (a role sees a subset, so its intervals can only be
 wider). It bounds every cell by *feasibility-based bound tightening* (:func:`tighten`):
 each relation bounds each of its cells by the extremes of the others, repeated until
-nothing moves. Every bound it derives is valid, so a cell it pins is pinned; it is weaker
-than linear programming over all relations at once, which the attacker's test
+nothing moves, over the declared relations and those :mod:`phm.web.derived` writes out
+from pairs of them (shared blocks, gaps of parallel sums). Every bound it derives is valid,
+so a cell it pins is pinned; it is weaker than linear programming over all relations at
+once, which the attacker's test
 (``tests/web/test_attack.py``) also runs. A withheld cell is *unsafe* when it is proved:
 
 - a count of 1-7 that cannot reach 8 (a ``*`` is never 0, as 0 is shown);
@@ -21,9 +23,9 @@ than linear programming over all relations at once, which the attacker's test
 - a £ value that cannot move from its true value by its rounding base.
 
 :func:`protect` repeats: audit, then withhold one more cell beside each unsafe cell (the
-smallest released non-zero cell of the same kind in any relation with it), re-run the
-per-relation rules, until the audit finds nothing (or nothing is left to withhold, which is
-reported).
+smallest released non-zero cell of the same kind in any relation with it; twice as many
+each round it stays unsafe), re-run the per-relation rules, until the audit finds nothing
+(or nothing is left to withhold, which is reported).
 """
 
 from __future__ import annotations
