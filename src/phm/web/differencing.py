@@ -211,6 +211,11 @@ class Audit:
     def unsafe(self, released: Sequence, margin: float = 0.0) -> tuple[list[int], int]:
         """The withheld cells that bound tightening proves unsafe under ``released`` (with
         ``margin``: a 1-7 count must be able to reach ``8 + margin``), and the passes made."""
+        (unsafe,), passes = self.check(released, (margin,))
+        return unsafe, passes
+
+    def check(self, released: Sequence, margins: Sequence[float]) -> tuple[list[list[int]], int]:
+        """:meth:`unsafe` for each of ``margins`` from one bound tightening."""
         n, integer, money = self.n, self.integer, self.money
         bounds = [
             interval(released[c], integer[c], money[c]) if c < n else (0.0, math.inf)
@@ -219,16 +224,17 @@ class Audit:
         lo = np.minimum([b[0] for b in bounds], self.true)  # never cut off the truth
         hi = np.maximum([b[1] for b in bounds], self.true)  # (e.g. a released None beside a value)
         lo, hi, passes = tighten(self.r, self.c, self.a, self.eq, lo, hi, self.whole)
-        unsafe = []
+        out: list[list[int]] = [[] for _ in margins]
         for j, c in enumerate(self.cells):
             if c >= n or released[c] != SUPPRESSED:
                 continue
-            g = _goal(self.true[j], integer[c], money[c], margin)
-            if (g.small and hi[j] < g.reach - TOL) or (
-                not g.small and hi[j] - lo[j] < g.width - TOL
-            ):
-                unsafe.append(c)
-        return unsafe, passes
+            for k, margin in enumerate(margins):
+                g = _goal(self.true[j], integer[c], money[c], margin)
+                if (g.small and hi[j] < g.reach - TOL) or (
+                    not g.small and hi[j] - lo[j] < g.width - TOL
+                ):
+                    out[k].append(c)
+        return out, passes
 
 
 def audit(
@@ -315,10 +321,11 @@ def protect(
     )
     added = passes = rounds = 0
     unsafe: list[int] = []
+    pinned: list[int] = []
     stubborn: dict[int, int] = {}
     for rounds in range(1, MAX_ROUNDS + 1):
         t0 = time.perf_counter()
-        unsafe, n = system.unsafe(released, MARGIN)
+        (unsafe, pinned), n = system.check(released, (MARGIN, 0.0))  # pinned: with no margin
         passes += n
         log.info(
             "audit round %d: %d unsafe, %d passes, %.1f s",
@@ -329,18 +336,20 @@ def protect(
         )
         if not unsafe:
             break
-        pinned = set(system.unsafe(released)[0])  # provably pinned, not just short of margin
+        provable = set(pinned)
         new: set[int] = set()
         for i in unsafe:
             stubborn[i] = stubborn.get(i, 0) + 1  # still unsafe: withhold more beside it
-            depth = PARTNER_DEPTH if i in pinned else 1
+            depth = PARTNER_DEPTH if i in provable else 1
             new.update(system.partner(i, values, released, new, 2 ** (stubborn[i] - 1), depth))
         if not new:
             break
         for j in new:
             released[j] = SUPPRESSED
         added += len(new) + relink()
-    pinned = system.unsafe(released)[0] if unsafe else []
+    else:  # the rounds ran out after withholding more: audit the final pattern
+        (unsafe, pinned), n = system.check(released, (MARGIN, 0.0))
+        passes += n
     return {
         "rounds": rounds,
         "added": added,
