@@ -18,7 +18,7 @@ from phm.analysis import analysis_tables
 from phm.errors import UserError
 from phm.model import definitions
 from phm.model.activity import all_activity, split_linked
-from phm.model.common import Window
+from phm.model.common import Window, load_order, with_contract_columns
 from phm.model.person import person as person_mart
 from phm.model.person_year import condition_first_dates
 from phm.model.person_year import person_year as person_year_mart
@@ -72,11 +72,12 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         for name, table in ref_tables.items():
             tx.replace_table(name, table)
         refs = {name: tx.table(name) for name in ref_tables}
+        refs["load_order"] = load_order(tx.table("load_ledger"))
         raw = {}
         for ds in dataset_names():
             if not wh.has_table(f"raw_{ds}"):
                 tx.replace_table(f"raw_{ds}", raw_schema(ds).empty_table())
-            raw[ds] = tx.table(f"raw_{ds}")
+            raw[ds] = with_contract_columns(tx.table(f"raw_{ds}"), ds)
 
         def mat(name, expr):
             say(name)
@@ -86,7 +87,7 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
             return out
 
         person = mat("person", person_mart(raw["patients"], raw["deaths"], refs, window))
-        episodes = clean_episodes(raw["apc_episodes"], window)
+        episodes = clean_episodes(raw["apc_episodes"], window, refs["load_order"])
         pspells = mat("provider_spells", provider_spells(episodes, refs, window))
         spells = mat("spells", continuous_spells(pspells))
         rows = all_activity(raw, pspells, refs, window)

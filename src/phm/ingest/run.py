@@ -131,8 +131,11 @@ def discover(source: str, profile: Profile, dataset: str | None) -> tuple[list[S
             continue
         contract(ds)  # a clear error for an unknown --dataset
         items.append(SourceItem(rel, ds, fmt, path=p))
+    # Within a dataset, files load oldest first (modification time, then name), so that the load
+    # ledger's order is the order extracts arrived: a resubmission wins because it is loaded
+    # later, whatever its name (see phm.model.common.deduplicate).
     order = {d: i for i, d in enumerate(dataset_names())}
-    items.sort(key=lambda s: (order[s.dataset], s.name))
+    items.sort(key=lambda s: (order[s.dataset], s.path.stat().st_mtime_ns if s.path else 0, s.name))
     return items, skipped
 
 

@@ -20,6 +20,9 @@ A row whose code is missing or not in the map gets programme ``other`` with rule
 :mod:`.costing`. Social care services are split at financial-year boundaries: weekly cost
 x days in the year / 7, so each year carries its own spend.
 
+``funder`` says who pays (:mod:`.funding`): ``icb``, ``nhse`` (NHS England-commissioned) or
+``private``; only admitted care carries a commissioner, so the other settings are ``icb``.
+
 Rows that cannot be attributed to a person in the spine within the analysis window go to
 ``activity_unlinked`` with a reason, so that raw rows = activity rows + unlinked rows
 (social care: services) and every pound is accounted for.
@@ -37,7 +40,7 @@ COLUMNS = {
     "fy": "int64", "provider_code": "string", "practice_code": "string", "pod": "string",
     "currency_code": "string", "code_system": "string", "code": "string", "emergency": "boolean",
     "attended": "boolean", "quantity": "float64", "cost": "float64", "cost_source": "string",
-    "programme": "string", "programme_rule": "string",
+    "programme": "string", "programme_rule": "string", "funder": "string",
 }
 SETTINGS = ("apc", "op", "ecds", "community", "mh", "gp", "prescribing", "social_care")
 OP_ATTENDED = ("5", "6")
@@ -48,6 +51,8 @@ def _row(t, **cols):
     out = {}
     for name, typ in COLUMNS.items():
         v = cols.get(name)
+        if name == "funder" and v is None:
+            v = "icb"  # settings without a commissioner field: ICB-commissioned (phm.model.funding)
         out[name] = ibis.null(typ) if v is None else (v.cast(typ) if not isinstance(v, str) else ibis.literal(v, typ))
     return t.select(**out)
 
@@ -77,12 +82,12 @@ def apc_rows(pspells, refs):
         activity_date=j.activity_date, fy=j.fy, provider_code=j.provider_code, practice_code=j.practice_code,
         pod=j.pod, currency_code=j.hrg_code, code_system=ibis.literal("ICD10"), code=j.primary_diagnosis,
         emergency=j.emergency, attended=ibis.literal(True), quantity=j.episodes, cost=j.cost,
-        cost_source=j.cost_source, programme=prog, programme_rule=rule,
+        cost_source=j.cost_source, programme=prog, programme_rule=rule, funder=j.funder,
     )
 
 
 def op_rows(op, refs, window: Window):
-    o = deduplicate(op, "op_attendances")
+    o = deduplicate(op, "op_attendances", refs.get("load_order"))
     o = o.mutate(appointment_date=_in_window_date(clean_date(o.appointment_date), window),
                  _attended=o.attendance_status.isin(OP_ATTENDED))
     j = lookup(o, _units(refs, "OPPROC"), [("hrg_code", "currency_code")], _unit="unit_cost")
@@ -102,7 +107,7 @@ def op_rows(op, refs, window: Window):
 
 
 def ecds_rows(ecds, refs, window: Window):
-    a = deduplicate(ecds, "ecds_attendances")
+    a = deduplicate(ecds, "ecds_attendances", refs.get("load_order"))
     a = a.mutate(_day=_in_window_date(a.arrival_time.date(), window))
     j = lookup(a, _units(refs, "AE"), [("hrg_code", "currency_code")], _unit="unit_cost")
     j = lookup(j, refs["ref_programme_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme")
@@ -119,7 +124,7 @@ def ecds_rows(ecds, refs, window: Window):
 
 
 def community_rows(cc, refs, window: Window):
-    c = deduplicate(cc, "community_contacts")
+    c = deduplicate(cc, "community_contacts", refs.get("load_order"))
     c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
     j = lookup(c, _units(refs, "CHS"), [("service_type", "currency_code")], _unit="unit_cost")
     j = lookup(j, refs["ref_programme_community"], [("service_type", "currency")], _prog="programme")
@@ -135,7 +140,7 @@ def community_rows(cc, refs, window: Window):
 
 
 def mh_rows(mh, refs, window: Window):
-    c = deduplicate(mh, "mh_contacts")
+    c = deduplicate(mh, "mh_contacts", refs.get("load_order"))
     c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
     bed = c.inpatient.coalesce(False) | (c.contact_type == "bed_day")
     c = c.mutate(_pod=ibis.ifelse(bed, "MHBD", "MHCC"),
@@ -189,7 +194,7 @@ def prescribing_rows(rx, refs, window: Window):
 def social_care_rows(sc, refs, window: Window):
     """Services split by financial year; ``(in_window, outside)``: the second has one row per
     service that overlaps no year of the window."""
-    s = deduplicate(sc, "social_care")
+    s = deduplicate(sc, "social_care", refs.get("load_order"))
     start = clean_date(s.start_date)
     end = clean_date(s.end_date)
     end = ibis.ifelse(end.isnull() | (end > window.end), ibis.literal(window.end), end)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import ibis
 import pyarrow as pa
 
-from phm.schema import contract
+from phm.schema import contract, raw_schema
 
 # HES null and invalid-date sentinels (HES Data Dictionary): they mean "no date".
 SENTINELS = (dt.date(1800, 1, 1), dt.date(1801, 1, 1))
@@ -80,16 +80,43 @@ def clean_dates(t, columns):
     return t.mutate(**{c: clean_date(t[c]) for c in columns if c in t.columns})
 
 
-def deduplicate(t, dataset: str):
-    """One row per natural key of ``dataset`` (exact and near duplicates: a resubmitted record
-    replaces the earlier one, so the row loaded last wins: latest source, then latest line).
+def deduplicate(t, dataset: str, loads=None, prefer=()):
+    """One row per natural key of ``dataset``: exact and near duplicates collapse, and a
+    resubmitted record replaces the earlier one. Which row wins, in order: the ``prefer``
+    expressions (each true beats false; for episodes, a finished episode beats an unfinished
+    one), then the source loaded last (``loads``: :func:`load_order`, from the load ledger, so a
+    refreshed extract wins whatever its file name), then the latest line of that source.
+    Without ``loads`` the source name stands in for load order.
     Datasets without a natural key (GP events and appointments, prescriptions) are kept whole:
     identical rows there are genuine repeat activity."""
     key = contract(dataset).natural_key
     if not key:
         return t
-    w = ibis.window(group_by=[t[k] for k in key], order_by=[ibis.desc(t._source), ibis.desc(t._line)])
-    return t.mutate(_rank=ibis.row_number().over(w)).filter(ibis._._rank == 0).drop("_rank")
+    prefer_cols = {f"_prefer{i}": p.cast("int8") for i, p in enumerate(prefer)}
+    t = t.mutate(**prefer_cols)
+    if loads is not None:
+        t = t.left_join(loads, t._source == loads.source).select(*t.columns, _load_seq=loads.load_seq.coalesce(-1))
+    else:
+        t = t.mutate(_load_seq=ibis.literal(0, "int64"))
+    order = [ibis.desc(t[c]) for c in prefer_cols] + [ibis.desc(t._load_seq), ibis.desc(t._source), ibis.desc(t._line)]
+    w = ibis.window(group_by=[t[k] for k in key], order_by=order)
+    return t.mutate(_rank=ibis.row_number().over(w)).filter(ibis._._rank == 0).drop("_rank", "_load_seq", *prefer_cols)
+
+
+def load_order(ledger):
+    """``source`` -> ``load_seq`` (1 = loaded first) for the sources currently loaded, from the
+    load ledger table: the order phm actually loaded them (time of load), not their names."""
+    cur = ledger.filter(ledger.status == "current")
+    w = ibis.window(order_by=[cur.loaded_at, cur.source])
+    return cur.select(source=cur.source, load_seq=ibis.row_number().over(w) + 1)
+
+
+def with_contract_columns(t, dataset: str):
+    """``t`` with every column of the current contract, missing ones as typed nulls: a raw table
+    loaded under an older contract version reads as the current shape."""
+    schema = raw_schema(dataset)
+    missing = {f.name: ibis.null(ibis.dtype(f.type)) for f in schema if f.name not in t.columns}
+    return t.mutate(**missing) if missing else t
 
 
 def age_at(dob, on: dt.date):

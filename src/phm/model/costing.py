@@ -72,6 +72,35 @@ def ncc_pod_costs() -> pa.Table:
     return pa.table({"pod": g["pod"], "pod_unit_cost": avg}).sort_by("pod")
 
 
+@lru_cache(maxsize=1)
+def trim_points() -> pa.Table:
+    """``pod``, ``hrg_code``, ``trim_days``, ``per_day_cost``: the length of stay beyond which an
+    elective (EL) or non-elective long-stay (NEL) spell has excess bed days, and the cost of each.
+
+    Source: ``refdata.hrg_trimpoints()`` (NHS England National Tariff / NHS Payment Scheme, via
+    The Strategy Unit's nhp_data; tariff year not stated). UNVERIFIED reading: its second
+    column (labelled "elective") is taken as the long-stay trim point in days for both elective
+    and non-elective spells, and its third (labelled "emergency", one value per HRG chapter,
+    £230-£424) as the NHS Payment Scheme "per day long stay payment" in pounds, because those
+    are the two values the Payment Scheme's APC price tab holds per HRG and the third column's
+    values are prices, not lengths of stay. NCC 2023/24 and 2024/25 publish no excess bed day
+    costs (whole-spell costs only), so no verified source exists in phm; the build reports the
+    share of admitted cost that rests on excess bed days (``excess_bed_day_cost``)."""
+    t = refdata.hrg_trimpoints()
+    ok = pc.and_(pc.is_valid(t["elective_trimpoint"]), pc.is_valid(t["emergency_trimpoint"]))
+    t = t.filter(ok)
+    n = t.num_rows
+    hrg = t["hrg_code"]
+    days = t["elective_trimpoint"].cast(pa.int64())
+    per_day = t["emergency_trimpoint"].cast(pa.float64())
+    return pa.table({
+        "pod": pa.array(["EL"] * n + ["NEL"] * n, pa.string()),
+        "hrg_code": pa.concat_arrays([hrg.combine_chunks(), hrg.combine_chunks()]),
+        "trim_days": pa.concat_arrays([days.combine_chunks(), days.combine_chunks()]),
+        "per_day_cost": pa.concat_arrays([per_day.combine_chunks(), per_day.combine_chunks()]),
+    })
+
+
 def pod_unit_cost(pod: str) -> float | None:
     t = ncc_pod_costs().to_pydict()
     return dict(zip(t["pod"], t["pod_unit_cost"], strict=True)).get(pod)

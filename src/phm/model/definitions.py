@@ -262,6 +262,12 @@ _SECTIONS = {
         "The 20 conditions of the general-outcome score, and the phm condition that "
         "measures each (blank: phm has no code list). Weights UNVERIFIED.",
     ),
+    "nhse_commissioners.csv": (
+        "NHS England as commissioner",
+        "Commissioner codes that make admitted activity NHS England-commissioned (specialised "
+        "or directly commissioned), reported apart from ICB spend (phm.model.funding). A "
+        "5-character code counts when its first 3 characters are listed. List UNVERIFIED.",
+    ),
 }
 # Columns whose rows are merged into one line when every other column is the same.
 _MERGE = {"charlson_quan2005.csv": "icd10_prefix"}

@@ -1,7 +1,8 @@
 """``person_year``: one row per person per financial year of the window.
 
 A person has a row for every year in which they were registered for at least one day or had
-any costed activity (so that person-year cost sums to activity cost exactly).
+any costed activity (so that person-year cost, ``cost_total + cost_nhse + cost_private``, sums
+to activity cost exactly).
 
 - **Exposure**: days registered in the year (registration start to the earliest of
   registration end, death and the year end).
@@ -15,7 +16,10 @@ any costed activity (so that person-year cost sums to activity cost exactly).
 - **Cambridge Multimorbidity Score**: Payne et al. (2020) general-outcome weights summed over
   the CMS conditions phm can measure (:mod:`.comorbidity`).
 - **Segment**: Bridges to Health, first matching rule in priority order (:mod:`.segments`).
-- **Activity and cost** by setting and by programme of care, from ``activity``; emergency
+- **Activity and cost** by setting and by programme of care, from ``activity``. Costs
+  (``cost_*``, ``cost_total``) are ICB-commissioned NHS activity only; NHS England-
+  commissioned activity is ``cost_nhse`` and private patients ``cost_private`` (counts ``n_*``
+  include all three; :mod:`.funding`). Emergency
   admissions count continuous inpatient spells, so a transfer is one admission.
 - **HRI**: High Resource Individuals, the fewest people whose combined cost reaches half of
   the year's total (ranked by cost, ties by ``person_id``): a person is HRI when the people
@@ -45,7 +49,7 @@ def person_years(person, fy):
 
 
 def activity_totals(activity, programme_ids):
-    a = activity
+    a = activity.mutate(_all_cost=activity.cost, cost=ibis.ifelse(activity.funder == "icb", activity.cost, 0.0))
     aggs = {}
     for s in SETTINGS:
         aggs[f"n_{s}"] = (a.setting == s).sum().cast("int64")
@@ -55,6 +59,8 @@ def activity_totals(activity, programme_ids):
         aggs[f"cost_prog_{p}"] = a.cost.sum(where=a.programme == p).coalesce(0.0).round(2)
     aggs["prescription_items"] = a.quantity.sum(where=a.setting == "prescribing").coalesce(0.0)
     aggs["cost_total"] = a.cost.sum().round(2)
+    aggs["cost_nhse"] = a._all_cost.sum(where=a.funder == "nhse").coalesce(0.0).round(2)
+    aggs["cost_private"] = a._all_cost.sum(where=a.funder == "private").coalesce(0.0).round(2)
     aggs["maternity_activity"] = (a.programme == "maternity_reproductive").any()
     return a.group_by(["person_id", "fy"]).aggregate(**aggs)
 
@@ -139,7 +145,7 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     fill.update({f"cost_{s}": 0.0 for s in SETTINGS})
     fill.update({f"cost_prog_{p}": 0.0 for p in programme_ids})
     fill.update({f"cond_{c}": False for c in condition_ids})
-    fill.update({"cost_total": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
+    fill.update({"cost_total": 0.0, "cost_nhse": 0.0, "cost_private": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
                  "ae_attendances": 0, "charlson": 0, "maternity_activity": False})
     j = j.mutate(**{k: j[k].coalesce(v) for k, v in fill.items()})
     age = age_on(j.date_of_birth, j.fy_start)
@@ -160,6 +166,6 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
         *[f"cond_{c}" for c in condition_ids], "ltc_count", "charlson", "cms", "segment",
         *[f"n_{s}" for s in SETTINGS], "prescription_items", "emergency_admissions", "maternity_admissions",
         "ae_attendances", *[f"cost_{s}" for s in SETTINGS], *[f"cost_prog_{p}" for p in programme_ids],
-        "cost_total", "hri",
+        "cost_total", "cost_nhse", "cost_private", "hri",
     ]
     return j.select(*cols)

@@ -74,6 +74,7 @@ def reference_tables(window: Window) -> dict[str, pa.Table]:
         "ref_unit_cost": costing.ncc_unit_costs(),
         "ref_pod_cost": costing.ncc_pod_costs(),
         "ref_setting_cost": costing.setting_costs(),
+        "ref_trim_point": costing.trim_points(),
         **_definition_tables(),
     }
 

@@ -91,7 +91,7 @@ class _DuckWriter(SourceWriter):
         name = f"_phm_batch_{next(_counter)}"
         self.tx.raw.register(name, batch)
         try:
-            self.tx.raw.execute(f"INSERT INTO {_q(self.table)} SELECT * FROM {name}")
+            self.tx.raw.execute(f"INSERT INTO {_q(self.table)} BY NAME SELECT * FROM {name}")
         finally:
             self.tx.raw.unregister(name)
 
@@ -105,6 +105,12 @@ class _DuckTransaction(Transaction):
     def _ensure(self, table: str, schema: pa.Schema) -> None:
         cols = ", ".join(f"{_q(f.name)} {_duck_type(f.type)}" for f in schema)
         self.raw.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} ({cols})")
+        # A table made under an older contract gains the new columns (null in its old rows).
+        have = {r[0] for r in self.raw.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+        for f in schema:
+            if f.name not in have:
+                self.raw.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(f.name)} {_duck_type(f.type)}")
 
     def writer(self, table, schema, source, *, replace=True) -> SourceWriter:
         self._ensure(table, schema)

@@ -186,7 +186,7 @@ class _SparkWriter(SourceWriter):
         if batch.num_rows == 0:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        pq.write_table(batch.cast(self.schema), self.dir / f"part-{self.n:05d}.parquet", compression="zstd")
+        pq.write_table(batch.select(self.schema.names).cast(self.schema), self.dir / f"part-{self.n:05d}.parquet", compression="zstd")
         self.n += 1
 
 
@@ -207,7 +207,11 @@ class _SparkTransaction(Transaction):
         return rel, d
 
     def _entry(self, table: str, schema: pa.Schema) -> dict:
-        return self.cat["tables"].setdefault(table, {"schema": _schema_json(schema), "parts": []})
+        entry = self.cat["tables"].setdefault(table, {"schema": _schema_json(schema), "parts": []})
+        # A table made under an older contract gains the new columns (read as null from old parts).
+        have = {n for n, _ in entry["schema"]}
+        entry["schema"] = [*entry["schema"], *[c for c in _schema_json(schema) if c[0] not in have]]
+        return entry
 
     def writer(self, table, schema, source, *, replace=True) -> SourceWriter:
         entry = self._entry(table, schema)
