@@ -26,9 +26,10 @@ def _tables(d, fmt):
 
 def test_all_canonical_datasets_and_truth_written(icb20k):
     man = read_json(icb20k / "manifest.json")
-    assert sorted(man["files"]) == sorted(f"{n}.parquet" for n in DATASETS)
+    assert sorted(man["files"]) == sorted([*(f"{n}.parquet" for n in DATASETS), "apc_episodes-2025-04-refresh.parquet"])
     for f in ("defects.json", "calibration.json", "deprivation_gradient.json", "persons.parquet",
-              "person_year.parquet", "spells.parquet", "ae_attendances_per_person.parquet"):
+              "person_year.parquet", "spells.parquet", "ae_attendances_per_person.parquet", "cips.parquet",
+              "cips.json"):
         assert (icb20k / "truth" / f).is_file(), f
     assert man["files"]["patients.parquet"]["rows"] >= 20000
 

@@ -19,7 +19,7 @@ import ibis
 
 from phm.model import definitions
 
-DIAGNOSIS_COLUMNS = tuple(f"diag_{i:02d}" for i in range(1, 7))
+DIAGNOSIS_COLUMNS = tuple(f"diag_{i:02d}" for i in range(1, 21))  # all 20 HES positions
 
 
 def diagnoses(episodes):

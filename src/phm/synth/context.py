@@ -135,6 +135,7 @@ class Costs:
     DEPARTMENTS = {
         "NEL": "Non-Elective Inpatient - Long Stay", "NES": "Non-Elective Inpatient - Short Stay",
         "EL": "Elective Inpatients", "DC": "Daycase", "AE": "Emergency Care",
+        "RDN": "Regular Day or Night Admissions",
         "CHS": "Community Health Service", "MH": "Mental Health Care Contact",
     }
 

@@ -34,7 +34,7 @@ from phm.synth.population import Population
 
 NHS_DEFECTS = ("nhs_invalid_check_digit", "nhs_repeated_digits", "nhs_missing")
 NATURAL_KEYS = {
-    "apc_episodes": ("provider_code", "spell_id", "episode_order"),
+    "apc_episodes": ("provider_code", "spell_id", "episode_order", "episode_start"),
     "op_attendances": ("provider_code", "attendance_id"),
     "ecds_attendances": ("provider_code", "attendance_id"),
     "community_contacts": ("provider_code", "contact_id"),

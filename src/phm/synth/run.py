@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import phm
 from phm.digest import sha256_file
-from phm.synth import care, hospital, people, primary
+from phm.synth import care, hospital, people, primary, resubmission
 from phm.synth.config import CHUNK_PERSONS, SynthConfig
 from phm.synth.context import Chunk, Costs, Providers
 from phm.synth.defects import DefectPlanter
@@ -89,19 +90,32 @@ def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
     shared["truth_builder"] = truth.chunk_truth
     planter = DefectPlanter(cfg, pop)
     writers = {name: DatasetWriter(out, name, cfg.fmt) for name in DATASETS}
+    refresh = DatasetWriter(out, resubmission.REFRESH_STEM, cfg.fmt) if cfg.defects == "default" else None
     n_chunks = (pop.n + CHUNK_PERSONS - 1) // CHUNK_PERSONS
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("Generating activity", total=n_chunks)
         for index in range(n_chunks):
             tables, chunk_truth = generate_chunk(cfg, pop, index, shared)
+            if refresh is not None:
+                rng_r = np.random.default_rng([cfg.seed, 3, index])
+                tables["apc_episodes"], again, chunk_truth["resubmitted_episodes"] = resubmission.split(
+                    tables["apc_episodes"], rng_r, planter.extract_day)
             tables = planter.plant(index, tables)
             for name in DATASETS:
                 writers[name].write(tables[name])
+            if refresh is not None:
+                refresh.write(again)
+                planter.counts["apc_episodes"]["near_duplicate"] += again.num_rows
             truth.add(chunk_truth)
             progress.advance(task)
     for w in writers.values():
         w.close()
+    if refresh is not None:  # the refresh arrived after the first extract: it is dated later
+        refresh.close()
+        first = writers["apc_episodes"].path.stat()
+        os.utime(refresh.path, ns=(first.st_atime_ns, first.st_mtime_ns + 60 * 10**9))
+        writers[resubmission.REFRESH_STEM] = refresh
     truth.finish(defects=planter.counts, calibration_extra={"acute_items_rate": shared["acute_rate"]})
     files = {}
     for name, w in writers.items():

@@ -1,4 +1,8 @@
-"""Planted truth: what the analytics should recover, written to ``DIR/truth/``."""
+"""Planted truth: what the analytics should recover, written to ``DIR/truth/``.
+
+``cips.parquet`` holds one row per true continuous inpatient stay and ``cips.json`` their count
+and bed days (issue 13); ``resubmitted_episodes.parquet`` the episodes of the refreshed extract.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from phm.synth import model
@@ -68,7 +73,7 @@ class TruthWriter:
             persons[cid] = pa.array(ch.cond[:, j])
             persons[f"p_{cid}"] = pa.array(ch.cond_prob[:, j])
         ae = tables["ecds_attendances"]
-        return {"person_year": person_year, "persons": pa.table(persons), "spells": spells,
+        return {"person_year": person_year, "persons": pa.table(persons), "spells": spells, "cips": stats["cips"],
                 "ae_counts": ae.group_by("nhs_number").aggregate([("attendance_id", "count")])}
 
     def add(self, parts: dict[str, pa.Table]) -> None:
@@ -84,13 +89,31 @@ class TruthWriter:
         persons = self._write("persons")
         py = self._write("person_year")
         self._write("spells")
+        cips = self._write("cips")
+        if "resubmitted_episodes" in self.parts:
+            self._write("resubmitted_episodes")
         ae = pa.concat_tables(self.parts["ae_counts"])
         # Frequent attenders: planted people and everyone with 5+ attendances in the window.
         fa = ae.rename_columns(["nhs_number", "attendances"])
         pq.write_table(fa.sort_by("nhs_number"), self.dir / "ae_attendances_per_person.parquet")
         self._json("defects.json", defects)
+        self._json("cips.json", self._cips_summary(cips))
         self._json("calibration.json", {**self._calibration(persons), **calibration_extra})
         self._json("deprivation_gradient.json", self._gradient(py))
+
+    @staticmethod
+    def _cips_summary(cips: pa.Table) -> dict:
+        """The true continuous inpatient spells the model must recover: every stay with a finished
+        episode (regular attendances one each), and the bed days of the closed ones."""
+        closed = cips.filter(pc.is_valid(cips["discharge_date"]))
+        return {
+            "continuous_inpatient_spells": cips.num_rows,
+            "closed": closed.num_rows,
+            "open_at_extract": cips.num_rows - closed.num_rows,
+            "bed_days": int(pc.sum(closed["los_days"]).as_py() or 0),
+            "regular_attendances": int(pc.sum(cips["regular_attender"]).as_py() or 0),
+            "with_transfers": int(pc.sum(pc.greater(cips["provider_spells"], 1)).as_py() or 0),
+        }
 
     def _json(self, name: str, obj) -> None:
         (self.dir / name).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
