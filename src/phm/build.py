@@ -17,7 +17,7 @@ from phm import refdata
 from phm.analysis import analysis_tables
 from phm.errors import UserError
 from phm.model import definitions
-from phm.model.activity import all_activity, split_linked
+from phm.model.activity import all_activity, in_progress_rows, split_linked
 from phm.model.common import Window, load_order, with_contract_columns
 from phm.model.person import person as person_mart
 from phm.model.person_year import condition_first_dates
@@ -92,6 +92,7 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         spells = mat("spells", continuous_spells(pspells))
         rows = all_activity(raw, pspells, refs, window)
         linked, unlinked = split_linked(rows, person, window)
+        unlinked = unlinked.union(in_progress_rows(episodes), distinct=False)
         activity = mat("activity", linked)
         mat("activity_unlinked", unlinked)
         conditions = mat("person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window))

@@ -69,7 +69,7 @@ def test_rows_in_equal_loaded_plus_quarantined(icb10k, icb10k_duckdb):
     with connect(icb10k_duckdb) as wh:
         led = wh.to_arrow("load_ledger").to_pylist()
         q = wh.to_arrow("quarantine")
-        assert len(led) == 11
+        assert len(led) == 12  # one file per dataset, and the refreshed APC extract
         for row in led:
             assert row["rows_in"] == row["rows_loaded"] + row["rows_quarantined"], row["source"]
             assert row["rows_in"] == manifest["files"][row["source"]]["rows"]
@@ -222,9 +222,10 @@ def test_hes_profile_maps_hes_columns(icb_small, tmp_path):
            "episode_start": "EPISTART", "episode_end": "EPIEND", "admission_method": "ADMIMETH",
            "admission_source": "ADMISORC", "discharge_method": "DISMETH", "discharge_destination": "DISDEST",
            "patient_classification": "CLASSPAT", "treatment_function_code": "TRETSPEF", "hrg_code": "SUSHRG",
-           "practice_code": "GPPRAC", "lsoa": "LSOA11"}
-    hes |= {f"diag_{i:02d}": f"DIAG_4_{i:02d}" for i in range(1, 7)}
-    hes |= {f"opertn_{i:02d}": f"OPERTN_4_{i:02d}" for i in range(1, 5)}
+           "practice_code": "GPPRAC", "lsoa": "LSOA11", "episode_status": "EPISTAT", "episode_type": "EPITYPE",
+           "administrative_category": "ADMINCAT", "commissioner_code": "PURCODE"}
+    hes |= {f"diag_{i:02d}": f"DIAG_4_{i:02d}" for i in range(1, 21)}  # all 20 positions
+    hes |= {f"opertn_{i:02d}": f"OPERTN_4_{i:02d}" for i in range(1, 25)}  # all 24 positions
     renamed = apc.rename_columns([hes.get(c, c) for c in apc.column_names]).drop(["cost"])
     (tmp_path / "hes").mkdir()
     import pyarrow.csv as pacsv

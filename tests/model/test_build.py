@@ -57,15 +57,20 @@ def test_every_activity_row_has_a_cost_a_source_and_a_programme(wh):
 
 def test_person_year_cost_equals_activity_cost_to_the_penny(wh):
     (act,), = one(wh, "select sum(cost) from activity")
-    (py,), = one(wh, "select sum(cost_total) from person_year")
+    (py,), = one(wh, "select sum(cost_total + cost_nhse + cost_private) from person_year")
     assert act > 1e6
     assert abs(act - py) < 0.005
-    by_setting = dict(one(wh, "select setting, sum(cost) from activity group by 1"))
+    # ICB-commissioned spend by setting and programme; NHS England and private patients apart
+    for funder, col in (("icb", "cost_total"), ("nhse", "cost_nhse"), ("private", "cost_private")):
+        (a,), = one(wh, f"select coalesce(sum(cost), 0) from activity where funder = '{funder}'")
+        (p,), = one(wh, f"select sum({col}) from person_year")
+        assert abs(a - p) < 0.005, funder
+    by_setting = dict(one(wh, "select setting, sum(cost) from activity where funder = 'icb' group by 1"))
     cols = ", ".join(f"sum(cost_{s})" for s in SETTINGS)
     (sums,) = one(wh, f"select {cols} from person_year")
     for s, v in zip(SETTINGS, sums, strict=True):
         assert abs(by_setting[s] - v) < 0.005, s
-    by_prog = dict(one(wh, "select programme, sum(cost) from activity group by 1"))
+    by_prog = dict(one(wh, "select programme, sum(cost) from activity where funder = 'icb' group by 1"))
     ids = definitions.programmes()["id"].to_pylist()
     (psums,) = one(wh, "select " + ", ".join(f"sum(cost_prog_{p})" for p in ids) + " from person_year")
     for p, v in zip(ids, psums, strict=True):
@@ -93,7 +98,7 @@ def test_every_raw_row_is_in_activity_or_unlinked_with_a_reason(wh):
     assert placed == services
     reasons = {r for (r,) in one(wh, "select distinct unlinked_reason from activity_unlinked")}
     assert reasons <= {"no valid NHS number", "person not on the registered list", "no valid activity date",
-                       "outside the analysis window"}
+                       "outside the analysis window", "spell in progress: no finished episode"}
     assert "no valid NHS number" in reasons and "person not on the registered list" in reasons
 
 

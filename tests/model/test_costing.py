@@ -29,6 +29,9 @@ def rows(expr):
     return sorted(expr.to_pyarrow().to_pylist(), key=lambda r: r["activity_id"])
 
 
+L2023 = costing.price_level(2023)
+
+
 def test_admitted_care_precedence(c):
     connection, r = c
     base = {"person_id": 1, "provider_code": "RAA", "episode_order": 1, "admission_date": d("2023-05-01"),
@@ -42,8 +45,8 @@ def test_admitted_care_precedence(c):
     got = [(x["code"], x["cost"], x["cost_source"]) for x in rows(act.apc_rows(ps, r))]
     assert [(g[1], g[2]) for g in got] == [
         (1234.5, "supplied"),
-        (ncc("NEL", "DZ11R"), "ncc_currency"),
-        (round(costing.pod_unit_cost("NEL"), 2), "ncc_pod"),
+        (round(ncc("NEL", "DZ11R") * L2023, 2), "ncc_currency"),  # 2023/24 prices (costing.price_index)
+        (round(round(costing.pod_unit_cost("NEL"), 2) * L2023, 2), "ncc_pod"),
     ]
 
 
@@ -121,3 +124,40 @@ def test_social_care_is_split_at_financial_year_ends(c):
                    (2023, 1300.0, "default"), (2024, round(1300 * 365 / 7, 2), "default")]
     assert [(x["activity_id"], x["cost"], x["cost_source"]) for x in rows(outside)] == [
         ("social_care:E08000026:3", 0.0, "outside_window")]
+
+
+@pytest.mark.parametrize(("hcp", "mode", "pod", "cost"), [
+    ("GP", "Face-to-Face", "GP_F2F", 45.0), ("GP", "Telephone", "GP_REMOTE", 18.63),
+    ("GP", "Video Conference/Online", "GP_REMOTE", 18.63), ("GP", "Home Visit", "GP_HOME", 89.40),
+    ("Other Practice staff", "Face-to-Face", "OPS_F2F", 11.75), ("Other Practice staff", "Telephone", "OPS_REMOTE", 9.08),
+    ("Other Practice staff", "Home Visit", "OPS_HOME", 23.50), ("Unknown", "Face-to-Face", "GPAPPT", 42.0),
+    ("GP", "Unknown", "GPAPPT", 42.0), (None, None, "GPAPPT", 42.0),
+])
+def test_gp_appointments_are_costed_by_staff_type_and_mode(c, hcp, mode, pod, cost):
+    """PSSRU Unit Costs of Health and Social Care 2024 Manual, 2023/24 prices (setting_costs.csv)."""
+    connection, _ = c
+    gp = raw(connection, "gp_appointments", [{"person_id": 1, "appointment_date": d("2023-05-01"), "practice_code": "A81001",
+                                              "appointment_status": "Attended", "hcp_type": hcp, "appointment_mode": mode}])
+    (row,) = rows(act.gp_rows(gp, WINDOW))
+    assert (row["pod"], row["cost"], row["cost_source"]) == (pod, cost, "default")
+
+
+def test_activity_is_restated_to_the_prices_of_its_year(c):
+    """Reference costs move to the activity year's prices (GP defaults are 2023/24 prices, NCC
+    2024/25); supplied costs do not; every row states its price basis."""
+    connection, r = c
+    gp = raw(connection, "gp_appointments", [
+        {"person_id": 1, "appointment_date": d(day), "practice_code": "A81001", "appointment_status": "Attended",
+         "hcp_type": "GP", "appointment_mode": "Face-to-Face"} for day in ("2023-05-01", "2024-05-01")])
+    ae = raw(connection, "ecds_attendances", [
+        {"person_id": 1, "provider_code": "RAA", "attendance_id": "1", "arrival_time": dt.datetime(2023, 5, 1, 9), "hrg_code": "VB09Z"},
+        {"person_id": 1, "provider_code": "RAA", "attendance_id": "2", "arrival_time": dt.datetime(2023, 5, 1, 9), "hrg_code": "VB09Z",
+         "cost": 100.0},
+    ])
+    out = rows(act.at_year_prices(act.gp_rows(gp, WINDOW).union(act.ecds_rows(ae, r, WINDOW)), r))
+    by = {(x["setting"], x["fy"], x["cost_source"]): x for x in out}
+    assert by[("gp", 2023, "default")]["cost"] == 45.0
+    assert by[("gp", 2024, "default")]["cost"] == pytest.approx(round(45.0 * 1.0402, 2))
+    assert by[("ecds", 2023, "ncc_currency")]["cost"] == pytest.approx(round(ncc("AE", "VB09Z") * L2023, 2))
+    assert by[("ecds", 2023, "supplied")]["cost"] == 100.0
+    assert all(x["price_basis"].startswith(f"{x['fy']}/") for x in out)

@@ -176,7 +176,7 @@ def _trim(hrg):
 
 def test_a_non_elective_spell_costs_more_the_longer_it_stays_beyond_the_trim_point():
     tp = _trim("DZ11V")
-    trim, per_day = tp["trim_days"], tp["per_day_cost"]
+    trim, per_day = tp["trim_days"], tp["per_day_cost"] * costing.price_level(2023)  # 2023/24 prices
     costs = {}
     for los in (2, trim, trim + 1, trim + 10):
         dis = (dt.date(2023, 5, 1) + dt.timedelta(days=los)).isoformat()
@@ -185,8 +185,8 @@ def test_a_non_elective_spell_costs_more_the_longer_it_stays_beyond_the_trim_poi
         assert s["pod"] == "NEL" and s["excess_bed_days"] == max(0, los - trim)
         costs[los] = s["cost"]
     assert costs[2] == costs[trim]
-    assert costs[trim + 1] == pytest.approx(costs[trim] + per_day)
-    assert costs[trim + 10] == pytest.approx(costs[trim] + 10 * per_day)
+    assert costs[trim + 1] == pytest.approx(costs[trim] + per_day, abs=0.01)
+    assert costs[trim + 10] == pytest.approx(costs[trim] + 10 * per_day, abs=0.01)
 
 
 def test_supplied_patient_level_costs_carry_the_whole_stay():
@@ -203,3 +203,24 @@ def test_load_order_follows_the_time_of_load():
                                         pa.timestamp("us"))})
     out = load_order(c.create_table("ledger", t)).order_by("load_seq").to_pyarrow().to_pylist()
     assert out == [{"source": "b.csv", "load_seq": 1}, {"source": "a.csv", "load_seq": 2}]
+
+
+def test_each_year_is_priced_at_its_own_prices_and_says_so():
+    """NCC 2024/25 unit costs restated to the activity year's prices by the NHS cost inflation
+    index (PSSRU Unit Costs of Health and Social Care); supplied costs stay as sent."""
+    from phm.model.common import Window
+
+    window = Window.ending(dt.date(2025, 3, 31), 3)
+    idx = {r["fy"]: r for r in costing.price_index(window.years).to_pylist()}
+    assert idx[2024]["price_level"] == 1.0 and "2024/25 prices" in idx[2024]["price_basis"]
+    assert idx[2023]["price_level"] == pytest.approx(1 / 1.0402)
+    assert idx[2022]["price_level"] == pytest.approx(1 / (1.0402 * 1.0247))
+    assert "2022/23 prices" in idx[2022]["price_basis"] and "restated" in idx[2022]["price_basis"]
+    costs = {}
+    for year in (2022, 2023, 2024):
+        ps, _ = build([ep(1, "RAA", "S1", 1, f"{year}-05-01", f"{year}-05-03", hrg="DZ11R")])
+        costs[year] = ps[0]["cost"]
+    assert costs[2022] < costs[2023] < costs[2024]
+    assert costs[2022] == pytest.approx(costs[2024] * idx[2022]["price_level"], abs=0.01)
+    supplied = [build([ep(1, "RAA", "S1", 1, f"{y}-05-01", f"{y}-05-03", cost=999.0)])[0][0]["cost"] for y in (2022, 2024)]
+    assert supplied == [999.0, 999.0]

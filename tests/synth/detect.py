@@ -12,7 +12,7 @@ from phm.refdata import icd10, lsoa21_icb, opcs4
 
 SENTINELS = {dt.date(1800, 1, 1): "sentinel_date_null", dt.date(1801, 1, 1): "sentinel_date_invalid"}
 KEYS = {
-    "apc_episodes": ("provider_code", "spell_id", "episode_order"),
+    "apc_episodes": ("provider_code", "spell_id", "episode_order", "episode_start"),  # contract 1.1
     "op_attendances": ("provider_code", "attendance_id"),
     "ecds_attendances": ("provider_code", "attendance_id"),
     "community_contacts": ("provider_code", "contact_id"),

@@ -40,7 +40,7 @@ COLUMNS = {
     "fy": "int64", "provider_code": "string", "practice_code": "string", "pod": "string",
     "currency_code": "string", "code_system": "string", "code": "string", "emergency": "boolean",
     "attended": "boolean", "quantity": "float64", "cost": "float64", "cost_source": "string",
-    "programme": "string", "programme_rule": "string", "funder": "string",
+    "programme": "string", "programme_rule": "string", "funder": "string", "price_basis": "string",
 }
 SETTINGS = ("apc", "op", "ecds", "community", "mh", "gp", "prescribing", "social_care")
 OP_ATTENDED = ("5", "6")
@@ -161,14 +161,28 @@ def mh_rows(mh, refs, window: Window):
     )
 
 
+def gp_pod(hcp_type, mode):
+    """The costing class of a GP appointment (``setting_costs.csv``): staff type (GP or other
+    practice staff) x mode (face to face, remote: telephone or video/online, home visit);
+    ``GPAPPT`` when either is unknown. Values as in NHS Digital's Appointments in General Practice."""
+    staff = ibis.cases((hcp_type.strip().upper() == "GP", "GP"),
+                       (hcp_type.strip().lower().isin(("other practice staff", "other")), "OPS"), else_=ibis.null("string"))
+    m = mode.strip().lower()
+    how = ibis.cases((m == "face-to-face", "F2F"), (m.isin(("telephone", "video conference/online", "video")), "REMOTE"),
+                     (m == "home visit", "HOME"), else_=ibis.null("string"))
+    return staff.concat("_", how).coalesce("GPAPPT")
+
+
 def gp_rows(gp, window: Window):
     g = gp.mutate(appointment_date=_in_window_date(clean_date(gp.appointment_date), window))
-    j = g.mutate(_att=(g.appointment_status != "DNA").coalesce(True))
-    cost, source = costing.priced(ibis.null("float64"), None, None, costing.default_cost("gp", "GPAPPT"), attended=j._att)
+    j = g.mutate(_att=(g.appointment_status != "DNA").coalesce(True), _pod=gp_pod(g.hcp_type, g.appointment_mode))
+    unit = ibis.cases(*[(j._pod == pod, costing.default_cost("gp", pod)) for pod in costing.gp_pods()],
+                      else_=costing.default_cost("gp", "GPAPPT"))
+    cost, source = costing.priced(ibis.null("float64"), None, None, unit, attended=j._att)
     return _row(
         j, activity_id=_line_id("gp", j), person_id=j.person_id, setting="gp", activity_date=j.appointment_date,
         fy=fy_expr(j.appointment_date), provider_code=j.practice_code, practice_code=j.practice_code,
-        pod=ibis.literal("GPAPPT"), code_system=ibis.literal("GPAD"), code=j.hcp_type, emergency=ibis.literal(False),
+        pod=j._pod, code_system=ibis.literal("GPAD"), code=j.hcp_type, emergency=ibis.literal(False),
         attended=j._att, quantity=ibis.literal(1.0), cost=cost, cost_source=source,
         programme=ibis.literal("other"), programme_rule=ibis.literal("primary_care_gms"),
     )
@@ -248,7 +262,52 @@ def all_activity(raw, pspells, refs, window: Window):
         sc_in,
         sc_out,
     ]
-    return ibis.union(*parts, distinct=False)
+    return at_year_prices(ibis.union(*parts, distinct=False), refs)
+
+
+def at_year_prices(rows, refs):
+    """Every reference cost restated to the prices of the year the activity happened in, and
+    ``price_basis`` saying so (:func:`.costing.price_index`). NCC unit costs are 2024/25 prices;
+    a setting default is in its own ``price_year``; supplied costs stay as sent; admitted care
+    arrives already restated (:mod:`.spells`)."""
+    j = lookup(rows, refs["ref_price_index"], [("fy", "fy")], _level="price_level", _basis="price_basis")
+    default_year = ibis.cases(*[(j.setting == s, costing.default_price_year(s, p)) for s, p in DEFAULT_POD.items()],
+                              else_=ibis.null("int64"))
+    year = ibis.cases(
+        (j.setting == "apc", ibis.null("int64")),
+        (j.cost_source.isin(("ncc_currency", "ncc_pod")), costing.NCC_PRICE_YEAR),
+        (j.cost_source == "default", default_year),
+        else_=ibis.null("int64"),
+    )
+    return j.mutate(cost=costing.restate(j.cost, year, j._level), price_basis=j._basis).drop("_level", "_basis")
+
+
+# The default each setting falls back to (all of a setting's defaults share one price year).
+DEFAULT_POD = {"op": "OPFA", "ecds": "AE", "community": "CHS", "mh": "MHCC", "gp": "GPAPPT",
+               "prescribing": "RX", "social_care": "ASC"}
+
+
+IN_PROGRESS = "spell in progress: no finished episode"
+
+
+def in_progress_rows(episodes):
+    """Provider spells sent with unfinished episodes only (still in hospital at the extract):
+    not a spell by the NHS Digital method (finished episodes only, :mod:`.spells`), so not costed,
+    but accounted for in ``activity_unlinked`` with their reason, cost 0."""
+    e = episodes
+    g = e.group_by(["provider_code", "spell_id"]).aggregate(
+        person_id=e.person_id.max(), practice_code=e.practice_code.max(), activity_date=e.admission_date.min(),
+        episodes=e.count(), _finished=(e.episode_status == "3").sum(),
+    )
+    g = g.filter(g._finished == 0)
+    rows = _row(
+        g, activity_id=_id("apc", g.provider_code.concat(":", g.spell_id)), person_id=g.person_id, setting="apc",
+        activity_date=g.activity_date, fy=fy_expr(g.activity_date), provider_code=g.provider_code,
+        practice_code=g.practice_code, code_system=ibis.literal("ICD10"), emergency=ibis.literal(False),
+        attended=ibis.literal(True), quantity=g.episodes, cost=ibis.literal(0.0), cost_source=ibis.literal("in_progress"),
+        programme=ibis.literal("other"), programme_rule=ibis.literal("in_progress"),
+    )
+    return rows.mutate(unlinked_reason=ibis.literal(IN_PROGRESS))
 
 
 def split_linked(rows, person, window: Window):

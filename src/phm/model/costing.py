@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from phm import refdata
+from phm.model.common import fy_label
 
 # Point of delivery -> NCC department (as published in the national schedule).
 POD_DEPARTMENT = {
@@ -112,6 +113,12 @@ def social_care_types() -> list[str]:
     return [p for s, p in zip(t["setting"], t["pod"], strict=True) if s == "social_care" and p != "ASC"]
 
 
+def gp_pods() -> list[str]:
+    """GP appointment costing classes with their own unit cost (``GPAPPT`` is the catch-all)."""
+    t = setting_costs().to_pydict()
+    return [p for s, p in zip(t["setting"], t["pod"], strict=True) if s == "gp" and p != "GPAPPT"]
+
+
 def default_cost(setting: str, pod: str) -> float:
     """The documented default unit cost of a setting's point of delivery."""
     t = setting_costs().to_pydict()
@@ -129,8 +136,79 @@ def setting_costs() -> pa.Table:
     return pa.table({
         "setting": [r["setting"] for r in rows], "pod": [r["pod"] for r in rows],
         "unit_cost": pa.array([float(r["unit_cost"]) for r in rows], pa.float64()),
-        "unit": [r["unit"] for r in rows], "source": [r["source"] for r in rows],
+        "unit": [r["unit"] for r in rows], "price_year": pa.array([int(r["price_year"]) for r in rows], pa.int64()),
+        "source": [r["source"] for r in rows],
     })
+
+
+def default_price_year(setting: str, pod: str) -> int:
+    """The financial year whose prices a setting default is stated in (``setting_costs.csv``)."""
+    t = setting_costs().to_pydict()
+    for s, p, y in zip(t["setting"], t["pod"], t["price_year"], strict=True):
+        if (s, p) == (setting, pod):
+            return y
+    raise KeyError(f"no default cost for {setting} {pod} in setting_costs.csv")
+
+
+# -- price basis -----------------------------------------------------------------------------
+NCC_PRICE_YEAR = 2024  # the shipped National Cost Collection schedule is 2024/25
+
+
+@lru_cache(maxsize=1)
+def _growth() -> dict[int, float]:
+    with resources.files("phm.model").joinpath("definitions/price_index.csv").open(encoding="utf-8") as f:
+        return {int(r["fy"]): float(r["growth_pct"]) / 100 for r in csv.DictReader(f)}
+
+
+def price_level(fy: int) -> float | None:
+    """The NHS cost inflation index (pay and prices) of financial year ``fy``, 2024/25 = 1, from
+    ``definitions/price_index.csv`` (PSSRU Unit Costs of Health and Social Care); ``None``
+    outside the years the file covers."""
+    g = _growth()
+    level = 1.0
+    if fy > NCC_PRICE_YEAR:
+        for y in range(NCC_PRICE_YEAR + 1, fy + 1):
+            if y not in g:
+                return None
+            level *= 1 + g[y]
+        return level
+    for y in range(fy + 1, NCC_PRICE_YEAR + 1):
+        if y not in g:
+            return None
+        level /= 1 + g[y]
+    return level
+
+
+def price_index(years) -> pa.Table:
+    """``fy``, ``price_level`` (2024/25 = 1) and ``price_basis`` for each financial year: every
+    reference cost (NCC 2024/25, setting defaults at their own year) is restated to the prices
+    of the year the activity happened in; supplied costs stay as sent (the provider's own year).
+    A year the index does not cover keeps the reference year's prices and says so."""
+    fys, levels, labels = [], [], []
+    for y in years:
+        level = price_level(y)
+        label = fy_label(y)
+        fys.append(y)
+        levels.append(level if level is not None else 1.0)
+        if level is None:
+            labels.append(f"{fy_label(NCC_PRICE_YEAR)} prices (no cost index for {label}); supplied costs as sent")
+        elif y == NCC_PRICE_YEAR:
+            labels.append(f"{label} prices (National Cost Collection {label}); supplied costs as sent")
+        else:
+            labels.append(f"{label} prices (National Cost Collection {fy_label(NCC_PRICE_YEAR)} restated by the "
+                          "NHS cost inflation index); supplied costs as sent")
+    return pa.table({"fy": pa.array(fys, pa.int64()), "price_level": pa.array(levels, pa.float64()),
+                     "price_basis": pa.array(labels, pa.string())})
+
+
+def restate(cost, price_year, level_fy):
+    """``cost``, stated in the prices of ``price_year`` (an int64 expression; null for a supplied
+    cost, which stays as sent), restated to the prices of the activity's year, whose price level
+    is ``level_fy`` (null outside the index: the cost is left at its own year's prices)."""
+    levels = [(y, lv) for y in range(2010, 2040) if (lv := price_level(y)) is not None]
+    base = ibis.cases(*[(price_year == y, lv) for y, lv in levels], else_=ibis.null("float64"))
+    factor = (level_fy / base).coalesce(1.0)
+    return ibis.ifelse(price_year.isnull(), cost, (cost * factor).round(2))
 
 
 def priced(supplied, unit, pod_unit, default, attended=None):

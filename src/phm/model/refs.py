@@ -75,6 +75,7 @@ def reference_tables(window: Window) -> dict[str, pa.Table]:
         "ref_pod_cost": costing.ncc_pod_costs(),
         "ref_setting_cost": costing.setting_costs(),
         "ref_trim_point": costing.trim_points(),
+        "ref_price_index": costing.price_index(window.years),
         **_definition_tables(),
     }
 

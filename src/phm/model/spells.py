@@ -144,8 +144,11 @@ def provider_spells(episodes, refs, window: Window):
         else_="NEL",
     )
     s = s.mutate(los_days=los, pod=pod, funder=funder(s.administrative_category, s.commissioner_code))
+    # prices of the year the spell ends in (or starts, while open): costing.price_index
+    s = lookup(s, refs["ref_price_index"], [(fy_expr(s.discharge_date.coalesce(s.admission_date)), "fy")],
+               _level="price_level")
     # cost each episode at its spell's point of delivery, then excess bed days on the spell
-    ec = e.join(s.select(*key, "pod"), key)
+    ec = e.join(s.select(*key, "pod", "_level"), key)
     ec = _cost_episodes(ec, refs)
     w_cost = ibis.window(group_by=[ec.provider_code, ec.spell_id], order_by=[ibis.desc(ec.cost), *_episode_order(ec)])
     top = ec.mutate(_r=ibis.row_number().over(w_cost)).filter(ibis._._r == 0).select(*key, hrg_code=ibis._.hrg_code)
@@ -161,7 +164,7 @@ def provider_spells(episodes, refs, window: Window):
     s = s.mutate(
         cost=(s.episode_cost + s.excess_bed_day_cost).round(2),
         cost_source=ibis.ifelse(s._sources > 1, "mixed", s._source),
-    ).drop("_sources", "_source", "_supplied", "episode_cost")
+    ).drop("_sources", "_source", "_supplied", "episode_cost", "_level")
     activity_date = s.discharge_date.coalesce(s.admission_date)
     return s.mutate(
         admission_type=admission_type(s.admission_method),
@@ -176,8 +179,10 @@ def _cost_episodes(ec, refs):
     pod_cost = ibis.cases(*[(j.pod == p, costing.pod_unit_cost(p)) for p in ("EL", "DC", "RDN", "NES", "NEL")
                             if costing.pod_unit_cost(p) is not None], else_=ibis.null("float64"))
     cost, source = costing.priced(j.cost, j._unit, pod_cost, costing.default_cost("apc", "APC"))
+    year = ibis.cases((source.isin(("ncc_currency", "ncc_pod")), costing.NCC_PRICE_YEAR),
+                      (source == "default", costing.default_price_year("apc", "APC")), else_=ibis.null("int64"))
     return j.select("provider_code", "spell_id", "episode_order", "episode_id", "episode_start", "episode_end", "hrg_code",
-                    cost=cost, cost_source=source)
+                    cost=costing.restate(cost, year, j._level), cost_source=source)
 
 
 def excess_bed_days(s, refs):
@@ -189,8 +194,8 @@ def excess_bed_days(s, refs):
     j = lookup(s, tp, [("pod", "pod"), ("hrg_code", "hrg_code")], _trim="trim_days", _per_day="per_day_cost")
     days = ibis.greatest(j.los_days - j._trim, 0)
     days = ibis.ifelse(j._trim.notnull() & j.los_days.notnull() & ~j._supplied, days, 0).cast("int64")
-    return j.mutate(excess_bed_days=days, excess_bed_day_cost=(days * j._per_day.coalesce(0.0)).round(2)).drop(
-        "_trim", "_per_day")
+    per_day = j._per_day.coalesce(0.0) * j._level.coalesce(1.0)  # a 2024/25 price (UNVERIFIED), restated
+    return j.mutate(excess_bed_days=days, excess_bed_day_cost=(days * per_day).round(2)).drop("_trim", "_per_day")
 
 
 def continuous_spells(pspells):
