@@ -37,6 +37,7 @@ class BuildSummary:
     window: Window
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what rests on unverified inputs, what is set apart
 
 
 def condition_ids() -> list[str]:
@@ -100,6 +101,7 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
                                                  condition_ids(), programme_ids()))
         for name in MARTS:
             summary.rows[name] = int(fetch(tx.table(name).count().as_table()).column(0)[0].as_py())
+        summary.notes = _cost_notes(tx)
         say("analysis")
         t0 = time.perf_counter()
         marts = {"person_year": py, "activity": activity, "ref_practice": refs["ref_practice"]}
@@ -109,6 +111,26 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         summary.seconds["analysis"] = time.perf_counter() - t0
         tx.replace_table("build_meta", _meta(window, ledger_fp))
     return summary
+
+
+def _cost_notes(tx) -> list[str]:
+    """How much of the money rests on UNVERIFIED inputs or is not ICB spend (one small query)."""
+    ps = tx.table("provider_spells")
+    a = tx.table("activity")
+    u = tx.table("activity_unlinked")
+    row = fetch(ps.aggregate(c=ps.cost.sum(), x=ps.excess_bed_day_cost.sum())).to_pylist()[0]
+    apc, excess = row["c"] or 0.0, row["x"] or 0.0
+    by = {r["funder"]: r["c"] or 0.0 for r in fetch(a.group_by("funder").aggregate(c=a.cost.sum())).to_pylist()}
+    (open_spells,) = fetch(u.filter(u.cost_source == "in_progress").count().as_table()).column(0).to_pylist()
+    total = sum(by.values()) or 1.0
+    nhse, private = by.get("nhse", 0.0), by.get("private", 0.0)
+    return [
+        f"excess bed days: £{excess:,.0f} ({100 * excess / (apc or 1.0):.1f}% of admitted care cost) rest on trim "
+        "points and per-day rates whose tariff year is UNVERIFIED (phm.model.costing.trim_points)",
+        f"NHS England-commissioned £{nhse:,.0f} ({100 * nhse / total:.1f}%) and private patients £{private:,.0f} "
+        f"({100 * private / total:.1f}%) are in activity, not in ICB spend",
+        f"{open_spells:,} provider spells still in progress (no finished episode) are in activity_unlinked, not costed",
+    ]
 
 
 def _meta(window: Window, ledger_fp: str) -> pa.Table:

@@ -235,6 +235,8 @@ def _build_summary(console: Console, summary) -> None:
         secs = summary.seconds.get(name)
         table.add_row(name, f"{rows:,}", "" if secs is None else f"{secs:.1f}")
     console.print(table)
+    for note in getattr(summary, "notes", []):
+        console.print(f"  {note}")
 
 
 @app.command()

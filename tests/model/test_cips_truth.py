@@ -14,20 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from phm_testing import ingest_with_key, synth
-
 pytestmark = pytest.mark.xdist_group("cips20k")
-
-
-@pytest.fixture(scope="module")
-def icb20k_clean(tmp_path_factory):
-    from phm.cli import main
-
-    d = synth(tmp_path_factory.mktemp("cips20k"), "--persons", "20000", "--seed", "7", "--defects", "none")
-    wh = tmp_path_factory.mktemp("cips20k_wh") / "warehouse.duckdb"
-    assert not ingest_with_key(d, wh).failed
-    assert main(["build", "--warehouse", str(wh)]) == 0
-    return d, wh
 
 
 def test_cips_count_and_bed_days_equal_the_truth(icb20k_clean):
@@ -45,7 +32,7 @@ def test_cips_count_and_bed_days_equal_the_truth(icb20k_clean):
 def test_the_synthetic_apc_carries_real_hes_quirks(icb20k_clean):
     d, _ = icb20k_clean
     apc = pq.read_table(d / "apc_episodes.parquet").to_pandas()
-    assert {"2A", "2B", "2D", "81"} <= set(apc.admission_method)
+    assert {"2A", "2B", "2D", "81", "99"} <= set(apc.admission_method)
     assert {"3", "4", "5"} <= set(apc.patient_classification)
     assert (apc.episode_status == "1").sum() > 0 and (apc.episode_order == 99).sum() > 0
     assert (apc.administrative_category == "02").sum() > 0 and (apc.commissioner_code == "13R").sum() > 0

@@ -62,8 +62,8 @@ def test_outpatients(c):
     ])
     got = [(x["cost"], x["cost_source"], x["pod"], x["programme"]) for x in rows(act.op_rows(op, r, WINDOW))]
     assert got == [
-        (225.0, "default", "OPFA", "circulation"),
-        (150.0, "default", "OPFUP", "circulation"),
+        (200.0, "default", "OPFA", "circulation"),
+        (120.0, "default", "OPFUP", "circulation"),
         (0.0, "not_attended", "OPFUP", "circulation"),
         (99.0, "supplied", "OPFUP", "circulation"),
         (ncc("OPPROC", "AA33C"), "ncc_currency", "OPPROC", "circulation"),

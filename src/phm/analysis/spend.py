@@ -104,7 +104,9 @@ def programme_budget(
     NHS England *Programme Budgeting Guidance for CCGs* 2015/16; phm's maps in
     :mod:`phm.model.activity`). ``spend_per_head`` = spend / registered population of the
     area (methods.md section 10). One row per area, programme and setting with activity;
-    ``contacts`` counts activity rows. ``spend`` has its support columns (:mod:`.magnitude`):
+    ``contacts`` counts activity rows. Spend is ICB-commissioned (``activity.funder == "icb"``:
+    NHS England-commissioned activity and private patients are not ICB spend).
+    ``spend`` has its support columns (:mod:`.magnitude`):
     a person's contribution is their activity cost on the programme in the setting, so
     ``spend_people`` counts persons (``activity.person_id``, never null in the linked mart),
     not contacts.
@@ -112,7 +114,8 @@ def programme_budget(
     t, f = year(person_year, fy)
     levels = level_columns(level)
     keys = [c for _, c in levels]
-    a = activity.filter(activity.fy == f)
+    # ICB-commissioned activity only, as person_year's costs (phm.model.funding)
+    a = activity.filter((activity.fy == f) & (activity.funder == "icb"))
     # the one pass over activity: each person's cost and contacts per programme x setting
     a = a.group_by(["person_id", "programme", "setting"]).aggregate(
         _cost=as_float(a.cost).sum(), _contacts=a.count()

@@ -143,8 +143,11 @@ def mh_rows(mh, refs, window: Window):
     c = deduplicate(mh, "mh_contacts", refs.get("load_order"))
     c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
     bed = c.inpatient.coalesce(False) | (c.contact_type == "bed_day")
-    c = c.mutate(_pod=ibis.ifelse(bed, "MHBD", "MHCC"),
-                 _cur=ibis.ifelse(bed, ibis.literal(costing.MH_BED_DAY_CURRENCY), c.team_type))
+    # a bed day is costed on its ward type when the row gives an NCC provider spell currency
+    # (e.g. 200MHPS acute adult, 201MHPS older adult), else at the unknown-cluster currency
+    ward = ibis.ifelse(c.team_type.re_search(r"^[0-9]{3}MHPS$").coalesce(False), c.team_type,
+                       ibis.literal(costing.MH_BED_DAY_CURRENCY))
+    c = c.mutate(_pod=ibis.ifelse(bed, "MHBD", "MHCC"), _cur=ibis.ifelse(bed, ward, c.team_type))
     j = lookup(c, refs["ref_unit_cost"], [("_pod", "pod"), ("_cur", "currency_code")], _unit="unit_cost")
     j = lookup(j, refs["ref_programme_mh"], [("team_type", "team")], _prog="programme")
     is_bed = j._pod == "MHBD"
@@ -165,9 +168,9 @@ def gp_pod(hcp_type, mode):
     """The costing class of a GP appointment (``setting_costs.csv``): staff type (GP or other
     practice staff) x mode (face to face, remote: telephone or video/online, home visit);
     ``GPAPPT`` when either is unknown. Values as in NHS Digital's Appointments in General Practice."""
-    staff = ibis.cases((hcp_type.strip().upper() == "GP", "GP"),
-                       (hcp_type.strip().lower().isin(("other practice staff", "other")), "OPS"), else_=ibis.null("string"))
-    m = mode.strip().lower()
+    staff = ibis.cases((hcp_type.upper() == "GP", "GP"),
+                       (hcp_type.lower().isin(("other practice staff", "other")), "OPS"), else_=ibis.null("string"))
+    m = mode.lower()
     how = ibis.cases((m == "face-to-face", "F2F"), (m.isin(("telephone", "video conference/online", "video")), "REMOTE"),
                      (m == "home visit", "HOME"), else_=ibis.null("string"))
     return staff.concat("_", how).coalesce("GPAPPT")

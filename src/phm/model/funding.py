@@ -39,7 +39,7 @@ def nhse_commissioners() -> tuple[str, ...]:
 def funder(administrative_category, commissioner_code):
     """``icb``, ``nhse`` or ``private`` from an (already 2-character) administrative category and
     a commissioner code (expressions)."""
-    com = commissioner_code.strip().upper()
+    com = commissioner_code.upper()
     return ibis.cases(
         ((administrative_category == "02") | (com == PRIVATE_COMMISSIONER), "private"),
         (com.isin(nhse_commissioners()) | (com.substr(0, 3).isin(nhse_commissioners()) & (com.length() == 5)), "nhse"),

@@ -86,8 +86,8 @@ def clean_episodes(apc, window: Window, loads=None):
     :func:`~phm.model.common.deduplicate` with a finished episode beating an unfinished one, then
     the source loaded last (``loads``), then the latest line."""
     e = apc.mutate(
-        episode_status=apc.episode_status.strip().nullif("").coalesce(FINISHED),
-        administrative_category=apc.administrative_category.strip().lpad(2, "0"),
+        episode_status=apc.episode_status.nullif("").coalesce(FINISHED),
+        administrative_category=apc.administrative_category.lpad(2, "0"),
     )
     e = deduplicate(e, "apc_episodes", loads, prefer=[e.episode_status == FINISHED])
     dates = ("admission_date", "discharge_date", "episode_start", "episode_end")

@@ -42,7 +42,7 @@ def outpatients(ch: Chunk, rng, prov: Providers, costs: Costs) -> pa.Table:
     hrg = np.where(first, "WF01B", "WF01A")
     provider = prov.acute_for(rng, ch.lad, person)
     procedure = np.where((tfc == "330") & (rng.random(n) < 0.15), "S062", None)
-    unit = np.where(first, 225.0, 150.0)  # consultant-led first/follow-up (NCC 2024/25 averages; assumption)
+    unit = np.where(first, OP_FIRST_COST, OP_FOLLOW_UP_COST)  # as setting_costs.csv OPFA/OPFUP (2023/24 prices)
     plics = np.isin(provider, list(prov.plics))
     cost = np.where(plics & (status != "3"), np.round(unit * rng.lognormal(0, 0.2, n), 2), np.nan)
     return pa.table({
@@ -66,6 +66,12 @@ def _ecds_diagnoses() -> tuple[np.ndarray, np.ndarray]:
     rows = list(csv.DictReader(text.splitlines()))
     w = np.array([float(r["weight"]) for r in rows])
     return np.array([r["snomed_code"] for r in rows], dtype=object), w / w.sum()
+
+
+OP_FIRST_COST, OP_FOLLOW_UP_COST = 200.0, 120.0
+MH_STAY_RATE = {"smi": 0.22, "dementia": 0.012, "depression": 0.003}  # admissions per person-year
+MH_MEAN_LOS = 35.0
+UTC_SHARE_NOT_ADMITTED = 0.6  # share of attendances not admitted that are at a major A&E (type 01)
 
 
 def ae_rates(ch: Chunk, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -93,9 +99,14 @@ def emergency_department(ch: Chunk, rng, prov: Providers, costs: Costs, lam: np.
     dest = np.where(admitted_flag, "01", rng.choice(np.array(["02", "03", "07", "04"], dtype=object), n, p=[0.35, 0.5, 0.08, 0.07]))
     acuity = np.where(admitted_flag, rng.choice(np.array(["2", "3"], dtype=object), n), rng.choice(np.array(["1", "2", "3", "4", "5"], dtype=object), n, p=[0.01, 0.12, 0.45, 0.35, 0.07]))
     arrival = np.where(admitted_flag | (rng.random(n) < 0.2), "1", "2")
-    dept = np.where(admitted_flag | (rng.random(n) < 0.7), "01", "03")
-    hrg = np.where(admitted_flag, rng.choice(np.array(["VB02Z", "VB03Z", "VB04Z"], dtype=object), n),
-                   rng.choice(np.array(["VB07Z", "VB08Z", "VB09Z", "VB11Z"], dtype=object), n, p=[0.2, 0.3, 0.3, 0.2]))
+    dept = np.where(admitted_flag | (rng.random(n) < UTC_SHARE_NOT_ADMITTED), "01", "03")
+    # HRG mix (investigation x treatment): admitted patients the heavier groups; urgent treatment
+    # centres (type 03) mostly no significant treatment. Calibrated so that cost per head is near
+    # NCC 2023/24 emergency care (docs/synthetic-icb.md, "Spend per head").
+    major = rng.choice(np.array(["VB07Z", "VB08Z", "VB09Z", "VB11Z"], dtype=object), n, p=[0.10, 0.22, 0.33, 0.35])
+    utc = rng.choice(np.array(["VB09Z", "VB11Z"], dtype=object), n, p=[0.2, 0.8])
+    hrg = np.where(admitted_flag, rng.choice(np.array(["VB02Z", "VB03Z", "VB04Z"], dtype=object), n, p=[0.2, 0.5, 0.3]),
+                   np.where(dept == "03", utc, major))
     epoch_s = (np.datetime64(ch.cfg.start, "s") - np.datetime64("1970-01-01T00:00:00", "s")).astype(np.int64)
     arrive_s = epoch_s + day * 86400 + rng.integers(0, 86400, n)
     stay_s = (rng.gamma(2.0, 2.2, n) * 3600).astype(np.int64) + 600
@@ -166,14 +177,23 @@ def mental_health(ch: Chunk, rng, prov: Providers, costs: Costs) -> pa.Table:
     keep = g >= 0
     person, day, g = person[keep], day[keep], g[keep]
     team = np.array([r["currency"] for r in rows], dtype=object)[g]
-    # Inpatient stays for a few people with severe mental illness: one row per bed day.
-    smi = ch.cond_col("smi")
-    start, length = ch.exposure
-    stays = np.flatnonzero(smi & (rng.random(ch.n) < 0.06) & (length.sum(axis=1) > 60))
-    los = rng.integers(7, 60, stays.size)
+    # Inpatient stays, one row per bed day, on the NCC ward type (mental health provider spell
+    # currency): severe mental illness most, then dementia (older adult wards) and depression.
+    # Rates calibrated to NCC 2023/24 mental health bed days per head (docs/synthetic-icb.md).
+    _, length = ch.exposure
+    years = length.sum(axis=1) / 365.25
+    rate = MH_STAY_RATE["smi"] * ch.cond_col("smi") + MH_STAY_RATE["dementia"] * ch.cond_col("dementia") \
+        + MH_STAY_RATE["depression"] * ch.cond_col("depression")
+    n_stays = rng.poisson(rate * years) * (length.sum(axis=1) > 60)
+    stays = np.repeat(np.arange(ch.n), n_stays)
+    los = np.minimum(7 + rng.geometric(1 / MH_MEAN_LOS, stays.size), 180)
     first = ch.t0[stays] + rng.integers(0, np.maximum(ch.t1[stays] - ch.t0[stays] - los, 1))
     los = np.minimum(los, np.maximum(ch.t1[stays] - first, 0))
+    age = ch.age0[stays]
+    ward = np.where(age < 18, "301MHPS", np.where(age >= 65, "201MHPS",
+                    np.where(rng.random(stays.size) < 0.1, "202MHPS", "200MHPS")))
     bd_person = np.repeat(stays, los)
+    bd_ward = np.repeat(ward, los)
     bd_day = np.repeat(first, los) + (np.arange(bd_person.size) - np.repeat(np.cumsum(los) - los, los))
     n1, n2 = person.size, bd_person.size
     all_person = np.concatenate([person, bd_person])
@@ -186,7 +206,7 @@ def mental_health(ch: Chunk, rng, prov: Providers, costs: Costs) -> pa.Table:
         "nhs_number": ch.nhs_str.take(pa.array(all_person[order])),
         "provider_code": pa.array(np.full(n, prov.mental_health, dtype=object), pa.string()),
         "contact_date": ch.date(all_day[order]),
-        "team_type": pa.array(np.concatenate([team, np.full(n2, "IP", dtype=object)])[order], pa.string()),
+        "team_type": pa.array(np.concatenate([team, bd_ward])[order], pa.string()),
         "contact_type": pa.array(contact_type[order], pa.string()),
         "inpatient": pa.array(np.concatenate([np.zeros(n1, bool), np.ones(n2, bool)])[order]),
         "cost": pa.nulls(n, pa.float64()),

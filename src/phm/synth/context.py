@@ -156,11 +156,11 @@ class Costs:
             v.sort()
 
     def hrg(self, pod: str, root: str, n_ltc: np.ndarray) -> np.ndarray:
-        """An HRG of ``root`` costed at ``pod``; more comorbidity, higher CC band (earlier letter)."""
+        """An HRG of ``root`` costed at ``pod``; each long-term condition one CC band higher (earlier letter)."""
         codes = self.by_root.get((self.DEPARTMENTS[pod], root))
         if not codes:
             codes = self.by_root.get((self.DEPARTMENTS["NEL"], root)) or [root + "Z"]
-        idx = np.clip(len(codes) - 1 - n_ltc // 2, 0, len(codes) - 1)
+        idx = np.clip(len(codes) - 1 - n_ltc, 0, len(codes) - 1)
         return np.asarray(codes, dtype=object)[idx]
 
     def unit_cost(self, pod: np.ndarray, hrg: np.ndarray, default: float) -> np.ndarray:

@@ -12,7 +12,8 @@ true continuous inpatient stay: admission, discharge, open or not, provider spel
   A -> B -> C (2B then 81) and nested (a 1-day transfer out to another trust and back inside a
   longer stay); only for stays that overlap no other stay of the person (+/- 2 days), so the
   true stays are unambiguous;
-- emergency admission methods 2A and 2D besides 21-28; a same-day readmission is not a transfer;
+- emergency admission methods 2A and 2D besides 21-28; admission method 99 (not known) on 0.5% of
+  elective stays;
 - regular day and night attenders (patient classification 3/4: chemotherapy sessions), never
   part of a continuous stay; mother and baby using delivery facilities only (classification 5);
 - stays still in progress at the extract date: the final episode is unfinished (EPISTAT 1, no
@@ -55,7 +56,7 @@ NHSE_COMMISSIONER, PRIVATE_COMMISSIONER = "13R", "VPP00"
 STATUS_DIAGNOSES = np.array(["Z880", "Z921", "Z966", "Y831", "Y848", "Z867", "Z864", "Z950", "Z951", "Z961",
                              "Z853", "Z922", "Z924", "Z888"], dtype=object)
 SECONDARY_PROCEDURES = np.array(["Z942", "Z943", "Z941", "Y981", "Y532", "Y534", "Y735", "Y902", "Y141", "Y762"], dtype=object)
-RESUBMITTED_SHARE = 0.01  # episodes re-sent in the refreshed extract
+METHOD_NOT_KNOWN_SHARE = 0.005  # elective stays sent with admission method 99  # episodes re-sent in the refreshed extract
 FERTILITY_KNOTS = ([15, 16, 20, 25, 30, 35, 40, 45, 46], [0, 0.01, 0.05, 0.08, 0.10, 0.07, 0.02, 0.003, 0])
 N_DIAG = 20
 N_OPER = 24
@@ -239,7 +240,9 @@ def _provider_spells(ch: Chunk, rng, s, prov: Providers) -> dict[str, np.ndarray
     t1, t2 = s["adm"] + los // 3, s["adm"] + (2 * los) // 3
     gap = np.where(rng.random(n) < 0.1, 1, 0)  # the receiving trust admits the next day
     first_dis = np.where(simple, mid, np.where(chain, t1, s["dis"]))
-    parts = [dict(stay=np.arange(n), provider=s["provider"], adm=s["adm"], dis=first_dis, method=s["method"],
+    # admission method not known (99) on a few elective stays, as real extracts have
+    method = np.where((s["kind"] == "elective") & (rng.random(n) < METHOD_NOT_KNOWN_SHARE), "99", s["method"])
+    parts = [dict(stay=np.arange(n), provider=s["provider"], adm=s["adm"], dis=first_dis, method=method,
                   source=np.full(n, "19", dtype=object), dest=np.where(simple | chain, "51", final_dest),
                   dis_method=np.where(s["terminal"], "4", "1"), classification=classification,
                   transfer_in=np.zeros(n, bool), open=s["open"])]

@@ -24,6 +24,11 @@ from phm.web.store import Session
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+# What "spend" means on these pages (phm.model.costing, phm.model.funding).
+SPEND_BASIS = ("Spend is ICB-commissioned NHS activity at reference cost: National Cost Collection 2024/25 "
+               "unit costs restated to each year's prices by the NHS cost inflation index, patient-level "
+               "costs as supplied. NHS England-commissioned activity and private patients are not included.")
+
 router = APIRouter(include_in_schema=False)
 
 POPULATION_ROLES = (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
@@ -643,7 +648,8 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
                 "link": "/api/v1/marts/spend_top_persons",
             }
         )
-    return _area_page(request, s, "Spend", level, code, prog.fy, panels=panels, note=prog.note)
+    note = " ".join(filter(None, [prog.note, SPEND_BASIS]))
+    return _area_page(request, s, "Spend", level, code, prog.fy, panels=panels, note=note)
 
 
 @router.get("/needs", response_class=HTMLResponse)
