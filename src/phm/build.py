@@ -90,7 +90,7 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         person = mat("person", person_mart(raw["patients"], raw["deaths"], refs, window))
         episodes = clean_episodes(raw["apc_episodes"], window, refs["load_order"])
         pspells = mat("provider_spells", provider_spells(episodes, refs, window))
-        spells = mat("spells", continuous_spells(pspells))
+        spells = mat("spells", continuous_spells(pspells, window.extract_date))
         rows = all_activity(raw, pspells, refs, window)
         linked, unlinked = split_linked(rows, person, window)
         unlinked = unlinked.union(in_progress_rows(episodes), distinct=False)

@@ -154,7 +154,7 @@ def test_activity_is_restated_to_the_prices_of_its_year(c):
         {"person_id": 1, "provider_code": "RAA", "attendance_id": "2", "arrival_time": dt.datetime(2023, 5, 1, 9), "hrg_code": "VB09Z",
          "cost": 100.0},
     ])
-    out = rows(act.at_year_prices(act.gp_rows(gp, WINDOW).union(act.ecds_rows(ae, r, WINDOW)), r))
+    out = rows(act.at_year_prices(act.gp_rows(gp, WINDOW).union(act.ecds_rows(ae, r, WINDOW)), WINDOW))
     by = {(x["setting"], x["fy"], x["cost_source"]): x for x in out}
     assert by[("gp", 2023, "default")]["cost"] == 45.0
     assert by[("gp", 2024, "default")]["cost"] == pytest.approx(round(45.0 * 1.0402, 2))

@@ -31,7 +31,7 @@ def build(rows, ledger=None):
         loads = load_order(c.create_table("load_ledger", t, overwrite=True))
     episodes = clean_episodes(raw(c, "apc_episodes", rows), WINDOW, loads)
     ps = provider_spells(episodes, r, WINDOW)
-    cips = continuous_spells(ps).order_by("admission_date")
+    cips = continuous_spells(ps, WINDOW.extract_date).order_by("admission_date")
     return ps.order_by("admission_date").to_pyarrow().to_pylist(), cips.to_pyarrow().to_pylist()
 
 
@@ -224,3 +224,58 @@ def test_each_year_is_priced_at_its_own_prices_and_says_so():
     assert costs[2022] == pytest.approx(costs[2024] * idx[2022]["price_level"], abs=0.01)
     supplied = [build([ep(1, "RAA", "S1", 1, f"{y}-05-01", f"{y}-05-03", cost=999.0)])[0][0]["cost"] for y in (2022, 2024)]
     assert supplied == [999.0, 999.0]
+
+
+def test_two_epiorder_99_episodes_starting_the_same_day_are_both_kept():
+    ps, _ = build([
+        ep(1, "RAA", "S1", 99, "2023-05-01", None, episode_id="E1", cost=100.0) | {"episode_start": d("2023-05-01")},
+        ep(1, "RAA", "S1", 99, "2023-05-01", "2023-05-03", episode_id="E2", cost=200.0) | {"episode_start": d("2023-05-01")},
+    ])
+    assert [(s["episodes"], s["cost"]) for s in ps] == [(2, 300.0)]
+
+
+def test_a_transfer_in_while_the_earlier_spell_is_still_open_links():
+    """An earlier spell still open at the extract date is a stay that has not ended: a transfer
+    admitted during it joins it."""
+    _, cips = build([
+        ep(1, "RAA", "A1", 1, "2025-03-01", None, dest=None),
+        ep(1, "RBB", "B1", 1, "2025-03-10", "2025-03-12", method="81", source="51"),
+    ])
+    assert len(cips) == 1
+    (c,) = cips
+    assert c["discharge_date"] is None and c["los_days"] is None
+    assert c["discharge_destination"] is None and c["discharge_method"] is None  # open: not the closed spell's
+
+
+def test_of_two_spells_ending_the_same_day_a_transfer_out_wins():
+    _, cips = build([
+        ep(1, "RAA", "A1", 1, "2023-05-01", "2023-05-05", dest="51"),
+        ep(1, "RCC", "C1", 1, "2023-05-03", "2023-05-05", dest="79"),  # inside A, linked by A's transfer out
+        ep(1, "RBB", "B1", 1, "2023-05-06", "2023-05-08"),  # no transfer code of its own
+    ])
+    # A went to another provider on 5 May; C, which ended the same day at home-or-elsewhere
+    # (79 sorts after 51), must not hide that transfer: B joins the chain
+    assert [c["provider_spells"] for c in cips] == [3]
+
+
+def test_an_open_non_elective_spell_is_a_long_stay_by_its_days_so_far():
+    ps, _ = build([ep(1, "RAA", "S1", 1, "2025-03-01", None, hrg="DZ11R")])
+    assert ps[0]["pod"] == "NEL" and ps[0]["discharge_date"] is None
+
+
+def test_a_spell_with_any_supplied_episode_gets_no_excess_bed_days():
+    trim = _trim("DZ11V")["trim_days"]
+    dis = (dt.date(2023, 5, 1) + dt.timedelta(days=trim + 5)).isoformat()
+    ps, _ = build([
+        ep(1, "RAA", "S1", 1, "2023-05-01", None, hrg="DZ11V", cost=3000.0),
+        ep(1, "RAA", "S1", 2, "2023-05-01", dis, hrg="DZ11V") | {"episode_start": d("2023-05-03")},
+    ])
+    assert ps[0]["excess_bed_days"] == 0 and ps[0]["cost_source"] == "mixed"
+
+
+def test_a_continuous_spell_paid_by_two_funders_says_so():
+    _, cips = build([
+        ep(1, "RAA", "A1", 1, "2023-05-01", "2023-05-05", dest="51") | {"commissioner_code": "15N"},
+        ep(1, "RBB", "B1", 1, "2023-05-05", "2023-05-09", method="81", source="51") | {"commissioner_code": "13R"},
+    ])
+    assert [c["funder"] for c in cips] == ["mixed"]

@@ -21,7 +21,8 @@ A row whose code is missing or not in the map gets programme ``other`` with rule
 x days in the year / 7, so each year carries its own spend.
 
 ``funder`` says who pays (:mod:`.funding`): ``icb``, ``nhse`` (NHS England-commissioned) or
-``private``; only admitted care carries a commissioner, so the other settings are ``icb``.
+``private``. Only the admitted care contract carries a commissioner so far, so outpatient,
+A&E and other NHS England-commissioned activity still counts as ICB spend (a known gap).
 
 Rows that cannot be attributed to a person in the spine within the analysis window go to
 ``activity_unlinked`` with a reason, so that raw rows = activity rows + unlinked rows
@@ -265,15 +266,16 @@ def all_activity(raw, pspells, refs, window: Window):
         sc_in,
         sc_out,
     ]
-    return at_year_prices(ibis.union(*parts, distinct=False), refs)
+    return at_year_prices(ibis.union(*parts, distinct=False), window)
 
 
-def at_year_prices(rows, refs):
+def at_year_prices(rows, window: Window):
     """Every reference cost restated to the prices of the year the activity happened in, and
     ``price_basis`` saying so (:func:`.costing.price_index`). NCC unit costs are 2024/25 prices;
     a setting default is in its own ``price_year``; supplied costs stay as sent; admitted care
     arrives already restated (:mod:`.spells`)."""
-    j = lookup(rows, refs["ref_price_index"], [("fy", "fy")], _level="price_level", _basis="price_basis")
+    j = rows.mutate(_level=costing.year_price_level(rows.fy, window.years),
+                    _basis=costing.year_price_basis(rows.fy, window.years))
     default_year = ibis.cases(*[(j.setting == s, costing.default_price_year(s, p)) for s, p in DEFAULT_POD.items()],
                               else_=ibis.null("int64"))
     year = ibis.cases(
@@ -289,28 +291,44 @@ def at_year_prices(rows, refs):
 DEFAULT_POD = {"op": "OPFA", "ecds": "AE", "community": "CHS", "mh": "MHCC", "gp": "GPAPPT",
                "prescribing": "RX", "social_care": "ASC"}
 
+def _one_price_year_per_setting() -> None:
+    t = costing.setting_costs().to_pydict()
+    years: dict[str, set[int]] = {}
+    for setting, year in zip(t["setting"], t["price_year"], strict=True):
+        years.setdefault(setting, set()).add(year)
+    mixed = {k: v for k, v in years.items() if len(v) > 1}
+    if mixed:
+        raise ValueError(f"setting_costs.csv: each setting's defaults must share one price_year, not {mixed}")
+
+
+_one_price_year_per_setting()
+
 
 IN_PROGRESS = "spell in progress: no finished episode"
+OTHER_MATERNITY = "other maternity event (episode status 9): not a spell"
 
 
 def in_progress_rows(episodes):
-    """Provider spells sent with unfinished episodes only (still in hospital at the extract):
-    not a spell by the NHS Digital method (finished episodes only, :mod:`.spells`), so not costed,
-    but accounted for in ``activity_unlinked`` with their reason, cost 0."""
+    """Provider spells sent without a finished episode: still in hospital at the extract
+    (unfinished, EPISTAT 1) or other maternity events (EPISTAT 9 only). Not a spell by the NHS
+    Digital method (finished episodes only, :mod:`.spells`), so not costed, but accounted for
+    in ``activity_unlinked`` with their reason, cost 0."""
     e = episodes
     g = e.group_by(["provider_code", "spell_id"]).aggregate(
         person_id=e.person_id.max(), practice_code=e.practice_code.max(), activity_date=e.admission_date.min(),
-        episodes=e.count(), _finished=(e.episode_status == "3").sum(),
+        episodes=e.count(), _finished=(e.episode_status == "3").sum(), _other=(e.episode_status == "9").all(),
     )
     g = g.filter(g._finished == 0)
+    other = g._other.coalesce(False)
     rows = _row(
         g, activity_id=_id("apc", g.provider_code.concat(":", g.spell_id)), person_id=g.person_id, setting="apc",
         activity_date=g.activity_date, fy=fy_expr(g.activity_date), provider_code=g.provider_code,
         practice_code=g.practice_code, code_system=ibis.literal("ICD10"), emergency=ibis.literal(False),
-        attended=ibis.literal(True), quantity=g.episodes, cost=ibis.literal(0.0), cost_source=ibis.literal("in_progress"),
+        attended=ibis.literal(True), quantity=g.episodes, cost=ibis.literal(0.0),
+        cost_source=ibis.ifelse(other, "other_maternity_event", "in_progress"),
         programme=ibis.literal("other"), programme_rule=ibis.literal("in_progress"),
     )
-    return rows.mutate(unlinked_reason=ibis.literal(IN_PROGRESS))
+    return rows.mutate(unlinked_reason=ibis.ifelse(rows.cost_source == "in_progress", IN_PROGRESS, OTHER_MATERNITY))
 
 
 def split_linked(rows, person, window: Window):

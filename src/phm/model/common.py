@@ -80,27 +80,31 @@ def clean_dates(t, columns):
     return t.mutate(**{c: clean_date(t[c]) for c in columns if c in t.columns})
 
 
-def deduplicate(t, dataset: str, loads=None, prefer=()):
+def deduplicate(t, dataset: str, loads=None, prefer=(), extra_key=None):
     """One row per natural key of ``dataset``: exact and near duplicates collapse, and a
     resubmitted record replaces the earlier one. Which row wins, in order: the ``prefer``
     expressions (each true beats false; for episodes, a finished episode beats an unfinished
     one), then the source loaded last (``loads``: :func:`load_order`, from the load ledger, so a
     refreshed extract wins whatever its file name), then the latest line of that source.
-    Without ``loads`` the source name stands in for load order.
+    Without ``loads`` the source name stands in for load order. ``extra_key`` (name ->
+    expression) adds to the natural key.
     Datasets without a natural key (GP events and appointments, prescriptions) are kept whole:
     identical rows there are genuine repeat activity."""
     key = contract(dataset).natural_key
     if not key:
         return t
     prefer_cols = {f"_prefer{i}": p.cast("int8") for i, p in enumerate(prefer)}
-    t = t.mutate(**prefer_cols)
+    extra_key = extra_key or {}
+    t = t.mutate(**prefer_cols, **extra_key)
+    key = [*key, *extra_key]
     if loads is not None:
         t = t.left_join(loads, t._source == loads.source).select(*t.columns, _load_seq=loads.load_seq.coalesce(-1))
     else:
         t = t.mutate(_load_seq=ibis.literal(0, "int64"))
     order = [ibis.desc(t[c]) for c in prefer_cols] + [ibis.desc(t._load_seq), ibis.desc(t._source), ibis.desc(t._line)]
     w = ibis.window(group_by=[t[k] for k in key], order_by=order)
-    return t.mutate(_rank=ibis.row_number().over(w)).filter(ibis._._rank == 0).drop("_rank", "_load_seq", *prefer_cols)
+    return t.mutate(_rank=ibis.row_number().over(w)).filter(ibis._._rank == 0).drop(
+        "_rank", "_load_seq", *prefer_cols, *extra_key)
 
 
 def load_order(ledger):

@@ -201,11 +201,27 @@ def price_index(years) -> pa.Table:
                      "price_basis": pa.array(labels, pa.string())})
 
 
+def year_price_level(fy, years):
+    """The price level of the financial year expression ``fy`` (:func:`price_index` over
+    ``years``), as literals in a CASE: no join on the large activity tables."""
+    t = price_index(years).to_pydict()
+    return ibis.cases(*[(fy == y, lv) for y, lv in zip(t["fy"], t["price_level"], strict=True)],
+                      else_=ibis.null("float64"))
+
+
+def year_price_basis(fy, years):
+    """The ``price_basis`` label of the financial year expression ``fy``."""
+    t = price_index(years).to_pydict()
+    return ibis.cases(*[(fy == y, b) for y, b in zip(t["fy"], t["price_basis"], strict=True)],
+                      else_=ibis.null("string"))
+
+
 def restate(cost, price_year, level_fy):
     """``cost``, stated in the prices of ``price_year`` (an int64 expression; null for a supplied
     cost, which stays as sent), restated to the prices of the activity's year, whose price level
     is ``level_fy`` (null outside the index: the cost is left at its own year's prices)."""
-    levels = [(y, lv) for y in range(2010, 2040) if (lv := price_level(y)) is not None]
+    years = {NCC_PRICE_YEAR, *setting_costs()["price_year"].to_pylist()}  # the years costs are stated in
+    levels = [(y, lv) for y in sorted(years) if (lv := price_level(y)) is not None]
     base = ibis.cases(*[(price_year == y, lv) for y, lv in levels], else_=ibis.null("float64"))
     factor = (level_fy / base).coalesce(1.0)
     return ibis.ifelse(price_year.isnull(), cost, (cost * factor).round(2))

@@ -9,7 +9,7 @@
   or ``YDD82`` (funded directly by the National Commissioning Group). Which codes are hubs is
   data: ``definitions/nhse_commissioners.csv`` (the 13x/14x ODS codes; the full list is
   published by ODS as "Provider to commissioning hub mapping" and is UNVERIFIED here; a code
-  outside it counts as ICB-commissioned, and :func:`phm.model.spells` reports the share).
+  outside it counts as ICB-commissioned; ``phm build`` prints the NHS England share).
 - **icb**: anything else, including a missing commissioner (the ICB is the default responsible
   commissioner under NHS England's "Who Pays?").
 

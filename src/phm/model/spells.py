@@ -89,7 +89,9 @@ def clean_episodes(apc, window: Window, loads=None):
         episode_status=apc.episode_status.nullif("").coalesce(FINISHED),
         administrative_category=apc.administrative_category.lpad(2, "0"),
     )
-    e = deduplicate(e, "apc_episodes", loads, prefer=[e.episode_status == FINISHED])
+    # two episodes both sent with order 99 may start on the same day: their ids tell them apart
+    e = deduplicate(e, "apc_episodes", loads, prefer=[e.episode_status == FINISHED],
+                    extra_key={"_k99": ibis.ifelse(e.episode_order == 99, e.episode_id, "")})
     dates = ("admission_date", "discharge_date", "episode_start", "episode_end")
     e = e.mutate(**{d: clean_date(e[d]) for d in dates})
     e = e.mutate(**{d: ibis.ifelse(e[d] > window.extract_date, ibis.null("date"), e[d]) for d in dates})
@@ -140,13 +142,15 @@ def provider_spells(episodes, refs, window: Window):
         (s.patient_classification.isin(REGULAR_ATTENDER), "RDN"),
         (elective & (s.patient_classification == "2"), "DC"),
         (elective, "EL"),
-        (los.coalesce(0) <= 1, "NES"),
+        # an open spell (still in hospital) by its length of stay so far, to the extract date
+        (s.admission_date.notnull() & (los.coalesce(
+            ibis.literal(window.extract_date).delta(s.admission_date, unit="day").cast("int64")) <= 1), "NES"),
+        (s.admission_date.isnull(), "NES"),
         else_="NEL",
     )
     s = s.mutate(los_days=los, pod=pod, funder=funder(s.administrative_category, s.commissioner_code))
     # prices of the year the spell ends in (or starts, while open): costing.price_index
-    s = lookup(s, refs["ref_price_index"], [(fy_expr(s.discharge_date.coalesce(s.admission_date)), "fy")],
-               _level="price_level")
+    s = s.mutate(_level=costing.year_price_level(fy_expr(s.discharge_date.coalesce(s.admission_date)), window.years))
     # cost each episode at its spell's point of delivery, then excess bed days on the spell
     ec = e.join(s.select(*key, "pod", "_level"), key)
     ec = _cost_episodes(ec, refs)
@@ -156,7 +160,7 @@ def provider_spells(episodes, refs, window: Window):
         episode_cost=ec.cost.sum(),
         _sources=ec.cost_source.nunique(),
         _source=ec.cost_source.max(),
-        _supplied=(ec.cost_source == "supplied").all(),
+        _supplied=(ec.cost_source == "supplied").any(),
     )
     s = s.join(costs, key).join(top, key)
     s = drop_right(s)
@@ -198,7 +202,7 @@ def excess_bed_days(s, refs):
     return j.mutate(excess_bed_days=days, excess_bed_day_cost=(days * per_day).round(2)).drop("_trim", "_per_day")
 
 
-def continuous_spells(pspells):
+def continuous_spells(pspells, extract_date=None):
     """One row per continuous inpatient spell (transfers between providers joined).
 
     Rules (NHS Digital, "Methodology to create provider and CIPS spells from HES APC data"): a
@@ -214,11 +218,15 @@ def continuous_spells(pspells):
     s = s.mutate(_grp=grp, _solo=ibis.ifelse(s._ra | s.person_id.isnull(), s.provider_code.concat(":", s.spell_id), ""))
     order = [s.admission_date, s.discharge_date, s.provider_code, s.spell_id]
     before = ibis.window(group_by=[s._grp, s._solo], order_by=order, rows=(None, -1))
-    # latest discharge so far, and the destination of the spell holding it (max of "date|dest")
-    tag = s.discharge_date.strftime("%Y%m%d").concat("|", s.discharge_destination.coalesce(""))
+    # latest discharge so far (an open spell: still in hospital at the extract date), and the
+    # destination of the spell holding it: max of "date|transfer?|dest", so that of two spells
+    # ending the same day a transfer out wins
+    dis = s.discharge_date if extract_date is None else s.discharge_date.coalesce(ibis.literal(extract_date))
+    dest = s.discharge_destination.coalesce("")
+    tag = dis.strftime("%Y%m%d").concat("|", ibis.ifelse(dest.isin(TRANSFER_DEST), "1", "0"), "|", dest)
     latest = tag.max().over(before)
-    latest_dis = s.discharge_date.max().over(before)
-    latest_dest = latest.substr(9)
+    latest_dis = dis.max().over(before)
+    latest_dest = latest.substr(11)
     not_transfer = (latest_dest == "19") & (s.admission_source == "51") & (s.admission_method == "21")
     linked = (
         ~s._ra & s.person_id.notnull() & latest.notnull() & s.admission_date.notnull()
@@ -244,6 +252,7 @@ def continuous_spells(pspells):
         open_spells=(s.discharge_date.isnull()).sum(),
         cost=s.cost.sum().round(2),
         excess_bed_days=s.excess_bed_days.sum(),
+        _funders=s.funder.nunique(),
         excess_bed_day_cost=s.excess_bed_day_cost.sum().round(2),
         _sources=s.cost_source.nunique(),
         _source=s.cost_source.max(),
@@ -283,13 +292,13 @@ def continuous_spells(pspells):
         primary_diagnosis=out.primary_diagnosis,
         dominant_procedure=out.dominant_procedure,
         hrg_code=out.hrg_code,
-        discharge_method=out.discharge_method,
-        discharge_destination=out.discharge_destination,
+        discharge_method=ibis.ifelse(out.open_spells > 0, ibis.null("string"), out.discharge_method),
+        discharge_destination=ibis.ifelse(out.open_spells > 0, ibis.null("string"), out.discharge_destination),
         died_in_hospital=out.died_in_hospital,
         practice_code=out.practice_code,
         administrative_category=out.administrative_category,
         commissioner_code=out.commissioner_code,
-        funder=out.funder,
+        funder=ibis.ifelse(out._funders > 1, "mixed", out.funder),
         excess_bed_days=out.excess_bed_days,
         excess_bed_day_cost=out.excess_bed_day_cost,
         cost=out.cost,

@@ -56,7 +56,7 @@ NHSE_COMMISSIONER, PRIVATE_COMMISSIONER = "13R", "VPP00"
 STATUS_DIAGNOSES = np.array(["Z880", "Z921", "Z966", "Y831", "Y848", "Z867", "Z864", "Z950", "Z951", "Z961",
                              "Z853", "Z922", "Z924", "Z888"], dtype=object)
 SECONDARY_PROCEDURES = np.array(["Z942", "Z943", "Z941", "Y981", "Y532", "Y534", "Y735", "Y902", "Y141", "Y762"], dtype=object)
-METHOD_NOT_KNOWN_SHARE = 0.005  # elective stays sent with admission method 99  # episodes re-sent in the refreshed extract
+METHOD_NOT_KNOWN_SHARE = 0.005  # elective stays sent with admission method 99
 FERTILITY_KNOTS = ([15, 16, 20, 25, 30, 35, 40, 45, 46], [0, 0.01, 0.05, 0.08, 0.10, 0.07, 0.02, 0.003, 0])
 N_DIAG = 20
 N_OPER = 24

@@ -27,7 +27,9 @@ templates = Jinja2Templates(directory=HERE / "templates")
 # What "spend" means on these pages (phm.model.costing, phm.model.funding).
 SPEND_BASIS = ("Spend is ICB-commissioned NHS activity at reference cost: National Cost Collection 2024/25 "
                "unit costs restated to each year's prices by the NHS cost inflation index, patient-level "
-               "costs as supplied. NHS England-commissioned activity and private patients are not included.")
+               "costs as supplied; admitted care adds excess bed days beyond the trim point at a per-day "
+               "rate whose tariff year is unverified. NHS England-commissioned admitted care and private "
+               "patients are not included.")
 
 router = APIRouter(include_in_schema=False)
 
