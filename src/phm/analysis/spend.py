@@ -114,8 +114,11 @@ def programme_budget(
     t, f = year(person_year, fy)
     levels = level_columns(level)
     keys = [c for _, c in levels]
-    # ICB-commissioned activity only, as person_year's costs (phm.model.funding)
-    a = activity.filter((activity.fy == f) & (activity.funder == "icb"))
+    # ICB-commissioned activity only, as person_year's costs (phm.model.funding); an activity
+    # table without a funder (made before contract 1.1) is all ICB-commissioned
+    a = activity.filter(activity.fy == f)
+    if "funder" in a.columns:
+        a = a.filter(a.funder == "icb")
     # the one pass over activity: each person's cost and contacts per programme x setting
     a = a.group_by(["person_id", "programme", "setting"]).aggregate(
         _cost=as_float(a.cost).sum(), _contacts=a.count()
