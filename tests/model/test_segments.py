@@ -10,7 +10,7 @@ from phm.model import segments
 
 BASE = {"died_in_year": False, "cond_dementia": False, "cond_heart_failure": False, "cond_copd": False,
         "cond_ckd": False, "cond_learning_disability": False, "age": 40, "ltc_count": 0, "emergency_admissions": 0,
-        "maternity_admissions": 0, "maternity_activity": False, "ae_attendances": 0}
+        "maternity_admissions": 0, "maternity_activity": False, "ae_attendances": 0, "hfrs": 0.0}
 
 
 def segment_of(**person) -> str:
@@ -30,8 +30,10 @@ def segment_of(**person) -> str:
     ({"cond_ckd": True, "ltc_count": 1, "emergency_admissions": 3}, "chronic_conditions"),
     ({"cond_ckd": True, "ltc_count": 1, "emergency_admissions": 4}, "organ_failure"),
     ({"cond_dementia": True, "cond_heart_failure": True, "ltc_count": 2}, "frailty_dementia"),
-    ({"age": 70, "ltc_count": 3, "emergency_admissions": 2}, "frailty_dementia"),
-    ({"age": 64, "ltc_count": 3, "emergency_admissions": 2}, "chronic_conditions"),
+    ({"age": 70, "ltc_count": 1, "hfrs": 5.0}, "frailty_dementia"),  # HFRS 5+: intermediate or high risk
+    ({"age": 70, "ltc_count": 1, "hfrs": 4.9}, "chronic_conditions"),
+    ({"age": 64, "ltc_count": 1, "hfrs": 12.0}, "chronic_conditions"),  # the rule applies from 65
+    ({"age": 80, "ltc_count": 3, "emergency_admissions": 6}, "chronic_conditions"),  # admissions alone: not frailty
     ({"died_in_year": True, "cond_dementia": True, "ltc_count": 1}, "end_of_life"),
 ])
 def test_first_matching_rule_in_priority_order_wins(person, segment):

@@ -51,6 +51,27 @@ def charlson(keys, firsts):
     return per_group.group_by(["person_id", "fy"]).aggregate(charlson=per_group.w.sum().cast("int64"))
 
 
+HFRS_LOOKBACK_DAYS = 730  # two years of admissions (Gilbert et al. 2018)
+
+
+def hfrs(keys, episodes, refs):
+    """(person_id, fy, hfrs): the Hospital Frailty Risk Score at each year end.
+
+    Gilbert T et al., Lancet 2018;391:1775-82: each of 109 ICD-10 codes (3 characters) carries
+    points; a person scores the points of every distinct code recorded in any diagnosis position
+    of their admissions in the two years to the year end (admission date in (year end - 730
+    days, year end]), each code once. Under 5 is low risk, 5-15 intermediate, over 15 high.
+    Developed and validated for people aged 75 and over; phm reports it at every age and the
+    frailty segment applies it from 65 (:mod:`.segments`)."""
+    dx = diagnoses(episodes)
+    pts = refs["ref_hfrs"]
+    d = dx.join(pts, dx.code.substr(0, 3) == pts.icd10_3).select("person_id", "date", "icd10_3", "points")
+    j = keys.join(d, (keys.person_id == d.person_id) & (d.date <= keys.fy_end)
+                  & (d.date > keys.fy_end - ibis.interval(days=HFRS_LOOKBACK_DAYS)))
+    codes = j.select("person_id", "fy", "icd10_3", "points").distinct()
+    return codes.group_by(["person_id", "fy"]).aggregate(hfrs=codes.points.sum().round(1))
+
+
 def cms_expr(t):
     """The Cambridge Multimorbidity Score from a table's ``cond_*`` columns."""
     total = ibis.literal(0.0)

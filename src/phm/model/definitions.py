@@ -143,6 +143,16 @@ def charlson_codes() -> pa.Table:
 
 
 @lru_cache(maxsize=1)
+def hfrs_points() -> pa.Table:
+    """The Hospital Frailty Risk Score: ``icd10_3`` (3-character ICD-10 code), ``description``,
+    ``points`` (float64), ``source``. 109 codes.
+
+    Source: Gilbert T et al., Lancet 2018;391:1775-82, supplementary appendix (points awarded
+    per ICD-10 code), transcribed; the total of the 109 points (173.2) is checked by a test."""
+    return _read("hfrs_gilbert2018.csv", {"points": pa.float64()})
+
+
+@lru_cache(maxsize=1)
 def cms_weights() -> pa.Table:
     """The 20 Cambridge Multimorbidity Score conditions: ``condition``, ``name``, ``weight``
     (float64, general-outcome score), ``phm_condition`` (the :func:`phm.refdata.conditions`
@@ -261,6 +271,13 @@ _SECTIONS = {
         "Cambridge Multimorbidity Score",
         "The 20 conditions of the general-outcome score, and the phm condition that "
         "measures each (blank: phm has no code list). Weights UNVERIFIED.",
+    ),
+    "hfrs_gilbert2018.csv": (
+        "Hospital Frailty Risk Score (Gilbert et al., Lancet 2018)",
+        "Points per 3-character ICD-10 code. A person's score at a year end is the sum of the "
+        "points of the distinct codes in any diagnosis position of admissions in the two years to "
+        "then (phm.model.comorbidity.hfrs); 5 or more is intermediate or high frailty risk "
+        "(under 5 low, 5-15 intermediate, over 15 high).",
     ),
     "nhse_commissioners.csv": (
         "NHS England as commissioner",

@@ -13,6 +13,8 @@ to activity cost exactly).
 - **Charlson**: Quan et al. (2005) ICD-10 coding of the Charlson categories over every
   admitted diagnosis on or before the year end (all history in the warehouse), Charlson
   (1987) weights, keeping the more severe of each hierarchy pair (:mod:`.comorbidity`).
+- **Hospital Frailty Risk Score** (``hfrs``): Gilbert et al. (2018) points over the distinct
+  ICD-10 codes of admissions in the two years to the year end (:func:`.comorbidity.hfrs`).
 - **Cambridge Multimorbidity Score**: Payne et al. (2020) general-outcome weights summed over
   the CMS conditions phm can measure (:mod:`.comorbidity`).
 - **Segment**: Bridges to Health, first matching rule in priority order (:mod:`.segments`).
@@ -140,13 +142,14 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     ch = comorbidity.charlson(keys, comorbidity.charlson_first_dates(episodes, refs))
     j = _by_person_year(j, flags)
     j = _by_person_year(j, ch)
+    j = _by_person_year(j, comorbidity.hfrs(keys, episodes, refs))
 
     fill = {f"n_{s}": 0 for s in SETTINGS}
     fill.update({f"cost_{s}": 0.0 for s in SETTINGS})
     fill.update({f"cost_prog_{p}": 0.0 for p in programme_ids})
     fill.update({f"cond_{c}": False for c in condition_ids})
     fill.update({"cost_total": 0.0, "cost_nhse": 0.0, "cost_private": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
-                 "ae_attendances": 0, "charlson": 0, "maternity_activity": False})
+                 "ae_attendances": 0, "charlson": 0, "hfrs": 0.0, "maternity_activity": False})
     j = j.mutate(**{k: j[k].coalesce(v) for k, v in fill.items()})
     age = age_on(j.date_of_birth, j.fy_start)
     ltc = sum((j[f"cond_{c}"].cast("int64") for c in condition_ids), ibis.literal(0, "int64"))
@@ -163,7 +166,7 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
         "person_id", "fy", "fy_label", "fy_start", "fy_end", "exposure_days", "age", "age_band", "sex",
         "ethnic_group", "imd2019_decile", "imd2019_quintile", "imd2025_decile", "imd2025_quintile", "core20",
         "practice_code", "pcn_code", "place_code", "icb_code", "deceased", "died_in_year",
-        *[f"cond_{c}" for c in condition_ids], "ltc_count", "charlson", "cms", "segment",
+        *[f"cond_{c}" for c in condition_ids], "ltc_count", "charlson", "hfrs", "cms", "segment",
         *[f"n_{s}" for s in SETTINGS], "prescription_items", "emergency_admissions", "maternity_admissions",
         "ae_attendances", *[f"cost_{s}" for s in SETTINGS], *[f"cost_prog_{p}" for p in programme_ids],
         "cost_total", "cost_nhse", "cost_private", "hri",

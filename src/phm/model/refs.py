@@ -94,6 +94,7 @@ def _definition_tables() -> dict[str, pa.Table]:
         "ref_programme_community": pa.table({"currency": [c for c, _ in community], "programme": [p for _, p in community]}),
         "ref_programme_mh": definitions.programme_mh_team().select(["code", "programme"]).rename_columns(["team", "programme"]),
         "ref_programme_ecds": definitions.programme_ecds().select(["snomed_code", "programme"]),
+        "ref_hfrs": definitions.hfrs_points().select(["icd10_3", "points"]),
         "ref_charlson": pa.table({"category": ch["category"], "icd10_prefix": ch["icd10_prefix"],
                                   "weight": ch["weight"], "hgroup": ch["hierarchy_group"]}),
     }

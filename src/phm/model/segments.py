@@ -27,11 +27,15 @@ def segment_definitions() -> pa.Table:
     })
 
 
+FRAILTY_MIN_AGE = 65  # NHS England Bridges to Health segmentation applies the HFRS from 65
+HFRS_FRAIL = 5.0  # Gilbert et al. 2018: 5 or more is intermediate or high frailty risk
+
+
 def rules(t) -> dict:
     """Segment -> boolean expression over a person_year-shaped table."""
     return {
         "end_of_life": t.died_in_year,
-        "frailty_dementia": t.cond_dementia | ((t.age >= 65) & (t.ltc_count >= 3) & (t.emergency_admissions >= 2)),
+        "frailty_dementia": t.cond_dementia | ((t.age >= FRAILTY_MIN_AGE) & (t.hfrs >= HFRS_FRAIL)),
         "organ_failure": t.cond_heart_failure | t.cond_copd | (t.cond_ckd & (t.emergency_admissions >= 4)),
         "disability": t.cond_learning_disability,
         "maternal_infant": (t.maternity_admissions > 0) | t.maternity_activity | (t.age < 1),
