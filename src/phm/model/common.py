@@ -134,6 +134,12 @@ def age_on(dob, on):
     return (on.year() - dob.year() - ibis.ifelse(dob.month() * 100 + dob.day() > on.month() * 100 + on.day(), 1, 0)).cast("int64")
 
 
+def age_in_year(dob, year_start):
+    """Age at the start of a financial year, never below 0: a baby born during the year is 0
+    (in the 0-4 band of every age-standardised rate), not -1."""
+    return ibis.greatest(age_on(dob, year_start), 0)
+
+
 ESP_BANDS = (*tuple(f"{5 * i}-{5 * i + 4}" for i in range(18)), "90+")
 
 

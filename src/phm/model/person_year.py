@@ -35,7 +35,7 @@ import ibis
 
 from phm.model import comorbidity, segments
 from phm.model.activity import SETTINGS
-from phm.model.common import age_band, age_on, clean_date, drop_right
+from phm.model.common import age_band, age_in_year, clean_date, drop_right
 
 
 def _exposure(pf):
@@ -151,7 +151,7 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     fill.update({"cost_total": 0.0, "cost_nhse": 0.0, "cost_private": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
                  "ae_attendances": 0, "charlson": 0, "hfrs": 0.0, "maternity_activity": False})
     j = j.mutate(**{k: j[k].coalesce(v) for k, v in fill.items()})
-    age = age_on(j.date_of_birth, j.fy_start)
+    age = age_in_year(j.date_of_birth, j.fy_start)
     ltc = sum((j[f"cond_{c}"].cast("int64") for c in condition_ids), ibis.literal(0, "int64"))
     died_in_year = j.date_of_death.notnull() & (j.date_of_death >= j.fy_start) & (j.date_of_death <= j.fy_end)
     j = j.mutate(

@@ -115,7 +115,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
          ratio("ae_per_1000", "ae_attendances", "persons", "A&E attendances per 1,000", 1000),
          count("ltc2plus", "People with 2+ long-term conditions"),
          ratio("ltc2plus_pct", "ltc2plus", "persons", "% with 2+ long-term conditions", 100),
-         count("hri", "High-risk individuals"),
+         count("hri", "High resource individuals"),
          count("core20", "People in Core20 areas"),
          ratio("core20_pct", "core20", "persons", "% in Core20 areas", 100),
          count("age65plus", "People aged 65+"),
