@@ -119,13 +119,17 @@ def gp_pods() -> list[str]:
     return [p for s, p in zip(t["setting"], t["pod"], strict=True) if s == "gp" and p != "GPAPPT"]
 
 
+def _setting_cost(setting: str, pod: str) -> dict:
+    """The ``setting_costs.csv`` row of a setting's point of delivery."""
+    for row in setting_costs().to_pylist():
+        if (row["setting"], row["pod"]) == (setting, pod):
+            return row
+    raise KeyError(f"no default cost for {setting} {pod} in setting_costs.csv")
+
+
 def default_cost(setting: str, pod: str) -> float:
     """The documented default unit cost of a setting's point of delivery."""
-    t = setting_costs().to_pydict()
-    for s, p, c in zip(t["setting"], t["pod"], t["unit_cost"], strict=True):
-        if (s, p) == (setting, pod):
-            return c
-    raise KeyError(f"no default cost for {setting} {pod} in setting_costs.csv")
+    return _setting_cost(setting, pod)["unit_cost"]
 
 
 @lru_cache(maxsize=1)
@@ -143,11 +147,7 @@ def setting_costs() -> pa.Table:
 
 def default_price_year(setting: str, pod: str) -> int:
     """The financial year whose prices a setting default is stated in (``setting_costs.csv``)."""
-    t = setting_costs().to_pydict()
-    for s, p, y in zip(t["setting"], t["pod"], t["price_year"], strict=True):
-        if (s, p) == (setting, pod):
-            return y
-    raise KeyError(f"no default cost for {setting} {pod} in setting_costs.csv")
+    return _setting_cost(setting, pod)["price_year"]
 
 
 # -- price basis -----------------------------------------------------------------------------
