@@ -98,7 +98,8 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         mat("activity_unlinked", unlinked)
         conditions = mat("person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window))
         py = mat("person_year", person_year_mart(person, activity, spells, conditions, episodes, refs,
-                                                 condition_ids(), programme_ids()))
+                                                 condition_ids(), programme_ids(), raw["gp_events"],
+                                                 raw["prescriptions"]))
         for name in MARTS:
             summary.rows[name] = int(fetch(tx.table(name).count().as_table()).column(0)[0].as_py())
         summary.notes = _cost_notes(tx)

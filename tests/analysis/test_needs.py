@@ -211,3 +211,27 @@ def test_latest_year_by_default_and_a_chosen_year(make_person_year):
     assert _one(needs.emergency_admission_dsr(py, "practice"), area_code="A")["admissions"] == 12
     old = needs.emergency_admission_dsr(py, "practice", fy=2023)
     assert old["fy"].to_pylist() == [2023] and old["admissions"].to_pylist() == [9]
+
+
+def test_ratio_to_england_is_the_icb_standardised_to_england_over_england(make_person_year):
+    """At ICB level the ratio to England is the ICB's age-specific prevalence applied to England's
+    population of the register's ages (ONS mid-2020 single years, bands the ICB has people in),
+    over England's QOF 2022-23 prevalence; an area's England expected is its ICB expected times
+    the same factor (phm.analysis._measures._england)."""
+    from phm import refdata
+
+    t = needs.prevalence(make_person_year(_two_practices()), ["practice", "icb"])
+    pop = refdata.england_population_by_age().to_pydict()
+    w = {b: sum(p for a, p in zip(pop["age"], pop["persons"], strict=True) if lo <= a <= hi)
+         for b, lo, hi in (("20-24", 20, 24), ("70-74", 70, 74))}
+    direct = (w["20-24"] * 2 / 40 + w["70-74"] * 6 / 20) / (w["20-24"] + w["70-74"])
+    p_eng = next(r["prevalence"] for r in refdata.england_prevalence().to_pylist() if r["condition"] == "diabetes")
+    icb = _one(t, level="icb", condition="diabetes")
+    assert icb["england_prevalence"] == pytest.approx(p_eng)
+    assert icb["icb_standardised_to_england"] == pytest.approx(direct)
+    assert icb["isr_england"] == pytest.approx(direct / p_eng)
+    assert icb["isr_england"] != pytest.approx(1.0)
+    assert icb["isr"] == pytest.approx(1.0)  # against itself, the ICB is 1 by construction
+    a = _one(t, level="practice", area_code="A", condition="diabetes")
+    assert a["expected_england"] == pytest.approx(3.5 * p_eng / direct)
+    assert a["isr_england"] == pytest.approx(5 / (3.5 * p_eng / direct))

@@ -442,8 +442,9 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
             check("top_cohort", ("segment", cat), "share_of_cohort_spend", v)
     elif title.startswith("Recorded prevalence against expected"):
         by_cond = _keys_by(views, "prevalence", level, area, fy, 0)
+        measure = "isr" if "ICB's age-sex rates" in title else "isr_england"
         for cat, v in series(data[0], horizontal=False):
-            check("prevalence", by_cond[cat], "isr", v)
+            check("prevalence", by_cond[cat], measure, v)
     elif title.startswith("Funnel plot:"):
         condition = title.removeprefix("Funnel plot: ").removesuffix(" prevalence by practice")
         codes = names["practice"]

@@ -261,3 +261,21 @@ def test_pages_and_data_are_not_cached_but_assets_are(clients, anonymous):
     js = anonymous.get("/assets/plotly.min.js")
     assert js.status_code == 200 and js.headers["cache-control"] == "max-age=86400"
     assert "object-src 'none'" in js.headers["content-security-policy"]
+
+
+def test_the_analysts_ratio_to_expected_chart_at_icb_level_is_against_england(clients):
+    """Issue 14: at ICB level the ratio-to-expected chart compares the ICB with England (QOF
+    2022-23), so its points are not all 1 (against its own rates the ICB is 1 by construction);
+    a practice can switch to the ICB as the reference."""
+    import json
+    import re
+
+    page = clients["analyst"].get("/needs")
+    assert page.status_code == 200
+    figures = [json.loads(f) for f in re.findall(r'class="figure" data-target="[^"]+">(.*?)</script>', page.text, re.S)]
+    ratio = [f for f in figures if "against expected" in f["layout"]["title"]["text"]]
+    assert len(ratio) == 1
+    assert "England" in ratio[0]["layout"]["title"]["text"]
+    ys = [y for tr in ratio[0]["data"] for y in tr["y"] if y is not None]
+    assert ys and any(abs(y - 1.0) > 1e-6 for y in ys)
+    assert 'name="reference"' not in page.text  # ICB level: England only

@@ -38,22 +38,28 @@ def prevalence_strata(t, keys: Sequence[str]) -> tuple[pa.Table, list[str]]:
     """Register and denominator of every condition by ``keys`` x age band x sex (one query).
 
     Denominator: registered person-years aged at least the register's floor
-    (:mod:`.registers`) at the year start; register: those of them with the condition flag.
+    (:mod:`.registers`) on the year end (QOF's achievement date; ``age_year_end``, or the
+    year-start ``age`` for a table without it); register: those of them with the condition
+    flag. ``h__<condition>`` counts the hospital-only case-finding flag where the table has it.
     """
     conds = registers.conditions_in(t)
     t = t.filter(t.exposure_days > 0)
-    age = col(t, "age")
+    age = col(t, "age_year_end") if "age_year_end" in t.columns else col(t, "age")
     aggs = {}
     for c in conds:
         eligible = (age >= registers.min_age(c)).coalesce(False)
         aggs[f"n__{c}"] = eligible.cast("int64").sum()
         aggs[f"o__{c}"] = (eligible & t[f"cond_{c}"].coalesce(False)).cast("int64").sum()
+        if f"hospital_only_{c}" in t.columns:
+            aggs[f"h__{c}"] = (eligible & t[f"hospital_only_{c}"].coalesce(False)).cast("int64").sum()
     if not aggs:
         raise ValueError("person_year has no cond_<condition> columns of phm conditions")
     return strata(t, keys, ["age_band", "sex"], aggs), conds
 
 
-def prevalence_stats(st: pa.Table, key: str, conds: Sequence[str], funnel: bool) -> dict[str, list]:
+def prevalence_stats(
+    st: pa.Table, key: str, conds: Sequence[str], funnel: bool, england: bool = False
+) -> dict[str, list]:
     """Per group and condition: crude prevalence (Wilson), ISR against the whole table's
     age-sex rates, indirectly standardised prevalence and (``funnel``) funnel-plot data.
 
@@ -62,10 +68,13 @@ def prevalence_stats(st: pa.Table, key: str, conds: Sequence[str], funnel: bool)
     ``calculate_ISRatio`` (:func:`phm.stats.isr`); proportion funnel limits by inverting the
     Wilson score around the pooled prevalence, Spiegelhalter (2005) Stat Med 24:1185-1202
     and the Fingertips funnel-plot method (:func:`phm.stats.proportion_limits`).
+    ``england``: also the ratio to England's recorded prevalence (:func:`_england`).
     """
-    measures = [f"{p}__{c}" for c in conds for p in ("n", "o")]
-    groups, _cells, m = rollup(st, key, ["age_band", "sex"], measures)
-    names = ["group", *PREVALENCE_STAT_COLUMNS, *(FUNNEL_COLUMNS if funnel else ())]
+    hosp = all(f"h__{c}" in st.column_names for c in conds)
+    measures = [f"{p}__{c}" for c in conds for p in ("n", "o", *(("h",) if hosp else ()))]
+    groups, cells, m = rollup(st, key, ["age_band", "sex"], measures)
+    names = ["group", *PREVALENCE_STAT_COLUMNS, *(FUNNEL_COLUMNS if funnel else ()),
+             *(ENGLAND_COLUMNS if england else ()), *(("hospital_only",) if hosp else ())]
     out: dict[str, list] = {k: [] for k in names}
     for c in conds:
         n, o = m[f"n__{c}"], m[f"o__{c}"]
@@ -90,6 +99,10 @@ def prevalence_stats(st: pa.Table, key: str, conds: Sequence[str], funnel: bool)
         }
         if funnel:
             cols.update(_funnel(reg / denom, denom, target))
+        if england:
+            cols.update(_england(c, cells, ref_n, ref_o, reg, cols["expected"]))
+        if hosp:
+            cols["hospital_only"] = m[f"h__{c}"][keep].sum(axis=1).astype(np.int64)
         _extend(out, cols, len(denom))
     return out
 
@@ -142,6 +155,14 @@ PREVALENCE_STAT_COLUMNS = (
     "standardised_lower",
     "standardised_upper",
 )
+ENGLAND_COLUMNS = (
+    "england_prevalence",
+    "expected_england",
+    "isr_england",
+    "isr_england_lower",
+    "isr_england_upper",
+    "icb_standardised_to_england",
+)
 FUNNEL_COLUMNS = (
     "icb_prevalence",
     "funnel_lower_95",
@@ -150,6 +171,80 @@ FUNNEL_COLUMNS = (
     "funnel_upper_998",
     "outlier",
 )
+
+
+def _england(
+    condition: str, cells: Sequence[tuple], ref_n: np.ndarray, ref_o: np.ndarray,
+    reg: np.ndarray, expected: np.ndarray,
+) -> dict:
+    """The ratio of recorded to expected prevalence with England as the reference.
+
+    England's register and list size come from NHS England's QOF publication
+    (:func:`phm.refdata.england_prevalence`); QOF publishes no prevalence by age and sex.
+    So the England age-specific rates are taken as the ICB's (whole table's) rates by age
+    band, scaled by one factor ``k`` per condition chosen so that, applied to England's
+    population of the register's ages (ONS mid-2020 by single year of age,
+    :func:`phm.refdata.england_population_by_age`), they give England's recorded
+    prevalence. Then ``expected_england = k x expected`` (the ICB-referenced expected),
+    ``isr_england = register / expected_england`` with the same Poisson limits, and at ICB
+    level ``isr_england = 1 / k`` = ``icb_standardised_to_england / england_prevalence``:
+    the ICB's age-specific prevalence applied to England's age structure (direct
+    standardisation), against England's. Assumption (UNVERIFIED, stated on the page): the
+    ICB's age gradient holds for England. Age only: no England single-year-by-sex table
+    is shipped, so sex is not standardised against England. England's registered list is
+    older than its resident population by a little; the weights are residents.
+    """
+    nan = np.full(reg.shape, np.nan)
+    none = {k: nan for k in ENGLAND_COLUMNS}
+    ref = _england_row(condition)
+    if ref is None:
+        return none
+    weights = _england_band_weights(int(ref["min_age"]))
+    n_b: dict[str, float] = {}
+    o_b: dict[str, float] = {}
+    for j, (band, _sex) in enumerate(cells):
+        n_b[band] = n_b.get(band, 0.0) + ref_n[j]
+        o_b[band] = o_b.get(band, 0.0) + ref_o[j]
+    used = [b for b in weights if n_b.get(b, 0.0) > 0 and weights[b] > 0]
+    w = np.array([weights[b] for b in used])
+    if not used or w.sum() == 0:
+        return none
+    rate = np.array([o_b[b] / n_b[b] for b in used])
+    direct = float((w * rate).sum() / w.sum())
+    p_eng = float(ref["prevalence"])
+    if direct <= 0:
+        return none | {"england_prevalence": np.full(reg.shape, p_eng)}
+    k = p_eng / direct
+    exp_e = expected * k
+    lo, up = stats.poisson_ci(reg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = exp_e > 0
+        return {
+            "england_prevalence": np.full(reg.shape, p_eng),
+            "expected_england": exp_e,
+            "isr_england": np.where(ok, reg / exp_e, np.nan),
+            "isr_england_lower": np.where(ok, np.atleast_1d(lo) / exp_e, np.nan),
+            "isr_england_upper": np.where(ok, np.atleast_1d(up) / exp_e, np.nan),
+            "icb_standardised_to_england": np.full(reg.shape, direct),
+        }
+
+
+def _england_row(condition: str) -> dict | None:
+    for r in refdata.england_prevalence().to_pylist():
+        if r["condition"] == condition:
+            return r
+    return None
+
+
+def _england_band_weights(min_age: int) -> dict[str, float]:
+    """England residents of each ESP2013 band aged at least ``min_age`` (ONS mid-2020)."""
+    pop = refdata.england_population_by_age().to_pydict()
+    out: dict[str, float] = {}
+    for age, persons in zip(pop["age"], pop["persons"], strict=True):
+        if age >= min_age:
+            band = ESP_BANDS[min(age // 5, len(ESP_BANDS) - 1)]
+            out[band] = out.get(band, 0.0) + persons
+    return out
 
 
 def _funnel(p: np.ndarray, n: np.ndarray, target: float) -> dict:

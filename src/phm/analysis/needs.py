@@ -5,9 +5,13 @@ or ICB level. Population: person-years registered (and alive) for at least one d
 the year (``exposure_days > 0``); the year's condition flags are "recorded on or before
 the year end" and age is age at the year start (see :mod:`phm.model.person_year`).
 
-Reference for expected counts: phm ships no England prevalence by age and sex, so the
-expected register of an area is against the whole table's (the ICB's) age-sex rates and
-the ISR compares an area with the ICB, not with England (``reference`` column: ``ICB``).
+Two references for expected counts. ``expected`` / ``isr`` compare an area with the ICB
+(the whole table's age-sex rates; ``reference`` column ``ICB``), which is what a practice
+or PCN lead compares against locally. ``expected_england`` / ``isr_england`` compare it
+with England's recorded prevalence (NHS England QOF 2022-23, shipped in
+:func:`phm.refdata.england_prevalence`); at ICB and place level that is the ratio a
+board reads, and the dashboard shows it there. How the England expected is built, and
+its stated assumption, is :func:`phm.analysis._measures._england`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,13 @@ PREVALENCE_TYPES = {
     "funnel_lower_998": F64,
     "funnel_upper_998": F64,
     "outlier": S,
+    "england_prevalence": F64,
+    "expected_england": F64,
+    "isr_england": F64,
+    "isr_england_lower": F64,
+    "isr_england_upper": F64,
+    "icb_standardised_to_england": F64,
+    "hospital_only": I64,
 }
 EMERGENCY_TYPES = {
     "level": S,
@@ -78,13 +89,19 @@ def prevalence(
     2005 Stat Med 24:1185-1202; Fingertips funnel method; :func:`phm.stats.proportion_limits`)
     and ``outlier`` (``above 99.8``, ``above 95``, ``within``, ``below 95``, ``below 99.8``).
     Proportions are 0-1. Areas with nobody old enough for a register have no row for it.
+    Against England: ``england_prevalence`` (QOF 2022-23), ``expected_england``,
+    ``isr_england`` with limits, ``icb_standardised_to_england`` (the ICB's prevalence on
+    England's age structure); see the module docstring. ``hospital_only``: people old enough
+    for the register, coded with the condition in hospital but not on the GP register (the
+    case-finding count; null for a table without ``hospital_only_<condition>`` columns).
     """
     t, f = year(person_year, fy)
     levels = level_columns(level)
     st, conds = ms.prevalence_strata(t, [c for _, c in levels])
     parts = []
     for name, column in levels:
-        s = ms.prevalence_stats(st, column, conds, funnel=True)
+        s = ms.prevalence_stats(st, column, conds, funnel=True, england=True)
+        s.setdefault("hospital_only", [None] * len(s["group"]))
         parts.append(_stack(name, column, f, s, PREVALENCE_TYPES, reference="ICB"))
     return pa.concat_tables(parts) if parts else empty_like(PREVALENCE_TYPES)
 

@@ -1,26 +1,25 @@
 """Disease-register age floors: who counts in a condition's prevalence denominator.
 
-QOF registers count only patients of a minimum age, and the list size they are divided by
-is the practice list of that age. Source: NHS England, Quality and Outcomes Framework
-guidance 2023/24, register age criteria (diabetes 17+, asthma 6+, CKD 3-5 18+, depression 18+,
-epilepsy 18+, osteoporosis 50+, rheumatoid arthritis 16+); every other phm condition counts
-all ages.
+QOF registers count only patients of a minimum age on the achievement date, and the list
+size they are divided by is the practice list of that age. The floors are the ``min_age``
+column of the QOF register rules, ``phm/model/definitions/qof_registers.csv`` (NHS England
+QOF business rules v49 2024/25: diabetes 17+, asthma 6+, CKD 3-5 18+, depression 18+,
+epilepsy 18+, osteoporosis 50+, rheumatoid arthritis 16+; all other registers all ages).
 These are the same floors the synthetic ICB's calibration uses
 (``phm.synth`` ``conditions_model.csv`` ``denominator_min_age``; a test keeps them equal).
-Age is the person-year's age at the start of the financial year.
+Age is whole years on the financial year end (``person_year.age_year_end``), as in QOF.
 """
 
 from __future__ import annotations
 
-REGISTER_MIN_AGE = {
-    "diabetes": 17,
-    "asthma": 6,
-    "ckd": 18,
-    "depression": 18,
-    "epilepsy": 18,
-    "osteoporosis": 50,
-    "rheumatoid_arthritis": 16,
-}
+
+def _floors() -> dict[str, int]:
+    from phm.model.registers import register_definitions
+
+    return {r["condition"]: int(r["min_age"]) for r in register_definitions() if int(r["min_age"])}
+
+
+REGISTER_MIN_AGE = _floors()
 
 
 def min_age(condition: str) -> int:

@@ -279,6 +279,19 @@ _SECTIONS = {
         "then (phm.model.comorbidity.hfrs); 5 or more is intermediate or high frailty risk "
         "(under 5 low, 5-15 intermediate, over 15 high).",
     ),
+    "qof_registers.csv": (
+        "QOF disease registers (business rules v49, 2024/25)",
+        "Who is on each register at the financial year end (the achievement date), from GP "
+        "codes and GP prescribing only (phm.model.registers): the latest `diagnosis` code "
+        "(dated on or after `diagnosed_from` where given), not followed by a code of a "
+        "`resolved` cluster; aged `min_age` or over in whole years on the year end; and, where "
+        "`treatment` is `required`, a prescription of a `treatment_bnf` prefix in the "
+        "`treatment_months` to the person's last day in the year (`or`: such a prescription "
+        "alone also counts). Clusters are NHS Digital Primary Care Domain refsets "
+        "(`refdata/data/codelists/pcd_refsets/`). `verified` says how far each rule was "
+        "checked; a condition coded only in hospital is not on the register but is counted "
+        "apart as a case-finding flag.",
+    ),
     "nhse_commissioners.csv": (
         "NHS England as commissioner",
         "Commissioner codes that make admitted activity NHS England-commissioned (specialised "

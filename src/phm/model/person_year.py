@@ -6,10 +6,16 @@ to activity cost exactly).
 
 - **Exposure**: days registered in the year (registration start to the earliest of
   registration end, death and the year end).
-- **Conditions**: a condition is present in a year if a code from its list was recorded on or
-  before the year end: SNOMED CT in GP events, or ICD-10 in any diagnosis position of an
-  admitted episode (``phm.refdata.conditions()``, PCD refsets and MLTC ICD-10 lists).
-  ``ltc_count`` counts them.
+- **Conditions** (``cond_<condition>``): on the condition's QOF register at the year end
+  (the achievement date), by the business rules in :mod:`.registers`: GP codes only, the
+  latest diagnosis not resolved, the register's age floor on the year end, and the treatment
+  or date conditions of asthma, epilepsy, severe mental illness, cancer and depression.
+  ``ltc_count`` counts them. ``palliative_care_register`` is the QOF palliative care
+  register. ``hospital_only_<condition>``: coded in hospital (ICD-10 in any diagnosis
+  position of an admitted episode, on or before the year end), never coded by the GP by
+  then, old enough for the register and not on it: the PCN's case-finding list ("coded in
+  hospital, not on the GP register"). ``age_year_end``: whole years on the year end, the
+  age QOF's rules and list sizes use.
 - **Charlson**: Quan et al. (2005) ICD-10 coding of the Charlson categories over every
   admitted diagnosis on or before the year end (all history in the warehouse), Charlson
   (1987) weights, keeping the more severe of each hierarchy pair (:mod:`.comorbidity`).
@@ -33,9 +39,9 @@ from __future__ import annotations
 
 import ibis
 
-from phm.model import comorbidity, segments
+from phm.model import comorbidity, registers, segments
 from phm.model.activity import SETTINGS
-from phm.model.common import age_band, age_in_year, clean_date, drop_right
+from phm.model.common import age_band, age_in_year, age_on, clean_date, drop_right
 
 
 def _exposure(pf):
@@ -105,13 +111,15 @@ def condition_first_dates(gp_events, episodes, refs, window):
     )
 
 
-def condition_flags(keys, firsts, condition_ids):
-    """One row per (person_id, fy) in ``keys`` with a boolean per condition."""
-    j = keys.join(firsts, (keys.person_id == firsts.person_id) & (firsts.first_date <= keys.fy_end))
-    flags = j.group_by([j.person_id, j.fy]).aggregate(
-        **{f"cond_{c}": (j.condition == c).any() for c in condition_ids}
+def hospital_only_flags(keys, firsts, condition_ids):
+    """One row per (person_id, fy) in ``keys`` with ``hosp_<condition>``: coded in hospital on
+    or before the year end and not coded in general practice by then (before the register
+    and age test, which :func:`person_year` applies)."""
+    j = keys.join(firsts, (keys.person_id == firsts.person_id) & (firsts.first_hospital_date <= keys.fy_end))
+    gp_by_end = j.first_gp_date.notnull() & (j.first_gp_date <= j.fy_end)
+    return j.group_by([j.person_id, j.fy]).aggregate(
+        **{f"hosp_{c}": ((j.condition == c) & ~gp_by_end).any() for c in condition_ids}
     )
-    return flags
 
 
 def hri_flag(t):
@@ -128,7 +136,8 @@ def _by_person_year(t, other):
     return drop_right(t.left_join(other, (t.person_id == other.person_id) & (t.fy == other.fy)))
 
 
-def person_year(person, activity, spells, conditions, episodes, refs, condition_ids, programme_ids):
+def person_year(person, activity, spells, conditions, episodes, refs, condition_ids, programme_ids,
+                gp_events, prescriptions):
     fy = refs["ref_fy"]
     base = person_years(person, fy)
     act = activity_totals(activity, programme_ids)
@@ -138,24 +147,38 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     j = _by_person_year(j, ae_totals(activity))
 
     keys = j.select("person_id", "fy", "fy_end")
-    flags = condition_flags(keys, conditions, condition_ids)
+    last_day = ibis.least(j.fy_end, j.registration_end.coalesce(j.fy_end), j.date_of_death.coalesce(j.fy_end))
+    status = registers.register_status(gp_events, prescriptions, refs,
+                                       j.select("person_id", "fy", "fy_end", last_day=last_day))
+    reg_ids = registers.register_ids()
+    regs = registers.register_flags(j.select("person_id", "fy", "fy_end", "date_of_birth"), status, reg_ids)
     ch = comorbidity.charlson(keys, comorbidity.charlson_first_dates(episodes, refs))
-    j = _by_person_year(j, flags)
+    j = _by_person_year(j, regs)
+    j = _by_person_year(j, hospital_only_flags(keys, conditions, condition_ids))
     j = _by_person_year(j, ch)
     j = _by_person_year(j, comorbidity.hfrs(keys, episodes, refs))
 
     fill = {f"n_{s}": 0 for s in SETTINGS}
     fill.update({f"cost_{s}": 0.0 for s in SETTINGS})
     fill.update({f"cost_prog_{p}": 0.0 for p in programme_ids})
-    fill.update({f"cond_{c}": False for c in condition_ids})
+    fill.update({f"reg_{r}": False for r in reg_ids})
+    fill.update({f"hosp_{c}": False for c in condition_ids})
     fill.update({"cost_total": 0.0, "cost_nhse": 0.0, "cost_private": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
                  "ae_attendances": 0, "charlson": 0, "hfrs": 0.0, "maternity_activity": False})
     j = j.mutate(**{k: j[k].coalesce(v) for k, v in fill.items()})
     age = age_in_year(j.date_of_birth, j.fy_start)
+    age_end = ibis.greatest(age_on(j.date_of_birth, j.fy_end), 0)
+    min_age = {r["condition"]: int(r["min_age"]) for r in registers.register_definitions()}
+    j = j.mutate(
+        **{f"cond_{c}": j[f"reg_{c}"] for c in condition_ids},
+        **{f"hospital_only_{c}": j[f"hosp_{c}"] & ~j[f"reg_{c}"] & (age_end >= min_age[c]).coalesce(False)
+           for c in condition_ids},
+        palliative_care_register=j.reg_palliative_care,
+    )
     ltc = sum((j[f"cond_{c}"].cast("int64") for c in condition_ids), ibis.literal(0, "int64"))
     died_in_year = j.date_of_death.notnull() & (j.date_of_death >= j.fy_start) & (j.date_of_death <= j.fy_end)
     j = j.mutate(
-        age=age, age_band=age_band(age), ltc_count=ltc,
+        age=age, age_band=age_band(age), age_year_end=age_end, ltc_count=ltc,
         deceased=j.date_of_death.notnull() & (j.date_of_death <= j.fy_end),
         died_in_year=died_in_year,
     )
@@ -163,10 +186,11 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     j = j.mutate(segment=segments.segment_expr(j))
     j = j.mutate(hri=hri_flag(j))
     cols = [
-        "person_id", "fy", "fy_label", "fy_start", "fy_end", "exposure_days", "age", "age_band", "sex",
+        "person_id", "fy", "fy_label", "fy_start", "fy_end", "exposure_days", "age", "age_band", "age_year_end", "sex",
         "ethnic_group", "imd2019_decile", "imd2019_quintile", "imd2025_decile", "imd2025_quintile", "core20",
         "practice_code", "pcn_code", "place_code", "icb_code", "deceased", "died_in_year",
-        *[f"cond_{c}" for c in condition_ids], "ltc_count", "charlson", "hfrs", "cms", "segment",
+        *[f"cond_{c}" for c in condition_ids], *[f"hospital_only_{c}" for c in condition_ids],
+        "palliative_care_register", "ltc_count", "charlson", "hfrs", "cms", "segment",
         *[f"n_{s}" for s in SETTINGS], "prescription_items", "emergency_admissions", "maternity_admissions",
         "ae_attendances", *[f"cost_{s}" for s in SETTINGS], *[f"cost_prog_{p}" for p in programme_ids],
         "cost_total", "cost_nhse", "cost_private", "hri",

@@ -33,6 +33,7 @@ from phm.refdata.population import (
     lsoa21_population,
 )
 from phm.refdata.practices import practice_structures, practices
+from phm.refdata.prevalence import england_prevalence
 
 __all__ = [
     "Condition",
@@ -42,6 +43,7 @@ __all__ = [
     "condition_codelists",
     "conditions",
     "england_population_by_age",
+    "england_prevalence",
     "england_sex_by_broad_age",
     "esp2013",
     "ethnic_categories",

@@ -305,7 +305,7 @@ def _specs() -> list[Spec]:
         ),
     ]
     refsets, icd_files = _condition_files()
-    for refset in refsets:
+    for refset in sorted({*refsets, *REGISTER_REFSETS}):
         specs.append(
             Spec(
                 f"codelists/pcd_refsets/{refset}.csv",
@@ -333,6 +333,54 @@ def _specs() -> list[Spec]:
         )
     return specs
 
+
+# QOF register clusters beyond the diagnosis refsets of conditions.csv: CKD stage 1-2
+# (a later stage 1-2 code takes a person off the CKD 3-5 register) and the palliative
+# care register and its "no longer indicated" cluster (phm.model.registers).
+REGISTER_REFSETS = ("ckd1and2_cod", "palcare_cod", "palcareni_cod")
+
+# Resolved clusters not in the drop, copied by hand (byte for byte) from the OpenSAFELY
+# study repositories that downloaded them from OpenCodelists (version in ``vintage``).
+_RESOLVED = (
+    ("astres_cod", "opensafely/disease_incidence@8cddc03", "530fc5c8"),
+    ("dmres_cod", "opensafely/disease_incidence@8cddc03", "62d83746"),
+    ("copdres_cod", "opensafely/disease_incidence@8cddc03", "67806ca0"),
+    ("depres_cod", "opensafely/disease_incidence@8cddc03", "1369b693"),
+    ("ckdres_cod", "opensafely/disease_incidence@8cddc03", "305aab93"),
+    ("hfres_cod", "opensafely/disease_incidence@8cddc03", "627991fd"),
+    ("epilres_cod", "opensafely/disease_incidence@8cddc03", "26b50493"),
+    ("hypres_cod", "opensafely/winter-pressures-phase-II@b62ac6a", "20250627"),
+)
+HAND_SPECS = tuple(
+    Spec(
+        f"codelists/pcd_refsets/{name}.csv",
+        "",
+        f"SNOMED CT code list: PCD refset {name.upper()} (QOF resolved cluster)",
+        f"{repo}:codelists/nhsd-primary-care-domain-refsets-{name}.csv",
+        "NHS Digital (Primary Care Domain reference sets), via OpenCodelists",
+        "OGL / SNOMED CT UK affiliate licence (repository MIT)",
+        f"OpenCodelists nhsd-primary-care-domain-refsets/{name}/{version}"
+        " (downloaded 2024-12-31 or later)",
+        "Not in the reference-data drop: copied by hand, unchanged (code,term). The QOF "
+        "resolved cluster of the register; one code.",
+    )
+    for name, repo, version in _RESOLVED
+)
+
+HAND_SPECS = (*HAND_SPECS, Spec(
+    "prevalence/qof_england_2022_23.csv",
+    "",
+    "England recorded prevalence of the QOF registers, 2022-23",
+    "blackwellrd/shiny_app_example@46dcb85:example001/www/PREVALENCE_2223.csv (NHS England "
+    "QOF 2022-23 practice-level prevalence data file, git blob 839b54eb)",
+    "NHS England (Quality and Outcomes Framework, 2022-23, published 7 September 2023)",
+    OGL,
+    "QOF 2022-23 (achievement year ending 31 March 2023)",
+    "Derived by hand, not in the drop: REGISTER and PRACTICE_LIST_SIZE summed over England's "
+    "6,378 practices per register (GROUP_CODE) on the register's own list type (all ages, 6+, "
+    "16+, 17+, 18+ or 50+); prevalence = register / list size. Diabetes, dementia and learning "
+    "disability equal OHID Fingertips England 2022/23 exactly.",
+))
 
 SPECS = _specs()
 
@@ -403,7 +451,7 @@ def _write_provenance() -> None:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PROVENANCE_COLUMNS)
-    for spec in sorted([*SPECS, CONDITIONS_SPEC], key=lambda s: s.file):
+    for spec in sorted([*SPECS, *HAND_SPECS, CONDITIONS_SPEC], key=lambda s: s.file):
         writer.writerow([getattr(spec, c) for c in PROVENANCE_COLUMNS])
     (DATA_DIR / "provenance.csv").write_text(out.getvalue(), encoding="utf-8")
 

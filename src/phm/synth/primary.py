@@ -81,6 +81,7 @@ def prescriptions(ch: Chunk, rng, acute_rate: float) -> pa.Table:
     n = ch.n
     p_off = _p_not_on(table, codes, ch.cond, ch.age0, ch.male)
     on = rng.random((n, len(codes))) >= p_off
+    _ensure_treated(table, codes, ch.cond, on)
     person, drug = np.nonzero(on)
     months = _months(ch)
     m_first, m_count = months
@@ -120,6 +121,20 @@ def prescriptions(ch: Chunk, rng, acute_rate: float) -> pa.Table:
         "net_ingredient_cost": pa.array(np.round(nic[drug] * items, 2)),
         "practice_code": ch.practice_codes.take(pa.array(person)),
     })
+
+
+# Registers that need treatment (QOF asthma: a drug in the last 12 months; epilepsy: the last
+# 6 months). The planted conditions are those registers, so everyone planted with one is on at
+# least one of its medicines (the first listed, if the independent draws gave none).
+TREATED_REGISTERS = ("asthma", "epilepsy")
+
+
+def _ensure_treated(table, codes: list[str], cond: np.ndarray, on: np.ndarray) -> None:
+    ids = condition_ids()
+    for g in TREATED_REGISTERS:
+        cols = [codes.index(r["bnf_code"]) for r in table if r["group"] == g]
+        none = cond[:, ids.index(g)] & ~on[:, cols].any(axis=1)
+        on[none, cols[0]] = True
 
 
 def _month_starts(ch: Chunk) -> list[int]:

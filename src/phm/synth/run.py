@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import phm
 from phm.digest import sha256_file
-from phm.synth import care, hospital, people, primary, resubmission
+from phm.synth import care, hospital, people, primary, registers, resubmission
 from phm.synth.config import CHUNK_PERSONS, SynthConfig
 from phm.synth.context import Chunk, Costs, Providers
 from phm.synth.defects import DefectPlanter
@@ -57,7 +57,10 @@ def generate_chunk(cfg: SynthConfig, pop: Population, index: int, shared: dict) 
     ecds = care.emergency_department(ch, rng, prov, costs, lam_ae, stats["via_ae"])
     tables = {
         "patients": people.patients(ch),
-        "gp_events": primary.events(ch, rng, shared["snomed"]),
+        "gp_events": pa.concat_tables([
+            primary.events(ch, rng, shared["snomed"]),
+            registers.codes(ch, np.random.default_rng([cfg.seed, 14, index]), shared["snomed"]),
+        ]),
         "gp_appointments": primary.appointments(ch, rng),
         "apc_episodes": apc,
         "op_attendances": care.outpatients(ch, rng, prov, costs),

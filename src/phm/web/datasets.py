@@ -199,7 +199,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     ),
     Dataset(
         "prevalence", "hna_prevalence", "Recorded prevalence",
-        "Recorded prevalence of long-term conditions against expected (indirectly standardised), with funnel limits.",
+        "Recorded prevalence of long-term conditions against expected (indirectly standardised) from the ICB's rates and from England's (QOF 2022-23), with funnel limits.",
         (label("condition", "Condition"), label("min_age", "Minimum age")),
         (count("register", "Register"), count("denominator", "List size (eligible ages)"),
          ratio("prevalence", "register", "denominator", "Recorded prevalence"),
@@ -213,7 +213,14 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
          label("reference", "Reference"), label("icb_prevalence", "ICB prevalence"),
          label("funnel_lower_95", "Funnel lower 95%"), label("funnel_upper_95", "Funnel upper 95%"),
          label("funnel_lower_998", "Funnel lower 99.8%"), label("funnel_upper_998", "Funnel upper 99.8%"),
-         std("outlier", "register", "Funnel position")),
+         std("outlier", "register", "Funnel position"),
+         label("england_prevalence", "England prevalence (QOF 2022-23)"),
+         analyst("expected_england", "Expected register (England rates)"),
+         std("isr_england", "register", "Ratio to England"),
+         analyst("isr_england_lower", "Ratio to England lower 95%"),
+         analyst("isr_england_upper", "Ratio to England upper 95%"),
+         label("icb_standardised_to_england", "ICB prevalence on England's age structure"),
+         count("hospital_only", "Coded in hospital, not on the GP register")),
         after_protect=lambda rows: funnel_from_shown(rows),
     ),
     Dataset(
@@ -269,17 +276,20 @@ class Bands:
     """Age bands of ``bands`` (e.g. ``pyramid.persons`` by ``age_band``) against a count of
     people from a minimum age (``count``, e.g. ``prevalence.denominator`` by ``min_age``): the
     count is at least the bands starting at or above the minimum age and at most the bands
-    reaching it, and falls as the minimum age rises."""
+    reaching it, and falls as the minimum age rises. ``shift``: the count's ages are taken
+    that many years later than the bands' (prevalence denominators use age on the year end,
+    QOF's achievement date; the pyramid age at the year start), so a band reaching the
+    minimum age less ``shift`` may hold people counted."""
 
     bands: str
     count: str
     band_key: str
     age_key: str
+    shift: int = 0
 
 
 INEQ = ("persons", "person_years", "spend")
 BANDS_65 = ("65-69", "70-74", "75-79", "80-84", "85-89", "90+")
-BANDS_50 = ("50-54", "55-59", "60-64", *BANDS_65)
 RELATIONS: tuple[Same | Sum | Bands, ...] = (
     Same("settings.population", "summary.persons"),
     Same("programmes.population", "summary.persons"),
@@ -293,7 +303,6 @@ RELATIONS: tuple[Same | Sum | Bands, ...] = (
     Same("inequalities.persons", "summary.core20", only=(("dimension", ("core20",)), ("group", ("Core20",)))),
     Sum("pyramid.persons", "summary.persons"),
     Sum("pyramid.persons", "summary.age65plus", only=(("age_band", BANDS_65),)),
-    Sum("pyramid.persons", "prevalence.denominator", only=(("age_band", BANDS_50),), where=(("min_age", 50),)),
     Sum("imd.persons", "summary.persons"),
     *(Sum("imd.persons", "inequalities.persons", only=(("imd2019_decile", deciles),),
           where=(("dimension", "imd2019_quintile"), ("group", q)))
@@ -321,7 +330,7 @@ RELATIONS: tuple[Same | Sum | Bands, ...] = (
         sense="<="),
     Sum("top_cohort.persons", "summary.age65plus",
         only=(("dimension", ("age_band_broad",)), ("group", ("65-74", "75-84", "85+"))), sense="<="),
-    Bands("pyramid.persons", "prevalence.denominator", band_key="age_band", age_key="min_age"),
+    Bands("pyramid.persons", "prevalence.denominator", band_key="age_band", age_key="min_age", shift=1),
 )
 
 DatasetName = StrEnum("DatasetName", {n: n for n in DATASETS})  # the API's path enum

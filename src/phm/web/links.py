@@ -261,8 +261,8 @@ def _bands(t: dict[str, _Table], rel: Bands) -> list[tuple[list[int], list[int],
                 ([c], [i for low, _, i in mine if low >= age], "<=")
             )  # bands from age <= count
             out.append(
-                ([i for _, high, i in mine if high >= age], [c], "<=")
-            )  # count <= bands reaching age
+                ([i for _, high, i in mine if high >= age - rel.shift], [c], "<=")
+            )  # count <= bands reaching age (less the shift)
         out += [([by_age[lo]], [by_age[hi]], "<=") for lo, hi in itertools.pairwise(ages)]
         # two minimum ages a < b together: an attacker subtracts one count from the other
         for lo, hi in itertools.combinations(ages, 2):
@@ -271,7 +271,7 @@ def _bands(t: dict[str, _Table], rel: Bands) -> list[tuple[list[int], list[int],
             out.append(
                 (
                     [a, *(i for low, high, i in mine if low < lo and high >= hi)],
-                    [b, *(i for low, high, i in mine if low >= lo and high < hi)],
+                    [b, *(i for low, high, i in mine if low >= lo and high < hi - rel.shift)],
                     "<=",
                 )
             )

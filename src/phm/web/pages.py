@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from phm.web import charts, service, significance
 from phm.web.app import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from phm.web.names import condition_names
 from phm.web.roles import LEVELS, Role
 from phm.web.security import same_token
 from phm.web.store import Session
@@ -654,9 +655,24 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
     return _area_page(request, s, "Spend", level, code, prog.fy, panels=panels, note=note)
 
 
+REFERENCES = (("england", "England (QOF 2022-23)"), ("icb", "This ICB"))
+REFERENCE_NOTES = {
+    "england": (
+        "Expected from England's recorded prevalence (NHS England, QOF 2022-23). QOF publishes "
+        "no rates by age, so England's age-specific rates are taken as this ICB's, scaled to "
+        "England's total on England's age structure (an assumption; sex is not standardised)."
+    ),
+    "icb": "Expected from this ICB's recorded prevalence by age band and sex.",
+}
+
+
 @router.get("/needs", response_class=HTMLResponse)
 def needs(
-    request: Request, area: str | None = None, fy: int | None = None, condition: str | None = None
+    request: Request,
+    area: str | None = None,
+    fy: int | None = None,
+    condition: str | None = None,
+    reference: str | None = None,
 ):
     s = _session(request, *POPULATION_ROLES)
     data = service.web(request).data
@@ -664,6 +680,16 @@ def needs(
     prev = service.dataset(data, s, "prevalence", level, code, fy=fy)
     conditions = [r["condition"] for r in prev.rows]
     condition = condition if condition in conditions else (conditions[0] if conditions else None)
+    # ICB and place compare with England; a practice or PCN lead can also compare with the ICB.
+    references = REFERENCES if level in ("practice", "pcn") else REFERENCES[:1]
+    reference = reference if reference in dict(references) else "england"
+    ratio = ("isr", "isr_lower", "isr_upper") if reference == "icb" else (
+        "isr_england", "isr_england_lower", "isr_england_upper")
+    ratio_title = (
+        "Recorded prevalence against expected from the ICB's age-sex rates (ICB = 1)"
+        if reference == "icb"
+        else "Recorded prevalence against expected from England's (QOF 2022-23; England = 1)"
+    )
     panels = [
         panel(
             prev,
@@ -691,13 +717,12 @@ def needs(
             charts.error_bars(
                 prev.rows,
                 "condition",
-                "isr",
-                "isr_lower",
-                "isr_upper",
-                "Recorded prevalence against expected (ratio, ICB = 1)",
+                *ratio,
+                ratio_title,
                 "Observed / expected",
             ),
             q,
+            note=REFERENCE_NOTES[reference],
         ),
     ]
     try:
@@ -753,6 +778,9 @@ def needs(
         note=prev.note,
         conditions=conditions,
         condition=condition,
+        condition_names=condition_names(),
+        references=references if len(references) > 1 else (),
+        reference=reference,
     )
 
 
