@@ -45,7 +45,7 @@ def _csv_files() -> list[Path]:
     return sorted(d.DEFINITIONS_DIR.glob("*.csv"))
 
 
-def test_every_definition_file_has_a_source_on_every_row():
+def test_every_definition_file_has_a_source_and_version_on_every_row():
     files = _csv_files()
     assert {f.name for f in files} >= {
         "programmes.csv", "programme_icd10.csv", "programme_tfc.csv", "programme_bnf.csv",
@@ -56,10 +56,12 @@ def test_every_definition_file_has_a_source_on_every_row():
         with f.open(encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh)
             assert "source" in (reader.fieldnames or []), f"{f.name} has no source column"
+            assert "version" in (reader.fieldnames or []), f"{f.name} has no version column"
             rows = list(reader)
         assert rows, f"{f.name} is empty"
         for i, row in enumerate(rows, start=2):
             assert row["source"].strip(), f"{f.name} line {i} has no source"
+            assert row["version"].strip(), f"{f.name} line {i} has no version"
             assert None not in row, f"{f.name} line {i} has more fields than the header"
 
 

@@ -1,7 +1,7 @@
 """Definitions as data: programmes of care, the code maps into them, Charlson and the CMS.
 
 Every definition is a CSV file under ``phm/model/definitions/`` with a ``source`` column that
-says where each row comes from; ``docs/definitions.md`` is generated from the files by
+says where each row comes from and a ``version`` column naming the edition of that source; ``docs/definitions.md`` is generated from the files by
 :func:`definitions_markdown` (a test keeps the page in step). Loaders return immutable
 :class:`pyarrow.Table` objects and are cached. The maps into the 23 programme budgeting
 categories hold the programme ``id`` (``'circulation'``), never its number.
@@ -292,6 +292,18 @@ _SECTIONS = {
         "checked; a condition coded only in hospital is not on the register but is counted "
         "apart as a case-finding flag.",
     ),
+    "segments.csv": (
+        "Bridges to Health segments",
+        "Eight segments in priority order; a person-year takes the first whose rule it meets "
+        "(phm.model.segments). The codes behind the organ failure, disability and maternity "
+        "evidence are in the next table.",
+    ),
+    "segment_codes.csv": (
+        "Codes behind the segment evidence",
+        "ICD-10 prefixes (any diagnosis position of an admitted episode; `when` says in the "
+        "year or by the year end, and whether only emergency admissions count) and the SNOMED "
+        "CT GP refsets (`refdata/data/codelists/gp_refsets/<code>.csv`) that set each flag.",
+    ),
     "nhse_commissioners.csv": (
         "NHS England as commissioner",
         "Commissioner codes that make admitted activity NHS England-commissioned (specialised "
@@ -316,10 +328,11 @@ def _file_markdown(name: str) -> str:
     lines = [f"## {title}", "", f"`src/phm/model/definitions/{name}` ({len(rows)} rows)."]
     if about:
         lines += ["", about]
-    sources = {r["source"] for r in rows}
-    if len(sources) == 1:
-        lines += ["", f"Source: {sources.pop()}"]
-        columns.remove("source")
+    for col, label in (("source", "Source"), ("version", "Version")):
+        values = {r[col] for r in rows}
+        if len(values) == 1:
+            lines += ["", f"{label}: {values.pop()}"]
+            columns.remove(col)
     merge = _MERGE.get(name)
     if merge:
         merged: list[dict[str, str]] = []
@@ -344,7 +357,7 @@ def definitions_markdown() -> str:
     head = (
         "# Definitions\n\n"
         "Definitions are versioned data: CSV files under `src/phm/model/definitions/`, each "
-        "row with its source. This page is generated from those files by "
+        "row with its source and the version of that source. This page is generated from those files by "
         "`phm.model.definitions.definitions_markdown()` (regenerate with "
         "`python -m phm.model.definitions > docs/definitions.md`); a test fails when it is "
         "out of date. UNVERIFIED marks a definition that phm has not checked against its "

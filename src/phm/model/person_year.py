@@ -23,7 +23,9 @@ to activity cost exactly).
   ICD-10 codes of admissions in the two years to the year end (:func:`.comorbidity.hfrs`).
 - **Cambridge Multimorbidity Score**: Payne et al. (2020) general-outcome weights summed over
   the CMS conditions phm can measure (:mod:`.comorbidity`).
-- **Segment**: Bridges to Health, first matching rule in priority order (:mod:`.segments`).
+- **Segment**: Bridges to Health, first matching rule in priority order (:mod:`.segments`);
+  ``end_of_life_retrospective``: in the end-of-life segment by death in the year alone (not on
+  the palliative care register), which is known only in retrospect.
 - **Activity and cost** by setting and by programme of care, from ``activity``. Costs
   (``cost_*``, ``cost_total``) are ICB-commissioned NHS activity only; NHS England-
   commissioned activity is ``cost_nhse`` and private patients ``cost_private`` (counts ``n_*``
@@ -69,7 +71,6 @@ def activity_totals(activity, programme_ids):
     aggs["cost_total"] = a.cost.sum().round(2)
     aggs["cost_nhse"] = a._all_cost.sum(where=a.funder == "nhse").coalesce(0.0).round(2)
     aggs["cost_private"] = a._all_cost.sum(where=a.funder == "private").coalesce(0.0).round(2)
-    aggs["maternity_activity"] = (a.programme == "maternity_reproductive").any()
     return a.group_by(["person_id", "fy"]).aggregate(**aggs)
 
 
@@ -157,14 +158,17 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     j = _by_person_year(j, hospital_only_flags(keys, conditions, condition_ids))
     j = _by_person_year(j, ch)
     j = _by_person_year(j, comorbidity.hfrs(keys, episodes, refs))
+    j = _by_person_year(j, segments.evidence(j.select("person_id", "fy", "fy_start", "fy_end"), episodes,
+                                             gp_events, refs))
 
     fill = {f"n_{s}": 0 for s in SETTINGS}
     fill.update({f"cost_{s}": 0.0 for s in SETTINGS})
     fill.update({f"cost_prog_{p}": 0.0 for p in programme_ids})
     fill.update({f"reg_{r}": False for r in reg_ids})
     fill.update({f"hosp_{c}": False for c in condition_ids})
+    fill.update(dict.fromkeys(segments.FLAGS, False))
     fill.update({"cost_total": 0.0, "cost_nhse": 0.0, "cost_private": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
-                 "ae_attendances": 0, "charlson": 0, "hfrs": 0.0, "maternity_activity": False})
+                 "ae_attendances": 0, "charlson": 0, "hfrs": 0.0})
     j = j.mutate(**{k: j[k].coalesce(v) for k, v in fill.items()})
     age = age_in_year(j.date_of_birth, j.fy_start)
     age_end = ibis.greatest(age_on(j.date_of_birth, j.fy_end), 0)
@@ -184,13 +188,14 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     )
     j = j.mutate(cms=comorbidity.cms_expr(j))
     j = j.mutate(segment=segments.segment_expr(j))
+    j = j.mutate(end_of_life_retrospective=(j.segment == "end_of_life") & ~j.palliative_care_register)
     j = j.mutate(hri=hri_flag(j))
     cols = [
         "person_id", "fy", "fy_label", "fy_start", "fy_end", "exposure_days", "age", "age_band", "age_year_end", "sex",
         "ethnic_group", "imd2019_decile", "imd2019_quintile", "imd2025_decile", "imd2025_quintile", "core20",
         "practice_code", "pcn_code", "place_code", "icb_code", "deceased", "died_in_year",
         *[f"cond_{c}" for c in condition_ids], *[f"hospital_only_{c}" for c in condition_ids],
-        "palliative_care_register", "ltc_count", "charlson", "hfrs", "cms", "segment",
+        "palliative_care_register", "ltc_count", "charlson", "hfrs", "cms", "segment", "end_of_life_retrospective",
         *[f"n_{s}" for s in SETTINGS], "prescription_items", "emergency_admissions", "maternity_admissions",
         "ae_attendances", *[f"cost_{s}" for s in SETTINGS], *[f"cost_prog_{p}" for p in programme_ids],
         "cost_total", "cost_nhse", "cost_private", "hri",

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from phm import refdata
-from phm.model import costing, definitions, registers
+from phm.model import costing, definitions, registers, segments
 from phm.model.common import Window
 
 
@@ -77,6 +77,7 @@ def reference_tables(window: Window) -> dict[str, pa.Table]:
         "ref_trim_point": costing.trim_points(),
         "ref_price_index": costing.price_index(window.years),
         **registers.reference_tables(),
+        **segments.reference_tables(),
         **_definition_tables(),
     }
 

@@ -334,6 +334,31 @@ def _specs() -> list[Spec]:
     return specs
 
 
+# GP data-extraction refsets (NHS England SNOMED CT UK edition 2025-01-15) for the Bridges to
+# Health disability segment: autism and physical disability (phm.model.segments).
+DISABILITY_REFSETS = (
+    ("autism", "999016611000230107", "autism diagnoses"),
+    ("cerebral_palsy", "999026731000230102", "cerebral palsy diagnoses"),
+    ("multiple_sclerosis", "999032531000230107", "multiple sclerosis diagnoses"),
+    ("motor_neurone_disease", "999032611000230103", "motor neurone disease diagnoses"),
+)
+
+
+def _disability_spec(name: str, refset: str, what: str) -> Spec:
+    return Spec(
+        f"codelists/gp_refsets/{name}.csv",
+        "codelists/nhs_snomed_refset_definitions.csv.gz",
+        f"SNOMED CT code list: GP data extraction {what} simple reference set {refset}",
+        "londonaicentre/PhenoLab@d4a1276:extdefinitions/ontoserver (refset definitions parquet)",
+        "NHS England (SNOMED CT UK edition, UK NHS primary care data extraction refsets)",
+        "SNOMED CT UK affiliate licence (free for UK use)",
+        "SNOMED CT UK edition 2025-01-15",
+        f"Rows of refset {refset} only; kept CODE and CODE_DESCRIPTION.",
+        keep=("CODE", "CODE_DESCRIPTION"),
+        row_filter=lambda r, refset=refset: r["CODELIST_ID"] == refset and r["CODE"] != "",
+    )
+
+
 # QOF register clusters beyond the diagnosis refsets of conditions.csv: CKD stage 1-2
 # (a later stage 1-2 code takes a person off the CKD 3-5 register) and the palliative
 # care register and its "no longer indicated" cluster (phm.model.registers).
@@ -382,7 +407,7 @@ HAND_SPECS = (*HAND_SPECS, Spec(
     "disability equal OHID Fingertips England 2022/23 exactly.",
 ))
 
-SPECS = _specs()
+SPECS = [*_specs(), *(_disability_spec(*d) for d in DISABILITY_REFSETS)]
 
 CONDITIONS_SPEC = Spec(
     "conditions.csv",

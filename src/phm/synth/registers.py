@@ -49,6 +49,8 @@ UNTREATED = {"asthma": (0.01, 8), "epilepsy": (0.002, 20)}  # coded, never treat
 PALLIATIVE_DYING = (0.55, 0.25)  # with / without cancer, dementia, heart failure, COPD or CKD
 PALLIATIVE_LIVING = 0.04  # people 65+ with cancer, dementia or heart failure
 PALLIATIVE_WITHDRAWN = 0.05  # of living people on it: later "not clinically indicated"
+# Autism and physical disabilities coded by the GP (Bridges to Health disability segment).
+DISABILITY = {"autism": 0.012, "cerebral_palsy": 0.002, "multiple_sclerosis": 0.002, "motor_neurone_disease": 0.0001}
 
 
 def cluster_codes(name: str) -> np.ndarray:
@@ -87,6 +89,10 @@ def codes(ch: Chunk, rng, snomed_by_condition: dict[str, np.ndarray]) -> pa.Tabl
         who = np.flatnonzero(~ch.cond_col(cid) & (age >= min_age) & (rng.random(ch.n) < share))
         add(who, -(rng.random(who.size) * 10 * YEAR).astype(np.int64) - 1, snomed_by_condition[cid])
     _palliative(ch, rng, add)
+    for refset, share in DISABILITY.items():
+        who = np.flatnonzero(rng.random(ch.n) < share)
+        add(who, np.maximum(dob[who] + 2 * YEAR, -20 * YEAR) + (rng.random(who.size) * YEAR).astype(np.int64),
+            _gp_refset(refset))
     if not persons:
         return _empty()
     person = np.concatenate(persons)
@@ -115,6 +121,13 @@ def _palliative(ch: Chunk, rng, add) -> None:
     add(living, lday, pal)
     gone = living[rng.random(living.size) < PALLIATIVE_WITHDRAWN]
     add(gone, np.full(gone.size, ch.cfg.window_days - 30, np.int64), cluster_codes("palcareni_cod"))
+
+
+def _gp_refset(name: str) -> np.ndarray:
+    from phm.refdata._io import data_path
+
+    with data_path(f"codelists/gp_refsets/{name}.csv").open(encoding="utf-8-sig") as f:
+        return np.asarray(sorted(r["CODE"].strip() for r in csv.DictReader(f)), dtype=object)
 
 
 def _index(condition: str) -> int:
