@@ -28,7 +28,15 @@ from phm.schema import dataset_names, raw_schema
 from phm.warehouse import fetch
 from phm.warehouse.ledger import fingerprint, read_ledger
 
-MARTS = ("person", "provider_spells", "spells", "activity", "activity_unlinked", "person_condition", "person_year")
+MARTS = (
+    "person",
+    "provider_spells",
+    "spells",
+    "activity",
+    "activity_unlinked",
+    "person_condition",
+    "person_year",
+)
 STEPS = ("reference tables", *MARTS, "analysis")
 
 
@@ -37,7 +45,9 @@ class BuildSummary:
     window: Window
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # what rests on unverified inputs, what is set apart
+    notes: list[str] = field(
+        default_factory=list
+    )  # what rests on unverified inputs, what is set apart
 
 
 def condition_ids() -> list[str]:
@@ -55,7 +65,9 @@ def analysis_window(wh, years: int = 3) -> Window:
     current = led.filter(pa.compute.equal(led["status"], "current"))
     dates = [d for d in current["extract_date"].to_pylist() if d is not None]
     if not dates:
-        raise UserError(f"warehouse {wh.path} records no extract date; re-run 'phm ingest' with --extract-date")
+        raise UserError(
+            f"warehouse {wh.path} records no extract date; re-run 'phm ingest' with --extract-date"
+        )
     return Window.ending(max(dates), years)
 
 
@@ -96,10 +108,24 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
         unlinked = unlinked.union(in_progress_rows(episodes), distinct=False)
         activity = mat("activity", linked)
         mat("activity_unlinked", unlinked)
-        conditions = mat("person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window))
-        py = mat("person_year", person_year_mart(person, activity, spells, conditions, episodes, refs,
-                                                 condition_ids(), programme_ids(), raw["gp_events"],
-                                                 raw["prescriptions"]))
+        conditions = mat(
+            "person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window)
+        )
+        py = mat(
+            "person_year",
+            person_year_mart(
+                person,
+                activity,
+                spells,
+                conditions,
+                episodes,
+                refs,
+                condition_ids(),
+                programme_ids(),
+                raw["gp_events"],
+                raw["prescriptions"],
+            ),
+        )
         for name in MARTS:
             summary.rows[name] = int(fetch(tx.table(name).count().as_table()).column(0)[0].as_py())
         summary.notes = _cost_notes(tx)
@@ -121,8 +147,13 @@ def _cost_notes(tx) -> list[str]:
     u = tx.table("activity_unlinked")
     row = fetch(ps.aggregate(c=ps.cost.sum(), x=ps.excess_bed_day_cost.sum())).to_pylist()[0]
     apc, excess = row["c"] or 0.0, row["x"] or 0.0
-    by = {r["funder"]: r["c"] or 0.0 for r in fetch(a.group_by("funder").aggregate(c=a.cost.sum())).to_pylist()}
-    (open_spells,) = fetch(u.filter(u.cost_source == "in_progress").count().as_table()).column(0).to_pylist()
+    by = {
+        r["funder"]: r["c"] or 0.0
+        for r in fetch(a.group_by("funder").aggregate(c=a.cost.sum())).to_pylist()
+    }
+    (open_spells,) = (
+        fetch(u.filter(u.cost_source == "in_progress").count().as_table()).column(0).to_pylist()
+    )
     total = sum(by.values()) or 1.0
     nhse, private = by.get("nhse", 0.0), by.get("private", 0.0)
     return [
@@ -138,8 +169,10 @@ def _meta(window: Window, ledger_fp: str) -> pa.Table:
     from phm import __version__
 
     values = {
-        "window_first_fy": str(window.first), "window_last_fy": str(window.last),
-        "extract_date": window.extract_date.isoformat(), "ledger_fingerprint": ledger_fp,
+        "window_first_fy": str(window.first),
+        "window_last_fy": str(window.last),
+        "extract_date": window.extract_date.isoformat(),
+        "ledger_fingerprint": ledger_fp,
         "phm_version": __version__,
     }
     keys = sorted(values)

@@ -418,5 +418,3 @@ def test_cms_conditions():
         "painful_condition",
     }  # fmt: skip
     assert all("UNVERIFIED" in r["note"] for r in rows.values())
-
-

@@ -37,11 +37,26 @@ from phm.model import costing
 from phm.model.common import Window, clean_date, deduplicate, fy_expr, lookup
 
 COLUMNS = {
-    "activity_id": "string", "person_id": "int64", "setting": "string", "activity_date": "date",
-    "fy": "int64", "provider_code": "string", "practice_code": "string", "pod": "string",
-    "currency_code": "string", "code_system": "string", "code": "string", "emergency": "boolean",
-    "attended": "boolean", "quantity": "float64", "cost": "float64", "cost_source": "string",
-    "programme": "string", "programme_rule": "string", "funder": "string", "price_basis": "string",
+    "activity_id": "string",
+    "person_id": "int64",
+    "setting": "string",
+    "activity_date": "date",
+    "fy": "int64",
+    "provider_code": "string",
+    "practice_code": "string",
+    "pod": "string",
+    "currency_code": "string",
+    "code_system": "string",
+    "code": "string",
+    "emergency": "boolean",
+    "attended": "boolean",
+    "quantity": "float64",
+    "cost": "float64",
+    "cost_source": "string",
+    "programme": "string",
+    "programme_rule": "string",
+    "funder": "string",
+    "price_basis": "string",
 }
 SETTINGS = ("apc", "op", "ecds", "community", "mh", "gp", "prescribing", "social_care")
 OP_ATTENDED = ("5", "6")
@@ -54,7 +69,11 @@ def _row(t, **cols):
         v = cols.get(name)
         if name == "funder" and v is None:
             v = "icb"  # settings without a commissioner field: ICB-commissioned (phm.model.funding)
-        out[name] = ibis.null(typ) if v is None else (v.cast(typ) if not isinstance(v, str) else ibis.literal(v, typ))
+        out[name] = (
+            ibis.null(typ)
+            if v is None
+            else (v.cast(typ) if not isinstance(v, str) else ibis.literal(v, typ))
+        )
     return t.select(**out)
 
 
@@ -76,34 +95,74 @@ def _mapped(prog, rule: str, fallback: str = "other", fallback_rule: str = "unma
 
 
 def apc_rows(pspells, refs):
-    j = lookup(pspells, refs["ref_programme_icd10"], [(pspells.primary_diagnosis.substr(0, 3), "icd3")], _prog="programme")
+    j = lookup(
+        pspells,
+        refs["ref_programme_icd10"],
+        [(pspells.primary_diagnosis.substr(0, 3), "icd3")],
+        _prog="programme",
+    )
     prog, rule = _mapped(j._prog, "icd10_primary_diagnosis")
     return _row(
-        j, activity_id=_id("apc", j.provider_code.concat(":", j.spell_id)), person_id=j.person_id, setting="apc",
-        activity_date=j.activity_date, fy=j.fy, provider_code=j.provider_code, practice_code=j.practice_code,
-        pod=j.pod, currency_code=j.hrg_code, code_system=ibis.literal("ICD10"), code=j.primary_diagnosis,
-        emergency=j.emergency, attended=ibis.literal(True), quantity=j.episodes, cost=j.cost,
-        cost_source=j.cost_source, programme=prog, programme_rule=rule, funder=j.funder,
+        j,
+        activity_id=_id("apc", j.provider_code.concat(":", j.spell_id)),
+        person_id=j.person_id,
+        setting="apc",
+        activity_date=j.activity_date,
+        fy=j.fy,
+        provider_code=j.provider_code,
+        practice_code=j.practice_code,
+        pod=j.pod,
+        currency_code=j.hrg_code,
+        code_system=ibis.literal("ICD10"),
+        code=j.primary_diagnosis,
+        emergency=j.emergency,
+        attended=ibis.literal(True),
+        quantity=j.episodes,
+        cost=j.cost,
+        cost_source=j.cost_source,
+        programme=prog,
+        programme_rule=rule,
+        funder=j.funder,
     )
 
 
 def op_rows(op, refs, window: Window):
     o = deduplicate(op, "op_attendances", refs.get("load_order"))
-    o = o.mutate(appointment_date=_in_window_date(clean_date(o.appointment_date), window),
-                 _attended=o.attendance_status.isin(OP_ATTENDED))
+    o = o.mutate(
+        appointment_date=_in_window_date(clean_date(o.appointment_date), window),
+        _attended=o.attendance_status.isin(OP_ATTENDED),
+    )
     j = lookup(o, _units(refs, "OPPROC"), [("hrg_code", "currency_code")], _unit="unit_cost")
-    j = lookup(j, refs["ref_programme_tfc"], [("treatment_function_code", "tfc")], _prog="programme")
+    j = lookup(
+        j, refs["ref_programme_tfc"], [("treatment_function_code", "tfc")], _prog="programme"
+    )
     first = j.first_attendance.isin(OP_FIRST)
-    default = ibis.ifelse(first, costing.default_cost("op", "OPFA"), costing.default_cost("op", "OPFUP"))
+    default = ibis.ifelse(
+        first, costing.default_cost("op", "OPFA"), costing.default_cost("op", "OPFUP")
+    )
     cost, source = costing.priced(j.cost, j._unit, None, default, attended=j._attended)
     pod = ibis.cases((j._unit.notnull(), "OPPROC"), (first, "OPFA"), else_="OPFUP")
     prog, rule = _mapped(j._prog, "treatment_function")
     return _row(
-        j, activity_id=_id("op", j.provider_code.concat(":", j.attendance_id)), person_id=j.person_id, setting="op",
-        activity_date=j.appointment_date, fy=fy_expr(j.appointment_date), provider_code=j.provider_code,
-        practice_code=j.practice_code, pod=pod, currency_code=j.hrg_code, code_system=ibis.literal("TFC"),
-        code=j.treatment_function_code, emergency=ibis.literal(False), attended=j._attended,
-        quantity=ibis.literal(1.0), cost=cost, cost_source=source, programme=prog, programme_rule=rule,
+        j,
+        activity_id=_id("op", j.provider_code.concat(":", j.attendance_id)),
+        person_id=j.person_id,
+        setting="op",
+        activity_date=j.appointment_date,
+        fy=fy_expr(j.appointment_date),
+        provider_code=j.provider_code,
+        practice_code=j.practice_code,
+        pod=pod,
+        currency_code=j.hrg_code,
+        code_system=ibis.literal("TFC"),
+        code=j.treatment_function_code,
+        emergency=ibis.literal(False),
+        attended=j._attended,
+        quantity=ibis.literal(1.0),
+        cost=cost,
+        cost_source=source,
+        programme=prog,
+        programme_rule=rule,
     )
 
 
@@ -111,16 +170,33 @@ def ecds_rows(ecds, refs, window: Window):
     a = deduplicate(ecds, "ecds_attendances", refs.get("load_order"))
     a = a.mutate(_day=_in_window_date(a.arrival_time.date(), window))
     j = lookup(a, _units(refs, "AE"), [("hrg_code", "currency_code")], _unit="unit_cost")
-    j = lookup(j, refs["ref_programme_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme")
-    cost, source = costing.priced(j.cost, j._unit, costing.pod_unit_cost("AE"), costing.default_cost("ecds", "AE"))
+    j = lookup(
+        j, refs["ref_programme_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme"
+    )
+    cost, source = costing.priced(
+        j.cost, j._unit, costing.pod_unit_cost("AE"), costing.default_cost("ecds", "AE")
+    )
     prog, rule = _mapped(j._prog, "ecds_diagnosis")
     return _row(
-        j, activity_id=_id("ecds", j.provider_code.concat(":", j.attendance_id)), person_id=j.person_id,
-        setting="ecds", activity_date=j._day, fy=fy_expr(j._day), provider_code=j.provider_code,
-        practice_code=j.practice_code, pod=ibis.literal("AE"), currency_code=j.hrg_code,
-        code_system=ibis.literal("SNOMED"), code=j.diagnosis_snomed, emergency=ibis.literal(True),
-        attended=ibis.literal(True), quantity=ibis.literal(1.0), cost=cost, cost_source=source,
-        programme=prog, programme_rule=rule,
+        j,
+        activity_id=_id("ecds", j.provider_code.concat(":", j.attendance_id)),
+        person_id=j.person_id,
+        setting="ecds",
+        activity_date=j._day,
+        fy=fy_expr(j._day),
+        provider_code=j.provider_code,
+        practice_code=j.practice_code,
+        pod=ibis.literal("AE"),
+        currency_code=j.hrg_code,
+        code_system=ibis.literal("SNOMED"),
+        code=j.diagnosis_snomed,
+        emergency=ibis.literal(True),
+        attended=ibis.literal(True),
+        quantity=ibis.literal(1.0),
+        cost=cost,
+        cost_source=source,
+        programme=prog,
+        programme_rule=rule,
     )
 
 
@@ -128,15 +204,32 @@ def community_rows(cc, refs, window: Window):
     c = deduplicate(cc, "community_contacts", refs.get("load_order"))
     c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
     j = lookup(c, _units(refs, "CHS"), [("service_type", "currency_code")], _unit="unit_cost")
-    j = lookup(j, refs["ref_programme_community"], [("service_type", "currency")], _prog="programme")
-    cost, source = costing.priced(j.cost, j._unit, costing.pod_unit_cost("CHS"), costing.default_cost("community", "CHS"))
+    j = lookup(
+        j, refs["ref_programme_community"], [("service_type", "currency")], _prog="programme"
+    )
+    cost, source = costing.priced(
+        j.cost, j._unit, costing.pod_unit_cost("CHS"), costing.default_cost("community", "CHS")
+    )
     prog, rule = _mapped(j._prog, "community_currency")
     return _row(
-        j, activity_id=_id("community", j.provider_code.concat(":", j.contact_id)), person_id=j.person_id,
-        setting="community", activity_date=j.contact_date, fy=fy_expr(j.contact_date), provider_code=j.provider_code,
-        pod=ibis.literal("CHS"), currency_code=j.service_type, code_system=ibis.literal("NCC"), code=j.service_type,
-        emergency=ibis.literal(False), attended=ibis.literal(True), quantity=ibis.literal(1.0), cost=cost,
-        cost_source=source, programme=prog, programme_rule=rule,
+        j,
+        activity_id=_id("community", j.provider_code.concat(":", j.contact_id)),
+        person_id=j.person_id,
+        setting="community",
+        activity_date=j.contact_date,
+        fy=fy_expr(j.contact_date),
+        provider_code=j.provider_code,
+        pod=ibis.literal("CHS"),
+        currency_code=j.service_type,
+        code_system=ibis.literal("NCC"),
+        code=j.service_type,
+        emergency=ibis.literal(False),
+        attended=ibis.literal(True),
+        quantity=ibis.literal(1.0),
+        cost=cost,
+        cost_source=source,
+        programme=prog,
+        programme_rule=rule,
     )
 
 
@@ -146,22 +239,42 @@ def mh_rows(mh, refs, window: Window):
     bed = c.inpatient.coalesce(False) | (c.contact_type == "bed_day")
     # a bed day is costed on its ward type when the row gives an NCC provider spell currency
     # (e.g. 200MHPS acute adult, 201MHPS older adult), else at the unknown-cluster currency
-    ward = ibis.ifelse(c.team_type.re_search(r"^[0-9]{3}MHPS$").coalesce(False), c.team_type,
-                       ibis.literal(costing.MH_BED_DAY_CURRENCY))
+    ward = ibis.ifelse(
+        c.team_type.re_search(r"^[0-9]{3}MHPS$").coalesce(False),
+        c.team_type,
+        ibis.literal(costing.MH_BED_DAY_CURRENCY),
+    )
     c = c.mutate(_pod=ibis.ifelse(bed, "MHBD", "MHCC"), _cur=ibis.ifelse(bed, ward, c.team_type))
-    j = lookup(c, refs["ref_unit_cost"], [("_pod", "pod"), ("_cur", "currency_code")], _unit="unit_cost")
+    j = lookup(
+        c, refs["ref_unit_cost"], [("_pod", "pod"), ("_cur", "currency_code")], _unit="unit_cost"
+    )
     j = lookup(j, refs["ref_programme_mh"], [("team_type", "team")], _prog="programme")
     is_bed = j._pod == "MHBD"
     pod_cost = ibis.ifelse(is_bed, costing.pod_unit_cost("MHBD"), costing.pod_unit_cost("MHCC"))
-    default = ibis.ifelse(is_bed, costing.default_cost("mh", "MHBD"), costing.default_cost("mh", "MHCC"))
+    default = ibis.ifelse(
+        is_bed, costing.default_cost("mh", "MHBD"), costing.default_cost("mh", "MHCC")
+    )
     cost, source = costing.priced(j.cost, j._unit, pod_cost, default)
     prog, rule = _mapped(j._prog, "mh_team", "mental_health", "mh_setting")
     return _row(
-        j, activity_id=_id("mh", j.provider_code.concat(":", j.contact_id)), person_id=j.person_id, setting="mh",
-        activity_date=j.contact_date, fy=fy_expr(j.contact_date), provider_code=j.provider_code, pod=j._pod,
-        currency_code=j._cur, code_system=ibis.literal("MHSDS team"), code=j.team_type,
-        emergency=ibis.literal(False), attended=ibis.literal(True), quantity=ibis.literal(1.0), cost=cost,
-        cost_source=source, programme=prog, programme_rule=rule,
+        j,
+        activity_id=_id("mh", j.provider_code.concat(":", j.contact_id)),
+        person_id=j.person_id,
+        setting="mh",
+        activity_date=j.contact_date,
+        fy=fy_expr(j.contact_date),
+        provider_code=j.provider_code,
+        pod=j._pod,
+        currency_code=j._cur,
+        code_system=ibis.literal("MHSDS team"),
+        code=j.team_type,
+        emergency=ibis.literal(False),
+        attended=ibis.literal(True),
+        quantity=ibis.literal(1.0),
+        cost=cost,
+        cost_source=source,
+        programme=prog,
+        programme_rule=rule,
     )
 
 
@@ -169,43 +282,92 @@ def gp_pod(hcp_type, mode):
     """The costing class of a GP appointment (``setting_costs.csv``): staff type (GP or other
     practice staff) x mode (face to face, remote: telephone or video/online, home visit);
     ``GPAPPT`` when either is unknown. Values as in NHS Digital's Appointments in General Practice."""
-    staff = ibis.cases((hcp_type.upper() == "GP", "GP"),
-                       (hcp_type.lower().isin(("other practice staff", "other")), "OPS"), else_=ibis.null("string"))
+    staff = ibis.cases(
+        (hcp_type.upper() == "GP", "GP"),
+        (hcp_type.lower().isin(("other practice staff", "other")), "OPS"),
+        else_=ibis.null("string"),
+    )
     m = mode.lower()
-    how = ibis.cases((m == "face-to-face", "F2F"), (m.isin(("telephone", "video conference/online", "video")), "REMOTE"),
-                     (m == "home visit", "HOME"), else_=ibis.null("string"))
+    how = ibis.cases(
+        (m == "face-to-face", "F2F"),
+        (m.isin(("telephone", "video conference/online", "video")), "REMOTE"),
+        (m == "home visit", "HOME"),
+        else_=ibis.null("string"),
+    )
     return staff.concat("_", how).coalesce("GPAPPT")
 
 
 def gp_rows(gp, window: Window):
     g = gp.mutate(appointment_date=_in_window_date(clean_date(gp.appointment_date), window))
-    j = g.mutate(_att=(g.appointment_status != "DNA").coalesce(True), _pod=gp_pod(g.hcp_type, g.appointment_mode))
-    unit = ibis.cases(*[(j._pod == pod, costing.default_cost("gp", pod)) for pod in costing.gp_pods()],
-                      else_=costing.default_cost("gp", "GPAPPT"))
+    j = g.mutate(
+        _att=(g.appointment_status != "DNA").coalesce(True),
+        _pod=gp_pod(g.hcp_type, g.appointment_mode),
+    )
+    unit = ibis.cases(
+        *[(j._pod == pod, costing.default_cost("gp", pod)) for pod in costing.gp_pods()],
+        else_=costing.default_cost("gp", "GPAPPT"),
+    )
     cost, source = costing.priced(ibis.null("float64"), None, None, unit, attended=j._att)
     return _row(
-        j, activity_id=_line_id("gp", j), person_id=j.person_id, setting="gp", activity_date=j.appointment_date,
-        fy=fy_expr(j.appointment_date), provider_code=j.practice_code, practice_code=j.practice_code,
-        pod=j._pod, code_system=ibis.literal("GPAD"), code=j.hcp_type, emergency=ibis.literal(False),
-        attended=j._att, quantity=ibis.literal(1.0), cost=cost, cost_source=source,
-        programme=ibis.literal("other"), programme_rule=ibis.literal("primary_care_gms"),
+        j,
+        activity_id=_line_id("gp", j),
+        person_id=j.person_id,
+        setting="gp",
+        activity_date=j.appointment_date,
+        fy=fy_expr(j.appointment_date),
+        provider_code=j.practice_code,
+        practice_code=j.practice_code,
+        pod=j._pod,
+        code_system=ibis.literal("GPAD"),
+        code=j.hcp_type,
+        emergency=ibis.literal(False),
+        attended=j._att,
+        quantity=ibis.literal(1.0),
+        cost=cost,
+        cost_source=source,
+        programme=ibis.literal("other"),
+        programme_rule=ibis.literal("primary_care_gms"),
     )
 
 
 def prescribing_rows(rx, refs, window: Window):
     p = rx.mutate(month=_in_window_date(clean_date(rx.month), window))
     bnf = refs["ref_programme_bnf"]
-    j = lookup(p, bnf.filter(bnf.prefix.length() == 4), [(p.bnf_code.substr(0, 4), "prefix")], _sprog="programme")
-    j = lookup(j, bnf.filter(bnf.prefix.length() == 2), [(j.bnf_code.substr(0, 2), "prefix")], _cprog="programme")
+    j = lookup(
+        p,
+        bnf.filter(bnf.prefix.length() == 4),
+        [(p.bnf_code.substr(0, 4), "prefix")],
+        _sprog="programme",
+    )
+    j = lookup(
+        j,
+        bnf.filter(bnf.prefix.length() == 2),
+        [(j.bnf_code.substr(0, 2), "prefix")],
+        _cprog="programme",
+    )
     found = j._sprog.coalesce(j._cprog)
     default = costing.default_cost("prescribing", "RX") * j["items"].cast("float64")
     cost, source = costing.priced(j.net_ingredient_cost, None, None, default)
     prog, rule = _mapped(found, "bnf")
     return _row(
-        j, activity_id=_line_id("rx", j), person_id=j.person_id, setting="prescribing", activity_date=j.month,
-        fy=fy_expr(j.month), provider_code=j.practice_code, practice_code=j.practice_code, pod=ibis.literal("RX"),
-        code_system=ibis.literal("BNF"), code=j.bnf_code, emergency=ibis.literal(False), attended=ibis.literal(True),
-        quantity=j["items"], cost=cost, cost_source=source, programme=prog, programme_rule=rule,
+        j,
+        activity_id=_line_id("rx", j),
+        person_id=j.person_id,
+        setting="prescribing",
+        activity_date=j.month,
+        fy=fy_expr(j.month),
+        provider_code=j.practice_code,
+        practice_code=j.practice_code,
+        pod=ibis.literal("RX"),
+        code_system=ibis.literal("BNF"),
+        code=j.bnf_code,
+        emergency=ibis.literal(False),
+        attended=ibis.literal(True),
+        quantity=j["items"],
+        cost=cost,
+        cost_source=source,
+        programme=prog,
+        programme_rule=rule,
     )
 
 
@@ -216,32 +378,66 @@ def social_care_rows(sc, refs, window: Window):
     start = clean_date(s.start_date)
     end = clean_date(s.end_date)
     end = ibis.ifelse(end.isnull() | (end > window.end), ibis.literal(window.end), end)
-    end = ibis.ifelse(start.notnull() & (end < start), start, end)  # an end before the start: one day
+    end = ibis.ifelse(
+        start.notnull() & (end < start), start, end
+    )  # an end before the start: one day
     s = s.mutate(_start=start, _end=end)
     fy = refs["ref_fy"]
     j = s.join(fy, (s._start <= fy.fy_end) & (s._end >= fy.fy_start))
-    j = j.mutate(_days=(ibis.least(j._end, j.fy_end).delta(ibis.greatest(j._start, j.fy_start), unit="day") + 1).cast("float64"))
-    weekly = ibis.cases(*[(j.service_type == st, costing.default_cost("social_care", st)) for st in costing.social_care_types()],
-                        else_=costing.default_cost("social_care", "ASC"))
+    j = j.mutate(
+        _days=(
+            ibis.least(j._end, j.fy_end).delta(ibis.greatest(j._start, j.fy_start), unit="day") + 1
+        ).cast("float64")
+    )
+    weekly = ibis.cases(
+        *[
+            (j.service_type == st, costing.default_cost("social_care", st))
+            for st in costing.social_care_types()
+        ],
+        else_=costing.default_cost("social_care", "ASC"),
+    )
     ok = j.weekly_cost.notnull() & (j.weekly_cost >= 0)
     cost = (ibis.ifelse(ok, j.weekly_cost, weekly) * j._days / 7).round(2)
     rows = _row(
-        j, activity_id=_id("social_care", j.la_code.concat(":", j.service_id, ":", j.fy.cast("string"))),
-        person_id=j.person_id, setting="social_care", activity_date=ibis.greatest(j._start, j.fy_start), fy=j.fy,
-        provider_code=j.la_code, pod=ibis.literal("ASC"), code_system=ibis.literal("ASC service"),
-        code=j.service_type, emergency=ibis.literal(False), attended=ibis.literal(True), quantity=j._days / 7,
-        cost=cost, cost_source=ibis.ifelse(ok, "supplied", "default"), programme=ibis.literal("social_care_needs"),
+        j,
+        activity_id=_id(
+            "social_care", j.la_code.concat(":", j.service_id, ":", j.fy.cast("string"))
+        ),
+        person_id=j.person_id,
+        setting="social_care",
+        activity_date=ibis.greatest(j._start, j.fy_start),
+        fy=j.fy,
+        provider_code=j.la_code,
+        pod=ibis.literal("ASC"),
+        code_system=ibis.literal("ASC service"),
+        code=j.service_type,
+        emergency=ibis.literal(False),
+        attended=ibis.literal(True),
+        quantity=j._days / 7,
+        cost=cost,
+        cost_source=ibis.ifelse(ok, "supplied", "default"),
+        programme=ibis.literal("social_care_needs"),
         programme_rule=ibis.literal("social_care"),
     )
     placed = j.select("la_code", "service_id").distinct()
     outside = s.anti_join(placed, ["la_code", "service_id"])
     out_rows = _row(
-        outside, activity_id=_id("social_care", outside.la_code.concat(":", outside.service_id)),
-        person_id=outside.person_id, setting="social_care", activity_date=outside._start,
-        fy=fy_expr(outside._start), provider_code=outside.la_code, pod=ibis.literal("ASC"),
-        code_system=ibis.literal("ASC service"), code=outside.service_type, emergency=ibis.literal(False),
-        attended=ibis.literal(True), quantity=ibis.literal(0.0), cost=ibis.literal(0.0),
-        cost_source=ibis.literal("outside_window"), programme=ibis.literal("social_care_needs"),
+        outside,
+        activity_id=_id("social_care", outside.la_code.concat(":", outside.service_id)),
+        person_id=outside.person_id,
+        setting="social_care",
+        activity_date=outside._start,
+        fy=fy_expr(outside._start),
+        provider_code=outside.la_code,
+        pod=ibis.literal("ASC"),
+        code_system=ibis.literal("ASC service"),
+        code=outside.service_type,
+        emergency=ibis.literal(False),
+        attended=ibis.literal(True),
+        quantity=ibis.literal(0.0),
+        cost=ibis.literal(0.0),
+        cost_source=ibis.literal("outside_window"),
+        programme=ibis.literal("social_care_needs"),
         programme_rule=ibis.literal("social_care"),
     )
     return rows, out_rows
@@ -274,22 +470,36 @@ def at_year_prices(rows, window: Window):
     ``price_basis`` saying so (:func:`.costing.price_index`). NCC unit costs are 2024/25 prices;
     a setting default is in its own ``price_year``; supplied costs stay as sent; admitted care
     arrives already restated (:mod:`.spells`)."""
-    j = rows.mutate(_level=costing.year_price_level(rows.fy, window.years),
-                    _basis=costing.year_price_basis(rows.fy, window.years))
-    default_year = ibis.cases(*[(j.setting == s, costing.default_price_year(s, p)) for s, p in DEFAULT_POD.items()],
-                              else_=ibis.null("int64"))
+    j = rows.mutate(
+        _level=costing.year_price_level(rows.fy, window.years),
+        _basis=costing.year_price_basis(rows.fy, window.years),
+    )
+    default_year = ibis.cases(
+        *[(j.setting == s, costing.default_price_year(s, p)) for s, p in DEFAULT_POD.items()],
+        else_=ibis.null("int64"),
+    )
     year = ibis.cases(
         (j.setting == "apc", ibis.null("int64")),
         (j.cost_source.isin(("ncc_currency", "ncc_pod")), costing.NCC_PRICE_YEAR),
         (j.cost_source == "default", default_year),
         else_=ibis.null("int64"),
     )
-    return j.mutate(cost=costing.restate(j.cost, year, j._level), price_basis=j._basis).drop("_level", "_basis")
+    return j.mutate(cost=costing.restate(j.cost, year, j._level), price_basis=j._basis).drop(
+        "_level", "_basis"
+    )
 
 
 # The default each setting falls back to (all of a setting's defaults share one price year).
-DEFAULT_POD = {"op": "OPFA", "ecds": "AE", "community": "CHS", "mh": "MHCC", "gp": "GPAPPT",
-               "prescribing": "RX", "social_care": "ASC"}
+DEFAULT_POD = {
+    "op": "OPFA",
+    "ecds": "AE",
+    "community": "CHS",
+    "mh": "MHCC",
+    "gp": "GPAPPT",
+    "prescribing": "RX",
+    "social_care": "ASC",
+}
+
 
 def _one_price_year_per_setting() -> None:
     t = costing.setting_costs().to_pydict()
@@ -298,7 +508,9 @@ def _one_price_year_per_setting() -> None:
         years.setdefault(setting, set()).add(year)
     mixed = {k: v for k, v in years.items() if len(v) > 1}
     if mixed:
-        raise ValueError(f"setting_costs.csv: each setting's defaults must share one price_year, not {mixed}")
+        raise ValueError(
+            f"setting_costs.csv: each setting's defaults must share one price_year, not {mixed}"
+        )
 
 
 _one_price_year_per_setting()
@@ -315,20 +527,36 @@ def in_progress_rows(episodes):
     in ``activity_unlinked`` with their reason, cost 0."""
     e = episodes
     g = e.group_by(["provider_code", "spell_id"]).aggregate(
-        person_id=e.person_id.max(), practice_code=e.practice_code.max(), activity_date=e.admission_date.min(),
-        episodes=e.count(), _finished=(e.episode_status == "3").sum(), _other=(e.episode_status == "9").all(),
+        person_id=e.person_id.max(),
+        practice_code=e.practice_code.max(),
+        activity_date=e.admission_date.min(),
+        episodes=e.count(),
+        _finished=(e.episode_status == "3").sum(),
+        _other=(e.episode_status == "9").all(),
     )
     g = g.filter(g._finished == 0)
     other = g._other.coalesce(False)
     rows = _row(
-        g, activity_id=_id("apc", g.provider_code.concat(":", g.spell_id)), person_id=g.person_id, setting="apc",
-        activity_date=g.activity_date, fy=fy_expr(g.activity_date), provider_code=g.provider_code,
-        practice_code=g.practice_code, code_system=ibis.literal("ICD10"), emergency=ibis.literal(False),
-        attended=ibis.literal(True), quantity=g.episodes, cost=ibis.literal(0.0),
+        g,
+        activity_id=_id("apc", g.provider_code.concat(":", g.spell_id)),
+        person_id=g.person_id,
+        setting="apc",
+        activity_date=g.activity_date,
+        fy=fy_expr(g.activity_date),
+        provider_code=g.provider_code,
+        practice_code=g.practice_code,
+        code_system=ibis.literal("ICD10"),
+        emergency=ibis.literal(False),
+        attended=ibis.literal(True),
+        quantity=g.episodes,
+        cost=ibis.literal(0.0),
         cost_source=ibis.ifelse(other, "other_maternity_event", "in_progress"),
-        programme=ibis.literal("other"), programme_rule=ibis.literal("in_progress"),
+        programme=ibis.literal("other"),
+        programme_rule=ibis.literal("in_progress"),
     )
-    return rows.mutate(unlinked_reason=ibis.ifelse(rows.cost_source == "in_progress", IN_PROGRESS, OTHER_MATERNITY))
+    return rows.mutate(
+        unlinked_reason=ibis.ifelse(rows.cost_source == "in_progress", IN_PROGRESS, OTHER_MATERNITY)
+    )
 
 
 def split_linked(rows, person, window: Window):
@@ -343,4 +571,6 @@ def split_linked(rows, person, window: Window):
         else_=ibis.null("string"),
     )
     j = j.mutate(unlinked_reason=reason).drop("_pid")
-    return j.filter(j.unlinked_reason.isnull()).drop("unlinked_reason"), j.filter(j.unlinked_reason.notnull())
+    return j.filter(j.unlinked_reason.isnull()).drop("unlinked_reason"), j.filter(
+        j.unlinked_reason.notnull()
+    )

@@ -17,12 +17,22 @@ from phm.model.common import Window
 
 def _ethnicity() -> pa.Table:
     t = refdata.ethnic_categories()
-    return pa.table({"ethnic_code": t["code"], "ethnic_name": t["description"], "ethnic_group": t["broad_group"]})
+    return pa.table(
+        {
+            "ethnic_code": t["code"],
+            "ethnic_name": t["description"],
+            "ethnic_group": t["broad_group"],
+        }
+    )
 
 
 def _lsoa() -> pa.Table:
     """LSOA 2021 with IMD 2025 and IMD 2019 deciles (see :mod:`.person` for the 2011 to 2021 rule)."""
-    i25 = refdata.imd2025().select(["lsoa21_code", "imd_decile"]).rename_columns(["lsoa21_code", "imd2025_decile"])
+    i25 = (
+        refdata.imd2025()
+        .select(["lsoa21_code", "imd_decile"])
+        .rename_columns(["lsoa21_code", "imd2025_decile"])
+    )
     look = refdata.lsoa11_to_lsoa21().select(["lsoa11_code", "lsoa21_code"])
     i19 = refdata.imd2019().select(["lsoa11_code", "imd_rank", "imd_decile"])
     j = look.join(i19, "lsoa11_code", join_type="inner")
@@ -30,20 +40,38 @@ def _lsoa() -> pa.Table:
     j = j.sort_by([("lsoa21_code", "ascending"), ("imd_rank", "ascending")])
     codes = j["lsoa21_code"].to_pylist()
     keep = [i for i, c in enumerate(codes) if i == 0 or codes[i - 1] != c]
-    i19_21 = j.take(keep).select(["lsoa21_code", "imd_decile"]).rename_columns(["lsoa21_code", "imd2019_decile"])
+    i19_21 = (
+        j.take(keep)
+        .select(["lsoa21_code", "imd_decile"])
+        .rename_columns(["lsoa21_code", "imd2019_decile"])
+    )
     out = i25.join(i19_21, "lsoa21_code", join_type="full outer")
-    return out.cast(pa.schema([("lsoa21_code", pa.string()), ("imd2025_decile", pa.int64()), ("imd2019_decile", pa.int64())]))
+    return out.cast(
+        pa.schema(
+            [
+                ("lsoa21_code", pa.string()),
+                ("imd2025_decile", pa.int64()),
+                ("imd2019_decile", pa.int64()),
+            ]
+        )
+    )
 
 
 def _practice() -> pa.Table:
     p = refdata.practices()
     place = pc.if_else(pc.is_null(p["sub_icb_code"]), p["icb_code"], p["sub_icb_code"])
     place_name = pc.if_else(pc.is_null(p["sub_icb_name"]), p["icb_name"], p["sub_icb_name"])
-    return pa.table({
-        "ref_practice_code": p["practice_code"], "practice_name": p["practice_name"],
-        "pcn_code": p["pcn_code"], "pcn_name": p["pcn_name"],
-        "place_code": place, "place_name": place_name, "icb_code": p["icb_code"],
-    })
+    return pa.table(
+        {
+            "ref_practice_code": p["practice_code"],
+            "practice_name": p["practice_name"],
+            "pcn_code": p["pcn_code"],
+            "pcn_name": p["pcn_name"],
+            "place_code": place,
+            "place_name": place_name,
+            "icb_code": p["icb_code"],
+        }
+    )
 
 
 def _condition_codes() -> tuple[pa.Table, pa.Table]:
@@ -52,13 +80,22 @@ def _condition_codes() -> tuple[pa.Table, pa.Table]:
     voc = t["vocabulary"].to_pylist()
     cond, code = t["condition"].to_pylist(), t["code"].to_pylist()
     snomed = {(c, k) for c, v, k in zip(cond, voc, code, strict=True) if v == "SNOMED"}
-    icd = {(c, refdata.normalise_icd10(k)[:4]) for c, v, k in zip(cond, voc, code, strict=True) if v == "ICD10"}
+    icd = {
+        (c, refdata.normalise_icd10(k)[:4])
+        for c, v, k in zip(cond, voc, code, strict=True)
+        if v == "ICD10"
+    }
     s = sorted(snomed)
     i = sorted(icd)
     return (
         pa.table({"condition": [c for c, _ in s], "snomed_code": [k for _, k in s]}),
-        pa.table({"condition": [c for c, _ in i], "icd10_code": [k for _, k in i],
-                  "code_length": pa.array([len(k) for _, k in i], pa.int64())}),
+        pa.table(
+            {
+                "condition": [c for c, _ in i],
+                "icd10_code": [k for _, k in i],
+                "code_length": pa.array([len(k) for _, k in i], pa.int64()),
+            }
+        ),
     )
 
 
@@ -92,11 +129,23 @@ def _definition_tables() -> dict[str, pa.Table]:
         "ref_programme": definitions.programmes().select(["code", "id", "name"]),
         "ref_programme_icd10": definitions.programme_icd10(),
         "ref_programme_tfc": definitions.programme_tfc().select(["tfc", "programme"]),
-        "ref_programme_bnf": definitions.programme_bnf().select(["bnf_prefix", "programme"]).rename_columns(["prefix", "programme"]),
-        "ref_programme_community": pa.table({"currency": [c for c, _ in community], "programme": [p for _, p in community]}),
-        "ref_programme_mh": definitions.programme_mh_team().select(["code", "programme"]).rename_columns(["team", "programme"]),
+        "ref_programme_bnf": definitions.programme_bnf()
+        .select(["bnf_prefix", "programme"])
+        .rename_columns(["prefix", "programme"]),
+        "ref_programme_community": pa.table(
+            {"currency": [c for c, _ in community], "programme": [p for _, p in community]}
+        ),
+        "ref_programme_mh": definitions.programme_mh_team()
+        .select(["code", "programme"])
+        .rename_columns(["team", "programme"]),
         "ref_programme_ecds": definitions.programme_ecds().select(["snomed_code", "programme"]),
         "ref_hfrs": definitions.hfrs_points().select(["icd10_3", "points"]),
-        "ref_charlson": pa.table({"category": ch["category"], "icd10_prefix": ch["icd10_prefix"],
-                                  "weight": ch["weight"], "hgroup": ch["hierarchy_group"]}),
+        "ref_charlson": pa.table(
+            {
+                "category": ch["category"],
+                "icd10_prefix": ch["icd10_prefix"],
+                "weight": ch["weight"],
+                "hgroup": ch["hierarchy_group"],
+            }
+        ),
     }

@@ -90,11 +90,18 @@ def clean_episodes(apc, window: Window, loads=None):
         administrative_category=apc.administrative_category.lpad(2, "0"),
     )
     # two episodes both sent with order 99 may start on the same day: their ids tell them apart
-    e = deduplicate(e, "apc_episodes", loads, prefer=[e.episode_status == FINISHED],
-                    extra_key={"_k99": ibis.ifelse(e.episode_order == 99, e.episode_id, "")})
+    e = deduplicate(
+        e,
+        "apc_episodes",
+        loads,
+        prefer=[e.episode_status == FINISHED],
+        extra_key={"_k99": ibis.ifelse(e.episode_order == 99, e.episode_id, "")},
+    )
     dates = ("admission_date", "discharge_date", "episode_start", "episode_end")
     e = e.mutate(**{d: clean_date(e[d]) for d in dates})
-    e = e.mutate(**{d: ibis.ifelse(e[d] > window.extract_date, ibis.null("date"), e[d]) for d in dates})
+    e = e.mutate(
+        **{d: ibis.ifelse(e[d] > window.extract_date, ibis.null("date"), e[d]) for d in dates}
+    )
     return e
 
 
@@ -123,18 +130,32 @@ def provider_spells(episodes, refs, window: Window):
         died=(e.discharge_method == DIED).any(),
     )
     head = _first(e, key, _episode_order(e)).select(
-        *key, "admission_method", "admission_source", "patient_classification", "treatment_function_code",
-        "administrative_category", "commissioner_code",
-        primary_diagnosis=e.diag_01, practice_code=e.practice_code,
+        *key,
+        "admission_method",
+        "admission_source",
+        "patient_classification",
+        "treatment_function_code",
+        "administrative_category",
+        "commissioner_code",
+        primary_diagnosis=e.diag_01,
+        practice_code=e.practice_code,
     )
     tail = _first(e, key, _episode_order(e, descending=True)).select(
-        *key, "discharge_method", "discharge_destination",
+        *key,
+        "discharge_method",
+        "discharge_destination",
     )
     withproc = e.filter(e.opertn_01.notnull())
-    proc = _first(withproc, key, _episode_order(withproc)).select(*key, dominant_procedure=withproc.opertn_01)
+    proc = _first(withproc, key, _episode_order(withproc)).select(
+        *key, dominant_procedure=withproc.opertn_01
+    )
     s = agg.join(head, key).join(tail, key).left_join(proc, key)
     s = drop_right(s)
-    dis_ok = s.discharge_date.notnull() & s.admission_date.notnull() & (s.discharge_date >= s.admission_date)
+    dis_ok = (
+        s.discharge_date.notnull()
+        & s.admission_date.notnull()
+        & (s.discharge_date >= s.admission_date)
+    )
     s = s.mutate(discharge_date=ibis.ifelse(dis_ok, s.discharge_date, ibis.null("date")))
     los = s.discharge_date.delta(s.admission_date, unit="day").cast("int64")
     elective = s.admission_method.isin(ELECTIVE)
@@ -143,19 +164,41 @@ def provider_spells(episodes, refs, window: Window):
         (elective & (s.patient_classification == "2"), "DC"),
         (elective, "EL"),
         # an open spell (still in hospital) by its length of stay so far, to the extract date
-        (s.admission_date.notnull() & (los.coalesce(
-            ibis.literal(window.extract_date).delta(s.admission_date, unit="day").cast("int64")) <= 1), "NES"),
+        (
+            s.admission_date.notnull()
+            & (
+                los.coalesce(
+                    ibis.literal(window.extract_date)
+                    .delta(s.admission_date, unit="day")
+                    .cast("int64")
+                )
+                <= 1
+            ),
+            "NES",
+        ),
         (s.admission_date.isnull(), "NES"),
         else_="NEL",
     )
-    s = s.mutate(los_days=los, pod=pod, funder=funder(s.administrative_category, s.commissioner_code))
+    s = s.mutate(
+        los_days=los, pod=pod, funder=funder(s.administrative_category, s.commissioner_code)
+    )
     # prices of the year the spell ends in (or starts, while open): costing.price_index
-    s = s.mutate(_level=costing.year_price_level(fy_expr(s.discharge_date.coalesce(s.admission_date)), window.years))
+    s = s.mutate(
+        _level=costing.year_price_level(
+            fy_expr(s.discharge_date.coalesce(s.admission_date)), window.years
+        )
+    )
     # cost each episode at its spell's point of delivery, then excess bed days on the spell
     ec = e.join(s.select(*key, "pod", "_level"), key)
     ec = _cost_episodes(ec, refs)
-    w_cost = ibis.window(group_by=[ec.provider_code, ec.spell_id], order_by=[ibis.desc(ec.cost), *_episode_order(ec)])
-    top = ec.mutate(_r=ibis.row_number().over(w_cost)).filter(ibis._._r == 0).select(*key, hrg_code=ibis._.hrg_code)
+    w_cost = ibis.window(
+        group_by=[ec.provider_code, ec.spell_id], order_by=[ibis.desc(ec.cost), *_episode_order(ec)]
+    )
+    top = (
+        ec.mutate(_r=ibis.row_number().over(w_cost))
+        .filter(ibis._._r == 0)
+        .select(*key, hrg_code=ibis._.hrg_code)
+    )
     costs = ec.group_by(key).aggregate(
         episode_cost=ec.cost.sum(),
         _sources=ec.cost_source.nunique(),
@@ -179,14 +222,37 @@ def provider_spells(episodes, refs, window: Window):
 
 
 def _cost_episodes(ec, refs):
-    j = lookup(ec, refs["ref_unit_cost"], [("pod", "pod"), ("hrg_code", "currency_code")], _unit="unit_cost")
-    pod_cost = ibis.cases(*[(j.pod == p, costing.pod_unit_cost(p)) for p in ("EL", "DC", "RDN", "NES", "NEL")
-                            if costing.pod_unit_cost(p) is not None], else_=ibis.null("float64"))
+    j = lookup(
+        ec,
+        refs["ref_unit_cost"],
+        [("pod", "pod"), ("hrg_code", "currency_code")],
+        _unit="unit_cost",
+    )
+    pod_cost = ibis.cases(
+        *[
+            (j.pod == p, costing.pod_unit_cost(p))
+            for p in ("EL", "DC", "RDN", "NES", "NEL")
+            if costing.pod_unit_cost(p) is not None
+        ],
+        else_=ibis.null("float64"),
+    )
     cost, source = costing.priced(j.cost, j._unit, pod_cost, costing.default_cost("apc", "APC"))
-    year = ibis.cases((source.isin(("ncc_currency", "ncc_pod")), costing.NCC_PRICE_YEAR),
-                      (source == "default", costing.default_price_year("apc", "APC")), else_=ibis.null("int64"))
-    return j.select("provider_code", "spell_id", "episode_order", "episode_id", "episode_start", "episode_end", "hrg_code",
-                    cost=costing.restate(cost, year, j._level), cost_source=source)
+    year = ibis.cases(
+        (source.isin(("ncc_currency", "ncc_pod")), costing.NCC_PRICE_YEAR),
+        (source == "default", costing.default_price_year("apc", "APC")),
+        else_=ibis.null("int64"),
+    )
+    return j.select(
+        "provider_code",
+        "spell_id",
+        "episode_order",
+        "episode_id",
+        "episode_start",
+        "episode_end",
+        "hrg_code",
+        cost=costing.restate(cost, year, j._level),
+        cost_source=source,
+    )
 
 
 def excess_bed_days(s, refs):
@@ -195,11 +261,23 @@ def excess_bed_days(s, refs):
     cases, short stays and regular attenders) at the per-day rate of ``ref_trim_point``. A spell
     costed wholly from supplied patient-level costs already carries its whole stay: no excess."""
     tp = refs["ref_trim_point"]
-    j = lookup(s, tp, [("pod", "pod"), ("hrg_code", "hrg_code")], _trim="trim_days", _per_day="per_day_cost")
+    j = lookup(
+        s,
+        tp,
+        [("pod", "pod"), ("hrg_code", "hrg_code")],
+        _trim="trim_days",
+        _per_day="per_day_cost",
+    )
     days = ibis.greatest(j.los_days - j._trim, 0)
-    days = ibis.ifelse(j._trim.notnull() & j.los_days.notnull() & ~j._supplied, days, 0).cast("int64")
-    per_day = j._per_day.coalesce(0.0) * j._level.coalesce(1.0)  # a 2024/25 price (UNVERIFIED), restated
-    return j.mutate(excess_bed_days=days, excess_bed_day_cost=(days * per_day).round(2)).drop("_trim", "_per_day")
+    days = ibis.ifelse(j._trim.notnull() & j.los_days.notnull() & ~j._supplied, days, 0).cast(
+        "int64"
+    )
+    per_day = j._per_day.coalesce(0.0) * j._level.coalesce(
+        1.0
+    )  # a 2024/25 price (UNVERIFIED), restated
+    return j.mutate(excess_bed_days=days, excess_bed_day_cost=(days * per_day).round(2)).drop(
+        "_trim", "_per_day"
+    )
 
 
 def continuous_spells(pspells, extract_date=None):
@@ -215,35 +293,77 @@ def continuous_spells(pspells, extract_date=None):
     s = pspells.mutate(_ra=pspells.patient_classification.isin(REGULAR_ATTENDER).coalesce(False))
     # the group each spell links within: the person (non regular attenders), else the spell
     grp = ibis.ifelse(s._ra | s.person_id.isnull(), -1, s.person_id)
-    s = s.mutate(_grp=grp, _solo=ibis.ifelse(s._ra | s.person_id.isnull(), s.provider_code.concat(":", s.spell_id), ""))
+    s = s.mutate(
+        _grp=grp,
+        _solo=ibis.ifelse(
+            s._ra | s.person_id.isnull(), s.provider_code.concat(":", s.spell_id), ""
+        ),
+    )
     order = [s.admission_date, s.discharge_date, s.provider_code, s.spell_id]
     before = ibis.window(group_by=[s._grp, s._solo], order_by=order, rows=(None, -1))
     # latest discharge so far (an open spell: still in hospital at the extract date), and the
     # destination of the spell holding it: max of "date|transfer?|dest", so that of two spells
     # ending the same day a transfer out wins
-    dis = s.discharge_date if extract_date is None else s.discharge_date.coalesce(ibis.literal(extract_date))
+    dis = (
+        s.discharge_date
+        if extract_date is None
+        else s.discharge_date.coalesce(ibis.literal(extract_date))
+    )
     dest = s.discharge_destination.coalesce("")
-    tag = dis.strftime("%Y%m%d").concat("|", ibis.ifelse(dest.isin(TRANSFER_DEST), "1", "0"), "|", dest)
+    tag = dis.strftime("%Y%m%d").concat(
+        "|", ibis.ifelse(dest.isin(TRANSFER_DEST), "1", "0"), "|", dest
+    )
     latest = tag.max().over(before)
     latest_dis = dis.max().over(before)
     latest_dest = latest.substr(11)
-    not_transfer = (latest_dest == "19") & (s.admission_source == "51") & (s.admission_method == "21")
+    not_transfer = (
+        (latest_dest == "19") & (s.admission_source == "51") & (s.admission_method == "21")
+    )
     linked = (
-        ~s._ra & s.person_id.notnull() & latest.notnull() & s.admission_date.notnull()
+        ~s._ra
+        & s.person_id.notnull()
+        & latest.notnull()
+        & s.admission_date.notnull()
         & (s.admission_date <= latest_dis + ibis.interval(days=2))
-        & (latest_dest.isin(TRANSFER_DEST) | s.admission_source.isin(TRANSFER_SOURCE) | s.admission_method.isin(TRANSFER_METHOD))
+        & (
+            latest_dest.isin(TRANSFER_DEST)
+            | s.admission_source.isin(TRANSFER_SOURCE)
+            | s.admission_method.isin(TRANSFER_METHOD)
+        )
         & ~not_transfer.coalesce(False)
     )
     s = s.mutate(_new=ibis.ifelse(linked, 0, 1))
-    s = s.mutate(_seq=s._new.sum().over(ibis.cumulative_window(group_by=[s._grp, s._solo], order_by=[
-        s.admission_date, s.discharge_date, s.provider_code, s.spell_id])))
-    s = s.mutate(_cips=ibis.ifelse(s._solo != "", s._solo,
-                                   s.person_id.cast("string").concat("#", s._seq.cast("string"))))
+    s = s.mutate(
+        _seq=s._new.sum().over(
+            ibis.cumulative_window(
+                group_by=[s._grp, s._solo],
+                order_by=[s.admission_date, s.discharge_date, s.provider_code, s.spell_id],
+            )
+        )
+    )
+    s = s.mutate(
+        _cips=ibis.ifelse(
+            s._solo != "", s._solo, s.person_id.cast("string").concat("#", s._seq.cast("string"))
+        )
+    )
     first = _first(s, ["_cips"], [s.admission_date, s.discharge_date, s.provider_code, s.spell_id])
-    last = _first(s, ["_cips"], [ibis.desc(s.discharge_date), ibis.desc(s.admission_date), ibis.desc(s.provider_code), ibis.desc(s.spell_id)])
-    costliest = _first(s, ["_cips"], [ibis.desc(s.cost), s.admission_date, s.provider_code, s.spell_id])
+    last = _first(
+        s,
+        ["_cips"],
+        [
+            ibis.desc(s.discharge_date),
+            ibis.desc(s.admission_date),
+            ibis.desc(s.provider_code),
+            ibis.desc(s.spell_id),
+        ],
+    )
+    costliest = _first(
+        s, ["_cips"], [ibis.desc(s.cost), s.admission_date, s.provider_code, s.spell_id]
+    )
     withproc = s.filter(s.dominant_procedure.notnull())
-    proc = _first(withproc, ["_cips"], [withproc.admission_date, withproc.provider_code, withproc.spell_id])
+    proc = _first(
+        withproc, ["_cips"], [withproc.admission_date, withproc.provider_code, withproc.spell_id]
+    )
     agg = s.group_by("_cips").aggregate(
         provider_spells=s.count(),
         providers=s.provider_code.nunique(),
@@ -259,10 +379,28 @@ def continuous_spells(pspells, extract_date=None):
         died_in_hospital=s.died.any(),
     )
     out = (
-        agg.join(first.select("_cips", "person_id", "provider_code", "spell_id", "admission_date", "admission_method",
-                              "admission_type", "emergency", "admission_source", "patient_classification",
-                              "primary_diagnosis", "treatment_function_code", "practice_code", "pod",
-                              "administrative_category", "commissioner_code", "funder"), "_cips")
+        agg.join(
+            first.select(
+                "_cips",
+                "person_id",
+                "provider_code",
+                "spell_id",
+                "admission_date",
+                "admission_method",
+                "admission_type",
+                "emergency",
+                "admission_source",
+                "patient_classification",
+                "primary_diagnosis",
+                "treatment_function_code",
+                "practice_code",
+                "pod",
+                "administrative_category",
+                "commissioner_code",
+                "funder",
+            ),
+            "_cips",
+        )
         .join(last.select("_cips", "discharge_destination", "discharge_method"), "_cips")
         .join(costliest.select("_cips", "hrg_code"), "_cips")
         .left_join(proc.select("_cips", "dominant_procedure"), "_cips")
@@ -292,8 +430,12 @@ def continuous_spells(pspells, extract_date=None):
         primary_diagnosis=out.primary_diagnosis,
         dominant_procedure=out.dominant_procedure,
         hrg_code=out.hrg_code,
-        discharge_method=ibis.ifelse(out.open_spells > 0, ibis.null("string"), out.discharge_method),
-        discharge_destination=ibis.ifelse(out.open_spells > 0, ibis.null("string"), out.discharge_destination),
+        discharge_method=ibis.ifelse(
+            out.open_spells > 0, ibis.null("string"), out.discharge_method
+        ),
+        discharge_destination=ibis.ifelse(
+            out.open_spells > 0, ibis.null("string"), out.discharge_destination
+        ),
         died_in_hospital=out.died_in_hospital,
         practice_code=out.practice_code,
         administrative_category=out.administrative_category,

@@ -392,20 +392,23 @@ HAND_SPECS = tuple(
     for name, repo, version in _RESOLVED
 )
 
-HAND_SPECS = (*HAND_SPECS, Spec(
-    "prevalence/qof_england_2022_23.csv",
-    "",
-    "England recorded prevalence of the QOF registers, 2022-23",
-    "blackwellrd/shiny_app_example@46dcb85:example001/www/PREVALENCE_2223.csv (NHS England "
-    "QOF 2022-23 practice-level prevalence data file, git blob 839b54eb)",
-    "NHS England (Quality and Outcomes Framework, 2022-23, published 7 September 2023)",
-    OGL,
-    "QOF 2022-23 (achievement year ending 31 March 2023)",
-    "Derived by hand, not in the drop: REGISTER and PRACTICE_LIST_SIZE summed over England's "
-    "6,378 practices per register (GROUP_CODE) on the register's own list type (all ages, 6+, "
-    "16+, 17+, 18+ or 50+); prevalence = register / list size. Diabetes, dementia and learning "
-    "disability equal OHID Fingertips England 2022/23 exactly.",
-))
+HAND_SPECS = (
+    *HAND_SPECS,
+    Spec(
+        "prevalence/qof_england_2022_23.csv",
+        "",
+        "England recorded prevalence of the QOF registers, 2022-23",
+        "blackwellrd/shiny_app_example@46dcb85:example001/www/PREVALENCE_2223.csv (NHS England "
+        "QOF 2022-23 practice-level prevalence data file, git blob 839b54eb)",
+        "NHS England (Quality and Outcomes Framework, 2022-23, published 7 September 2023)",
+        OGL,
+        "QOF 2022-23 (achievement year ending 31 March 2023)",
+        "Derived by hand, not in the drop: REGISTER and PRACTICE_LIST_SIZE summed over England's "
+        "6,378 practices per register (GROUP_CODE) on the register's own list type (all ages, 6+, "
+        "16+, 17+, 18+ or 50+); prevalence = register / list size. Diabetes, dementia and learning "
+        "disability equal OHID Fingertips England 2022/23 exactly.",
+    ),
+)
 
 SPECS = [*_specs(), *(_disability_spec(*d) for d in DISABILITY_REFSETS)]
 

@@ -42,14 +42,22 @@ def conditions() -> tuple[Condition, ...]:
     for r in _rows("conditions_model.csv"):
         out.append(
             Condition(
-                id=r["condition"], name=r["name"],
+                id=r["condition"],
+                name=r["name"],
                 target_prevalence=float(r["target_prevalence"]),
                 denominator_min_age=int(r["denominator_min_age"]),
                 onset_min_age=int(r["onset_min_age"]),
-                age_b1=float(r["age_b1"]), age_b2=float(r["age_b2"]),
-                male_or=float(r["male_or"]), dep_or_d1_d10=float(r["dep_or_d1_d10"]),
-                latent=(float(r["latent_general"]), float(r["latent_cardio"]), float(r["latent_mental"])),
-                icd10_hes=r["icd10_hes"], target_source=r["target_source"],
+                age_b1=float(r["age_b1"]),
+                age_b2=float(r["age_b2"]),
+                male_or=float(r["male_or"]),
+                dep_or_d1_d10=float(r["dep_or_d1_d10"]),
+                latent=(
+                    float(r["latent_general"]),
+                    float(r["latent_cardio"]),
+                    float(r["latent_mental"]),
+                ),
+                icd10_hes=r["icd10_hes"],
+                target_source=r["target_source"],
                 target_confidence=r["target_confidence"],
             )
         )
@@ -94,10 +102,20 @@ class Group:
 def emergency_groups() -> tuple[Group, ...]:
     return tuple(
         Group(
-            id=r["group"], icd10=_codes(r["icd10_hes"]), opcs4=_codes(r["opcs4"]), condition=r["condition"],
-            base_weight=float(r["base_weight"]), condition_weight=float(r["condition_weight"]),
-            min_age=int(r["min_age"]), max_age=int(r["max_age"]), sex=r["sex"], acsc=r["acsc"],
-            ebi="", hrg_root=r["hrg_root"], tfc=r["tfc"], daycase_share=0.0,
+            id=r["group"],
+            icd10=_codes(r["icd10_hes"]),
+            opcs4=_codes(r["opcs4"]),
+            condition=r["condition"],
+            base_weight=float(r["base_weight"]),
+            condition_weight=float(r["condition_weight"]),
+            min_age=int(r["min_age"]),
+            max_age=int(r["max_age"]),
+            sex=r["sex"],
+            acsc=r["acsc"],
+            ebi="",
+            hrg_root=r["hrg_root"],
+            tfc=r["tfc"],
+            daycase_share=0.0,
         )
         for r in _rows("emergency_groups.csv")
     )
@@ -107,10 +125,19 @@ def emergency_groups() -> tuple[Group, ...]:
 def elective_groups() -> tuple[Group, ...]:
     return tuple(
         Group(
-            id=r["group"], icd10=_codes(r["icd10_hes"]), opcs4=_codes(r["opcs4"]), condition="",
-            base_weight=float(r["base_weight"]), condition_weight=0.0,
-            min_age=int(r["min_age"]), max_age=int(r["max_age"]), sex=r["sex"], acsc="",
-            ebi=r["ebi"], hrg_root=r["hrg_root"], tfc=r["tfc"],
+            id=r["group"],
+            icd10=_codes(r["icd10_hes"]),
+            opcs4=_codes(r["opcs4"]),
+            condition="",
+            base_weight=float(r["base_weight"]),
+            condition_weight=0.0,
+            min_age=int(r["min_age"]),
+            max_age=int(r["max_age"]),
+            sex=r["sex"],
+            acsc="",
+            ebi=r["ebi"],
+            hrg_root=r["hrg_root"],
+            tfc=r["tfc"],
             daycase_share=float(r["daycase_share"]),
         )
         for r in _rows("elective_procedures.csv")
@@ -121,10 +148,20 @@ def elective_groups() -> tuple[Group, ...]:
 def op_specialties() -> tuple[Group, ...]:
     return tuple(
         Group(
-            id=r["tfc"], icd10=(), opcs4=(), condition=r["condition"],
-            base_weight=float(r["base_weight"]), condition_weight=float(r["condition_weight"]),
-            min_age=int(r["min_age"]), max_age=int(r["max_age"]), sex=r["sex"], acsc="", ebi="",
-            hrg_root="", tfc=r["tfc"], daycase_share=float(r["first_share"]),
+            id=r["tfc"],
+            icd10=(),
+            opcs4=(),
+            condition=r["condition"],
+            base_weight=float(r["base_weight"]),
+            condition_weight=float(r["condition_weight"]),
+            min_age=int(r["min_age"]),
+            max_age=int(r["max_age"]),
+            sex=r["sex"],
+            acsc="",
+            ebi="",
+            hrg_root="",
+            tfc=r["tfc"],
+            daycase_share=float(r["first_share"]),
         )
         for r in _rows("op_specialties.csv")
     )
