@@ -156,7 +156,21 @@ def _cost_notes(tx) -> list[str]:
     )
     total = sum(by.values()) or 1.0
     nhse, private = by.get("nhse", 0.0), by.get("private", 0.0)
+    nhs = a.filter(a.setting != "social_care")
+    acute = nhs.setting.isin(("apc", "op", "ecds"))
+    pb = fetch(
+        nhs.aggregate(
+            c=nhs.cost.sum(),
+            u=nhs.cost.sum(where=~nhs.programme_verified.coalesce(False)),
+            a=nhs.cost.sum(where=acute),
+            o=nhs.cost.sum(where=acute & (nhs.programme == "other")),
+        )
+    ).to_pylist()[0]
+    nhs_total, unverified = pb["c"] or 0.0, pb["u"] or 0.0
     return [
+        f"programme budgeting: £{unverified:,.0f} ({100 * unverified / (nhs_total or 1.0):.1f}% of NHS cost) is placed "
+        "by a rule or map row not verified against the DH mapping (activity.programme_verified); 'other' holds "
+        f"{100 * (pb['o'] or 0.0) / (pb['a'] or 1.0):.1f}% of admitted, outpatient and A&E cost",
         f"excess bed days: £{excess:,.0f} ({100 * excess / (apc or 1.0):.1f}% of admitted care cost) rest on trim "
         "points and per-day rates whose tariff year is UNVERIFIED (phm.model.costing.trim_points)",
         f"NHS England-commissioned £{nhse:,.0f} ({100 * nhse / total:.1f}%) and private patients £{private:,.0f} "

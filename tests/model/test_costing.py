@@ -9,7 +9,7 @@ import pytest
 from tiny import WINDOW, con, d, raw, refs
 
 from phm.model import activity as act
-from phm.model import costing
+from phm.model import costing, programme
 from phm.model.spells import clean_episodes, provider_spells
 
 UNIT = costing.ncc_unit_costs().to_pandas()
@@ -53,7 +53,9 @@ def test_admitted_care_precedence(c):
         ],
     )
     ps = provider_spells(clean_episodes(eps, WINDOW), r, WINDOW)
-    got = [(x["code"], x["cost"], x["cost_source"]) for x in rows(act.apc_rows(ps, r))]
+    got = [
+        (x["code"], x["cost"], x["cost_source"]) for x in rows(act.apc_rows(programme.apc(ps, r)))
+    ]
     assert [(g[1], g[2]) for g in got] == [
         (1234.5, "supplied"),
         (

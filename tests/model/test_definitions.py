@@ -4,7 +4,6 @@ codes phm sees, and Charlson and the CMS match their published definitions."""
 from __future__ import annotations
 
 import csv
-import itertools
 import re
 from importlib import resources
 from pathlib import Path
@@ -42,18 +41,18 @@ def _ncc_currencies(*departments: str) -> set[str]:
 
 
 def _csv_files() -> list[Path]:
-    return sorted(d.DEFINITIONS_DIR.glob("*.csv"))
+    return sorted([*d.DEFINITIONS_DIR.glob("*.csv"), *d.DEFINITIONS_DIR.glob("*.csv.gz")])
 
 
 def test_every_definition_file_has_a_source_and_version_on_every_row():
     files = _csv_files()
     assert {f.name for f in files} >= {
-        "programmes.csv", "programme_icd10.csv", "programme_tfc.csv", "programme_bnf.csv",
+        "programmes.csv", "pb_categories.csv", "programme_icd10.csv.gz", "programme_tfc.csv", "programme_bnf.csv",
         "programme_community.csv", "programme_mh_team.csv", "programme_ecds.csv",
         "charlson_quan2005.csv", "cms_conditions.csv",
     }  # fmt: skip
     for f in files:
-        with f.open(encoding="utf-8", newline="") as fh:
+        with d._open(f) as fh:
             reader = csv.DictReader(fh)
             assert "source" in (reader.fieldnames or []), f"{f.name} has no source column"
             assert "version" in (reader.fieldnames or []), f"{f.name} has no version column"
@@ -86,78 +85,104 @@ def test_the_23_programmes():
 
 @pytest.mark.parametrize(
     "loader",
-    [
-        d.programme_icd10_ranges, d.programme_icd10, d.programme_tfc, d.programme_bnf,
-        d.programme_community, d.programme_mh_team, d.programme_ecds,
-    ],
+    [d.pb_categories, d.programme_tfc, d.programme_bnf, d.programme_community, d.programme_mh_team, d.programme_ecds],
 )  # fmt: skip
 def test_maps_hold_programme_ids(loader):
-    assert set(loader()["programme"].to_pylist()) <= set(PROGRAMME_IDS)
+    assert set(loader()["programme"].to_pylist()) - {""} <= set(PROGRAMME_IDS)
 
 
-# --- ICD-10 --------------------------------------------------------------------------------------
-
-ICD3 = re.compile(r"^[A-Z][0-9]{2}$")
+# --- DH programme budgeting sub-categories ---------------------------------------------------------
 
 
-def test_icd10_ranges_are_well_formed_and_do_not_overlap():
-    rows = sorted(d.programme_icd10_ranges().to_pylist(), key=lambda r: r["icd10_from"])
-    for r in rows:
-        assert ICD3.match(r["icd10_from"]) and ICD3.match(r["icd10_to"]), r
-        assert r["icd10_from"] <= r["icd10_to"], r
-    for a, b in itertools.pairwise(rows):
-        assert a["icd10_to"] < b["icd10_from"], f"{a['icd10_from']}-{a['icd10_to']} overlaps {b}"
-
-
-def test_every_icd10_category_maps_to_exactly_one_programme():
-    ranges = d.programme_icd10_ranges().to_pylist()
-    categories = sorted({c[:3] for c in refdata.icd10()["code_hes"].to_pylist()})
-    assert len(categories) > 2000
-    for c in categories:
-        hits = [r for r in ranges if r["icd10_from"] <= c <= r["icd10_to"]]
-        assert len(hits) == 1, f"{c} is in {len(hits)} ranges"
-    t = d.programme_icd10()
-    assert t["icd3"].to_pylist() == categories
+def test_sub_categories_roll_up_to_their_programme_number():
+    cats = d.pb_categories().to_pylist()
+    number = dict(
+        zip(d.programmes()["id"].to_pylist(), d.programmes()["code"].to_pylist(), strict=True)
+    )
+    assert len(cats) == 59  # 56 on the DH category sheet + 21A, 21B (legacy) + 2U2
+    for c in cats:
+        if c["pbc"] == "2U2":
+            assert c["programme"] == ""
+        else:
+            assert number[c["programme"]] == c["pbc"][:2], c
+    # every programme has its general 'X' sub-category (phm places judgement rows there)
+    assert {f"{n}X" for n in number.values()} <= {c["pbc"] for c in cats}
 
 
 @pytest.mark.parametrize(
-    ("icd3", "programme"),
+    "loader", [d.programme_icd10, d.programme_tfc, d.programme_bnf, d.programme_ecds]
+)
+def test_every_map_uses_published_sub_categories(loader):
+    known = set(d.pb_categories()["pbc"].to_pylist())
+    assert set(loader()["pbc"].to_pylist()) - {""} <= known
+
+
+# --- ICD-10 (DH Inpatient Activity sheet) -----------------------------------------------------------
+
+
+def test_icd10_sheet_is_transcribed_whole():
+    t = d.programme_icd10()
+    codes = t["icd10"].to_pylist()
+    assert len(codes) == 12_426 == len(set(codes))
+    assert all(re.fullmatch(r"[A-Z][0-9]{2}[0-9X]", c) for c in codes)
+    pbc = t["pbc"].to_pylist()
+    assert pbc.count("2U2") == 3_137
+    assert sum(1 for s in t["secondary"].to_pylist() if s) == 549  # '*' 547 + '**' 2
+
+
+# Hand checks against the workbook as read independently (docs/research/programme-budgeting.md §3.1).
+@pytest.mark.parametrize(
+    ("code", "pbc"),
     [
-        ("A41", "infectious_diseases"), ("B20", "infectious_diseases"), ("C50", "cancers_tumours"),
-        ("D12", "cancers_tumours"), ("D50", "blood_disorders"), ("E11", "endocrine_nutritional_metabolic"),
-        ("F03", "mental_health"), ("F32", "mental_health"), ("F70", "learning_disability"),
-        ("F79", "learning_disability"), ("F84", "mental_health"), ("G40", "neurological"),
-        ("H25", "eye_vision"), ("H59", "eye_vision"), ("H60", "hearing"), ("H95", "hearing"),
-        ("I21", "circulation"), ("I63", "circulation"), ("J44", "respiratory"), ("K02", "dental"),
-        ("K14", "dental"), ("K20", "gastro_intestinal"), ("K80", "gastro_intestinal"), ("L03", "skin"),
-        ("M16", "musculoskeletal"), ("N18", "genito_urinary"), ("O80", "maternity_reproductive"),
-        ("P07", "neonates"), ("Q21", "other"), ("R07", "other"), ("S72", "trauma_injuries"),
-        ("T39", "poisoning_adverse_effects"), ("T65", "poisoning_adverse_effects"),
-        ("T81", "poisoning_adverse_effects"), ("U07", "other"), ("Z00", "healthy_individuals"),
-        ("Z13", "healthy_individuals"), ("Z38", "neonates"), ("Z59", "social_care_needs"),
+        ("A09.0", "13X"), ("B20", "01A"), ("C50.9", "02F"), ("E66.9", "21A"), ("F84.0", "06X"),
+        ("F20.0", "05C"), ("I21.9", "10A"), ("I10", "10X"), ("J45.9", "11B"), ("J44.1", "11A"),
+        ("K80.2", "13C"), ("O98.1", "17C"), ("P07.3", "19X"), ("Q21.0", "10X"), ("Q90.9", "06X"),
+        ("R07.4", "07A"), ("R10.0", "13A"), ("R10.4", "07A"), ("R11", "13A"), ("R50.9", "01X"),
+        ("R54", "23X"), ("R69", "2U2"), ("R99", "2U2"), ("S72.0", "16X"), ("T39.0", "20B"),
+        ("T81.4", "20A"), ("T31.2", "14A"), ("T20.0", "16X"), ("K64.9", "13B"), ("V01.0", "2U2"), ("X85", "20C"), ("X60", "2U2"),
+        ("Z00.0", "21X"), ("Z49.1", "17B"), ("Z51.1", "02X"), ("Z59.0", "21B"), ("Z74.1", "22X"),
+        ("Z88.0", "20A"), ("Z89.4", "16X"), ("Z95.0", "10C"), ("Z99.2", "17B"), ("Z95.5", "10A"),
+        ("U07.1", "11X"), ("U85", None),
     ],
 )  # fmt: skip
-def test_icd10_programme_spec(icd3, programme):
-    t = d.programme_icd10()
-    found = dict(zip(t["icd3"].to_pylist(), t["programme"].to_pylist(), strict=True))
-    assert found[icd3] == programme
+def test_icd10_sub_category_spec(code, pbc):
+    assert d.icd10_pbc(code) == pbc
 
 
-def test_every_synthetic_diagnosis_has_a_programme():
-    mapped = set(d.programme_icd10()["icd3"].to_pylist())
+def test_later_icd10_categories_are_new_and_placed_as_a_published_code():
+    held = set(d.programme_icd10()["icd10"].to_pylist())
+    for r in d.programme_icd10_later().to_pylist():
+        assert r["like"] in held, r
+        assert not any(c[:3] == r["icd3"] for c in held), r
+        assert "UNVERIFIED" in r["source"]
+
+
+def test_every_synthetic_diagnosis_is_in_the_sheet():
     for name in ("emergency_groups.csv", "elective_procedures.csv"):
         for row in _synth(name):
             for code in row["icd10_hes"].split("|"):
-                assert code[:3] in mapped, f"{name}: {code}"
+                assert d.icd10_pbc(code) not in (None, "2U2"), f"{name}: {code}"
 
 
-# --- treatment function --------------------------------------------------------------------------
+# --- treatment function (DH Outpatient Attendances sheet) -------------------------------------------
 
 
-def test_tfc_codes_are_unique_three_digit_codes():
-    codes = d.programme_tfc()["tfc"].to_pylist()
-    assert len(codes) == len(set(codes))
-    assert all(re.fullmatch(r"[0-9]{3}", c) for c in codes)
+def test_tfc_rows_are_three_digit_codes_whose_shares_sum_to_one():
+    t = d.programme_tfc().to_pylist()
+    assert all(re.fullmatch(r"[0-9]{3}", r["tfc"]) for r in t)
+    total: dict[str, float] = {}
+    for r in t:
+        total[r["tfc"]] = total.get(r["tfc"], 0.0) + float(r["share"])
+    assert all(abs(v - 1) < 1e-9 for v in total.values()), total
+    published = {r["tfc"] for r in t if r["verified"] == "yes"}
+    assert len(published) == 128  # every row of the DH sheet
+    split = sorted((r["tfc"], r["pbc"], r["share"]) for r in t if r["tfc"] in ("110", "214"))
+    assert split == [
+        ("110", "15X", "0.65"),
+        ("110", "16X", "0.35"),
+        ("214", "15X", "0.65"),
+        ("214", "16X", "0.35"),
+    ]
 
 
 def test_every_synthetic_treatment_function_is_listed():
@@ -171,9 +196,9 @@ def test_every_synthetic_treatment_function_is_listed():
 @pytest.mark.parametrize(
     ("tfc", "programme"),
     [
-        ("100", "gastro_intestinal"), ("110", "musculoskeletal"), ("130", "eye_vision"),
-        ("320", "circulation"), ("340", "respiratory"), ("370", "cancers_tumours"),
-        ("501", "maternity_reproductive"), ("700", "learning_disability"), ("710", "mental_health"),
+        ("100", "other"), ("110", "musculoskeletal"), ("130", "eye_vision"), ("320", "circulation"),
+        ("340", "respiratory"), ("370", "cancers_tumours"), ("501", "maternity_reproductive"),
+        ("700", "learning_disability"), ("710", "mental_health"), ("430", "other"), ("424", "other"),
         ("999", "other"), ("", "other"),
     ],
 )  # fmt: skip
@@ -181,35 +206,59 @@ def test_tfc_programme(tfc, programme):
     assert d.tfc_programme(tfc) == programme
 
 
-# --- BNF -----------------------------------------------------------------------------------------
+# --- BNF (DH Primary Prescribing sheet) -------------------------------------------------------------
 
 
-def test_bnf_prefixes_cover_every_chapter():
-    prefixes = d.programme_bnf()["bnf_prefix"].to_pylist()
-    assert len(prefixes) == len(set(prefixes))
-    assert all(re.fullmatch(r"[0-9]{2}([0-9]{2})?", p) for p in prefixes)
+def test_bnf_map_covers_every_chapter_and_splits_sum_to_one():
+    t = d.programme_bnf().to_pylist()
+    assert all(
+        re.fullmatch(r"[0-9]{2}([0-9]{2}([0-9]{2}[0-9]?([0-9A-Z]{2})?)?)?", r["bnf_prefix"])
+        for r in t
+    )
     chapters = set(refdata.bnf()["chapter_code"].to_pylist())
-    assert chapters - set(prefixes) == set()
-    assert {p[:2] for p in prefixes} <= chapters
+    assert chapters - {r["bnf_prefix"] for r in t} == set()
+    total: dict[str, float] = {}
+    for r in t:
+        total[r["bnf_prefix"]] = total.get(r["bnf_prefix"], 0.0) + float(r["share"])
+    assert all(abs(v - 1) < 1e-3 for v in total.values()), {
+        k: v for k, v in total.items() if abs(v - 1) >= 1e-3
+    }
 
 
-def test_every_bnf_presentation_has_a_programme():
-    codes = set(refdata.bnf()["presentation_code"].to_pylist())
-    assert {d.bnf_programme(c) for c in codes} <= set(PROGRAMME_IDS)
+@pytest.mark.parametrize(
+    ("prefix", "parts"),
+    [
+        ("0209", {"10A": 0.7, "10B": 0.3}),  # antiplatelets
+        ("030101", {"11A": 0.2, "11B": 0.8}),  # adrenoceptor stimulants
+        ("0302", {"11A": 0.1, "11B": 0.9}),  # inhaled corticosteroids
+        ("100101", {"15X": 0.8, "16X": 0.2}),  # NSAIDs
+        ("040701", {"07A": 0.05, "15X": 0.75, "16X": 0.2}),  # non-opioid analgesics
+        ("0601", {"04A": 1.0}), ("0408", {"07X": 1.0}), ("0403", {"05X": 1.0}), ("0411", {"05B": 1.0}),
+        ("1404", {"21X": 1.0}), ("0602", {"04B": 1.0}),
+    ],
+)  # fmt: skip
+def test_bnf_published_rows_and_splits(prefix, parts):
+    rows = [r for r in d.programme_bnf().to_pylist() if r["bnf_prefix"] == prefix]
+    assert {r["pbc"]: round(float(r["share"]), 4) for r in rows} == parts
+    assert {r["verified"] for r in rows} == {"yes"}
 
 
 @pytest.mark.parametrize(
     ("code", "programme"),
     [
         ("0205051R0AAAAAA", "circulation"), ("0403030E0AAAAAA", "mental_health"),
-        ("0408010A0AAAAAA", "neurological"), ("0407", "neurological"),
-        ("0601", "endocrine_nutritional_metabolic"), ("0606", "musculoskeletal"),
-        ("0703", "maternity_reproductive"), ("0704", "genito_urinary"), ("0901", "blood_disorders"),
-        ("1201", "hearing"), ("1202", "respiratory"), ("12", "other"), ("1404", "healthy_individuals"),
+        ("0408010A0AAAAAA", "neurological"), ("0601", "endocrine_nutritional_metabolic"),
+        ("0407020C0AAAAAA", "neurological"),  # codeine: 50% chronic pain, the largest part
+        ("0302", "respiratory"), ("1404", "healthy_individuals"), ("12", "other"),
     ],
 )  # fmt: skip
 def test_bnf_longest_prefix_wins(code, programme):
     assert d.bnf_programme(code) == programme
+
+
+def test_every_bnf_presentation_has_a_programme():
+    codes = set(refdata.bnf()["presentation_code"].to_pylist())
+    assert {d.bnf_programme(c) for c in codes} <= set(PROGRAMME_IDS)
 
 
 def test_bnf_code_outside_every_chapter_is_an_error():
@@ -275,16 +324,35 @@ def test_mh_team_programme(code, programme):
     assert d.mh_team_programme(code) == programme
 
 
-def test_ecds_diagnoses_follow_their_icd10_category():
-    t = d.programme_ecds()
-    icd = d.programme_icd10()
-    by_icd3 = dict(zip(icd["icd3"].to_pylist(), icd["programme"].to_pylist(), strict=True))
-    listed = set(t["snomed_code"].to_pylist())
+def test_ecds_diagnoses_by_their_etos_group():
+    t = d.programme_ecds().to_pylist()
+    listed = {r["snomed_code"] for r in t}
+    assert len(listed) == len(t)
     assert {r["snomed_code"] for r in _synth("ecds_diagnoses.csv")} - listed == set()
-    for row in t.to_pylist():
-        assert by_icd3[row["icd10"]] == row["programme"], row["snomed_code"]
-    assert d.ecds_programme("230690007") == "circulation"
-    assert d.ecds_programme("1") == "other"
+    # one condition per ETOS group, except codes placed one by one (mixed groups)
+    by_group: dict[str, set[str]] = {}
+    for r in t:
+        if r["ecds_group2"] and not r["note"]:
+            by_group.setdefault(r["ecds_group2"], set()).add(r["ae_diagnosis"])
+    assert all(len(v) == 1 for v in by_group.values()), {
+        k: v for k, v in by_group.items() if len(v) > 1
+    }
+    assert all(r["verified"] == "no" for r in t)  # the group -> condition step is phm's
+
+
+@pytest.mark.parametrize(
+    ("snomed", "programme"),
+    [
+        ("230690007", "circulation"),  # stroke: cerebro-vascular condition, 10B
+        ("233604007", "respiratory"),  # pneumonia: respiratory group
+        ("90176007", "other"),  # tonsillitis: ENT, which the DH A&E sheet puts in 23X
+        ("128045006", "other"),  # cellulitis: local infection, 23X on the DH A&E sheet
+        ("4120002", "respiratory"),  # bronchiolitis: paediatric group, placed by code
+        ("1", "other"),
+    ],
+)  # fmt: skip
+def test_ecds_programme(snomed, programme):
+    assert d.ecds_programme(snomed) == programme
 
 
 # --- Charlson (Quan 2005 ICD-10, Charlson 1987 weights) ------------------------------------------

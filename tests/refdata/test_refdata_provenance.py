@@ -46,8 +46,10 @@ def test_provenance_rows_are_unique_and_complete():
     for r in rows:
         for name in PROVENANCE_FIELDS:
             assert getattr(r, name).strip(), f"{r.file}: empty {name}"
-        if r.file != "conditions.csv":
-            assert "@" in r.source, f"{r.file}: source should be repo@commit:path"
+        if r.file != "conditions.csv":  # a repository file, or figures published on the web
+            assert "@" in r.source or "https://" in r.source, (
+                f"{r.file}: source should be repo@commit:path or a URL"
+            )
 
 
 def test_files_are_packaged_and_small():

@@ -5,18 +5,20 @@ Settings and what one row is:
 ======== ============================================================ ==========================
 setting  one row                                                      programme of care from
 ======== ============================================================ ==========================
-apc      provider spell (episodes costed and summed, :mod:`.spells`)  primary diagnosis (ICD-10)
+apc      provider spell (episodes costed and summed, :mod:`.spells`)  diagnoses (ICD-10)
 op       outpatient appointment                                       treatment function
 ecds     emergency care attendance                                    ECDS diagnosis (SNOMED CT)
 community community care contact                                      NCC community currency
 mh       mental health contact or inpatient bed day                   team type
-gp       general practice appointment                                 "other" (PBC 23: GMS)
-prescribing  person x month x BNF presentation                        BNF chapter / section
+gp       general practice appointment                                 23A GMS/PMS
+prescribing  person x month x BNF presentation                        BNF section to chemical
 social_care  service episode x financial year it overlaps             social care needs
 ======== ============================================================ ==========================
 
-A row whose code is missing or not in the map gets programme ``other`` with rule
-``unmapped`` (programme budgeting's own rule for unallocated spend). Costs follow
+The rules are the Department of Health's programme budgeting mapping (:mod:`.programme`);
+``pbc`` holds the sub-category (``'10A'``), ``programme_rule`` the rule that placed the row
+and ``programme_verified`` whether that rule and map row are the published ones. A row whose
+code is missing or not in the map gets programme ``other`` with rule ``unmapped``. Costs follow
 :mod:`.costing`. Social care services are split at financial-year boundaries: weekly cost
 x days in the year / 7, so each year carries its own spend.
 
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import ibis
 
-from phm.model import costing
+from phm.model import costing, programme
 from phm.model.common import Window, clean_date, deduplicate, fy_expr, lookup
 
 COLUMNS = {
@@ -57,6 +59,8 @@ COLUMNS = {
     "programme_rule": "string",
     "funder": "string",
     "price_basis": "string",
+    "pbc": "string",
+    "programme_verified": "boolean",
 }
 SETTINGS = ("apc", "op", "ecds", "community", "mh", "gp", "prescribing", "social_care")
 OP_ATTENDED = ("5", "6")
@@ -94,14 +98,9 @@ def _mapped(prog, rule: str, fallback: str = "other", fallback_rule: str = "unma
     return prog.coalesce(fallback), ibis.ifelse(prog.notnull(), rule, fallback_rule)
 
 
-def apc_rows(pspells, refs):
-    j = lookup(
-        pspells,
-        refs["ref_programme_icd10"],
-        [(pspells.primary_diagnosis.substr(0, 3), "icd3")],
-        _prog="programme",
-    )
-    prog, rule = _mapped(j._prog, "icd10_primary_diagnosis")
+def apc_rows(placed):
+    """``placed``: provider spells with their programme (:func:`.programme.apc`)."""
+    j = placed
     return _row(
         j,
         activity_id=_id("apc", j.provider_code.concat(":", j.spell_id)),
@@ -120,29 +119,41 @@ def apc_rows(pspells, refs):
         quantity=j.episodes,
         cost=j.cost,
         cost_source=j.cost_source,
-        programme=prog,
-        programme_rule=rule,
+        programme=j._prog,
+        programme_rule=j._rule,
         funder=j.funder,
+        pbc=j._pbc,
+        programme_verified=j._verified,
     )
 
 
-def op_rows(op, refs, window: Window):
+def op_rows(op, refs, window: Window, mix=None):
+    """``mix``: the admitted programme mix per treatment function (:func:`.programme.inpatient_mix`);
+    without it a generic treatment function stays in 23X."""
     o = deduplicate(op, "op_attendances", refs.get("load_order"))
     o = o.mutate(
         appointment_date=_in_window_date(clean_date(o.appointment_date), window),
         _attended=o.attendance_status.isin(OP_ATTENDED),
     )
     j = lookup(o, _units(refs, "OPPROC"), [("hrg_code", "currency_code")], _unit="unit_cost")
-    j = lookup(
-        j, refs["ref_programme_tfc"], [("treatment_function_code", "tfc")], _prog="programme"
-    )
+    u = programme.apportion(j.person_id, j.appointment_date)
+    j = programme.by_split(j, refs["ref_pb_tfc"], j.treatment_function_code, u, "_t")
+    if mix is None:
+        tfc = refs["ref_pb_tfc"]
+        mix = tfc.filter(tfc.lo > 9)  # none
+    j = programme.by_split(j, mix, j.treatment_function_code, u, "_m")
+    generic = (j._tpbc == programme.OTHER) & j._mpbc.notnull()
     first = j.first_attendance.isin(OP_FIRST)
     default = ibis.ifelse(
         first, costing.default_cost("op", "OPFA"), costing.default_cost("op", "OPFUP")
     )
     cost, source = costing.priced(j.cost, j._unit, None, default, attended=j._attended)
     pod = ibis.cases((j._unit.notnull(), "OPPROC"), (first, "OPFA"), else_="OPFUP")
-    prog, rule = _mapped(j._prog, "treatment_function")
+    prog = ibis.cases((generic, j._mprog), else_=j._tprog.coalesce("other"))
+    rule = ibis.cases(
+        (generic, "tfc_inpatient_mix"), (j._tprog.notnull(), "treatment_function"), else_="unmapped"
+    )
+    pbc = ibis.cases((generic, j._mpbc), else_=j._tpbc.coalesce(programme.OTHER))
     return _row(
         j,
         activity_id=_id("op", j.provider_code.concat(":", j.attendance_id)),
@@ -163,6 +174,8 @@ def op_rows(op, refs, window: Window):
         cost_source=source,
         programme=prog,
         programme_rule=rule,
+        pbc=pbc,
+        programme_verified=~generic & (j._tver == "yes").coalesce(False),
     )
 
 
@@ -171,7 +184,7 @@ def ecds_rows(ecds, refs, window: Window):
     a = a.mutate(_day=_in_window_date(a.arrival_time.date(), window))
     j = lookup(a, _units(refs, "AE"), [("hrg_code", "currency_code")], _unit="unit_cost")
     j = lookup(
-        j, refs["ref_programme_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme"
+        j, refs["ref_pb_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme", _pbc="pbc"
     )
     cost, source = costing.priced(
         j.cost, j._unit, costing.pod_unit_cost("AE"), costing.default_cost("ecds", "AE")
@@ -197,6 +210,8 @@ def ecds_rows(ecds, refs, window: Window):
         cost_source=source,
         programme=prog,
         programme_rule=rule,
+        pbc=j._pbc.coalesce(programme.OTHER),
+        programme_verified=ibis.literal(False),
     )
 
 
@@ -230,6 +245,8 @@ def community_rows(cc, refs, window: Window):
         cost_source=source,
         programme=prog,
         programme_rule=rule,
+        pbc=programme.x_category(prog),
+        programme_verified=ibis.literal(False),
     )
 
 
@@ -275,6 +292,8 @@ def mh_rows(mh, refs, window: Window):
         cost_source=source,
         programme=prog,
         programme_rule=rule,
+        pbc=programme.x_category(prog),
+        programme_verified=ibis.literal(False),
     )
 
 
@@ -327,24 +346,17 @@ def gp_rows(gp, window: Window):
         cost_source=source,
         programme=ibis.literal("other"),
         programme_rule=ibis.literal("primary_care_gms"),
+        pbc=ibis.literal(programme.GMS),
+        programme_verified=ibis.literal(True),
     )
 
 
 def prescribing_rows(rx, refs, window: Window):
     p = rx.mutate(month=_in_window_date(clean_date(rx.month), window))
-    bnf = refs["ref_programme_bnf"]
-    j = lookup(
-        p,
-        bnf.filter(bnf.prefix.length() == 4),
-        [(p.bnf_code.substr(0, 4), "prefix")],
-        _sprog="programme",
-    )
-    j = lookup(
-        j,
-        bnf.filter(bnf.prefix.length() == 2),
-        [(j.bnf_code.substr(0, 2), "prefix")],
-        _cprog="programme",
-    )
+    u = programme.apportion(p.person_id, p.month)
+    j = programme.by_split(p, refs["ref_pb_bnf"], p.bnf_code.substr(0, 9), u, "_s")
+    ch = refs["ref_pb_bnf_chapter"]
+    j = lookup(j, ch, [(j.bnf_code.substr(0, 2), "bnf_prefix")], _cprog="programme")
     found = j._sprog.coalesce(j._cprog)
     default = costing.default_cost("prescribing", "RX") * j["items"].cast("float64")
     cost, source = costing.priced(j.net_ingredient_cost, None, None, default)
@@ -368,6 +380,8 @@ def prescribing_rows(rx, refs, window: Window):
         cost_source=source,
         programme=prog,
         programme_rule=rule,
+        pbc=j._spbc.coalesce(programme.x_category(prog)),
+        programme_verified=(j._sver == "yes").coalesce(False),
     )
 
 
@@ -418,6 +432,8 @@ def social_care_rows(sc, refs, window: Window):
         cost_source=ibis.ifelse(ok, "supplied", "default"),
         programme=ibis.literal("social_care_needs"),
         programme_rule=ibis.literal("social_care"),
+        pbc=ibis.literal("22X"),
+        programme_verified=ibis.literal(True),
     )
     placed = j.select("la_code", "service_id").distinct()
     outside = s.anti_join(placed, ["la_code", "service_id"])
@@ -439,6 +455,8 @@ def social_care_rows(sc, refs, window: Window):
         cost_source=ibis.literal("outside_window"),
         programme=ibis.literal("social_care_needs"),
         programme_rule=ibis.literal("social_care"),
+        pbc=ibis.literal("22X"),
+        programme_verified=ibis.literal(True),
     )
     return rows, out_rows
 
@@ -451,9 +469,10 @@ def _in_window_date(d, window: Window):
 def all_activity(raw, pspells, refs, window: Window):
     """Every setting's rows, before linkage. ``raw`` maps dataset names to Ibis tables."""
     sc_in, sc_out = social_care_rows(raw["social_care"], refs, window)
+    placed = programme.apc(pspells, refs)
     parts = [
-        apc_rows(pspells, refs),
-        op_rows(raw["op_attendances"], refs, window),
+        apc_rows(placed),
+        op_rows(raw["op_attendances"], refs, window, programme.inpatient_mix(placed)),
         ecds_rows(raw["ecds_attendances"], refs, window),
         community_rows(raw["community_contacts"], refs, window),
         mh_rows(raw["mh_contacts"], refs, window),
@@ -553,6 +572,8 @@ def in_progress_rows(episodes):
         cost_source=ibis.ifelse(other, "other_maternity_event", "in_progress"),
         programme=ibis.literal("other"),
         programme_rule=ibis.literal("in_progress"),
+        pbc=ibis.literal(programme.OTHER),
+        programme_verified=ibis.literal(False),
     )
     return rows.mutate(
         unlinked_reason=ibis.ifelse(rows.cost_source == "in_progress", IN_PROGRESS, OTHER_MATERNITY)

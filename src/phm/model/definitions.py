@@ -7,13 +7,17 @@ says where each row comes from and a ``version`` column naming the edition of th
 categories hold the programme ``id`` (``'circulation'``), never its number.
 
 Rules for codes a map does not hold: treatment function, community currency and ECDS code
--> ``other``; mental health team -> ``mental_health``; every ICD-10 code and BNF chapter is
-held (tests check this against :mod:`phm.refdata`).
+-> ``other``; mental health team -> ``mental_health``; an ICD-10 code the 2011-12 DH sheet
+does not hold (later editions) -> its category's sub-category when every code of the category
+shares one, else the spell's secondary diagnoses and treatment function
+(:mod:`phm.model.programme`); every BNF chapter is held (tests check this against
+:mod:`phm.refdata`).
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -21,8 +25,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-
-from phm import refdata
 
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 
@@ -32,10 +34,19 @@ UNMAPPED_MH_TEAM_PROGRAMME = "mental_health"
 S = pa.string()
 
 
+def _open(path: Path):
+    return (
+        gzip.open(path, "rt", encoding="utf-8", newline="")
+        if path.suffix == ".gz"
+        else path.open(encoding="utf-8", newline="")
+    )
+
+
 def _read(name: str, types: Mapping[str, pa.DataType] | None = None) -> pa.Table:
-    """Every column as text (codes keep leading zeros), except those named in ``types``."""
+    """Every column as text (codes keep leading zeros), except those named in ``types``.
+    A ``.csv.gz`` file is read the same way."""
     path = DEFINITIONS_DIR / name
-    with path.open(encoding="utf-8", newline="") as fh:
+    with _open(path) as fh:
         header = next(csv.reader(fh))
     column_types = {c: S for c in header} | dict(types or {})
     convert = pacsv.ConvertOptions(
@@ -55,46 +66,55 @@ def programmes() -> pa.Table:
 
 
 @lru_cache(maxsize=1)
-def programme_icd10_ranges() -> pa.Table:
-    """ICD-10 three-character ranges -> programme: ``icd10_from``, ``icd10_to`` (inclusive),
-    ``programme``, ``source``, ``note``.
+def pb_categories() -> pa.Table:
+    """The programme budgeting sub-categories: ``pbc`` (``'10A'``), ``programme`` (the
+    :func:`programmes` id; empty for ``2U2`` Unclassified), ``name``, ``source``, ``version``.
 
-    Source: the DH programme budgeting grouping of ICD-10 (by chapter, with learning
-    disability F70-F79, dental K00-K14, hearing H60-H95 and poisoning T36-T65 taken out),
-    as transcribed by phm; UNVERIFIED against NHS England's published mapping file."""
-    return _read("programme_icd10.csv")
+    Source: DH Programme Budgeting Mappings and Definitions (2011-12 PCT collection), sheet
+    Programme Budgeting Categories; 21A, 21B (legacy) and 2U2 from its Inpatient Activity sheet."""
+    return _read("pb_categories.csv")
 
 
 @lru_cache(maxsize=1)
 def programme_icd10() -> pa.Table:
-    """One row per three-character ICD-10 category in :func:`phm.refdata.icd10`: ``icd3``
-    (``'I21'``), ``programme``. Expanded from :func:`programme_icd10_ranges`; a category in
-    no range is left out (a test checks there is none)."""
-    ranges = programme_icd10_ranges().to_pylist()
-    icd3 = sorted({c[:3] for c in refdata.icd10()["code_hes"].to_pylist()})
-    rows = [
-        (c, r["programme"]) for c in icd3 for r in ranges if r["icd10_from"] <= c <= r["icd10_to"]
-    ]
-    return pa.table({"icd3": [c for c, _ in rows], "programme": [p for _, p in rows]})
+    """ICD-10 -> programme budgeting sub-category: ``icd10`` (HES 4-character form, ``'I219'``,
+    ``'R10X'``), ``pbc`` (``'10A'``; ``'2U2'`` Unclassified), ``secondary`` (the sheet's
+    "* where secondary diagnosis" flag), ``source``, ``version``. 12,426 codes.
+
+    Source: DH Programme Budgeting Mappings and Definitions (2011-12 PCT collection), sheet
+    Inpatient Activity ("how the primary diagnosis of an inpatient spell is mapped")."""
+    return _read("programme_icd10.csv.gz")
+
+
+@lru_cache(maxsize=1)
+def programme_icd10_later() -> pa.Table:
+    """ICD-10 categories added after the 2011-12 DH sheet: ``icd3``, ``like`` (the sheet's code
+    whose sub-category it takes), ``name``, ``source``, ``version``, ``note``. phm judgement
+    (UNVERIFIED)."""
+    return _read("programme_icd10_later.csv")
 
 
 @lru_cache(maxsize=1)
 def programme_tfc() -> pa.Table:
-    """Treatment function code -> programme: ``tfc`` (``'320'``), ``name``, ``programme``,
-    ``source``, ``note``. Codes not listed go to ``other`` (:func:`tfc_programme`).
+    """Treatment function code -> programme: ``tfc`` (``'320'``), ``name``, ``programme``, ``pbc``,
+    ``share`` (a published split has one row per part), ``verified`` (``yes``: the DH sheet),
+    ``source``, ``version``, ``note``. Codes not listed go to ``other`` (:func:`tfc_programme`).
 
-    Source: NHS Data Dictionary treatment function national codes; the programme is phm's
-    judgement of each service's usual condition mix (UNVERIFIED)."""
+    Source: DH Programme Budgeting Mappings and Definitions (2011-12), sheet Outpatient
+    Attendances; treatment functions created since then: phm judgement (UNVERIFIED)."""
     return _read("programme_tfc.csv")
 
 
 @lru_cache(maxsize=1)
 def programme_bnf() -> pa.Table:
-    """BNF chapter (2 characters) or section (4 characters) -> programme: ``bnf_prefix``,
-    ``name``, ``programme``, ``source``, ``note``. The longest matching prefix wins
+    """BNF prefix -> programme: ``bnf_prefix`` (section ``'0209'``, paragraph ``'010901'``,
+    sub-paragraph ``'0503021'`` or chemical substance ``'040702040'``; a chapter ``'02'`` is a
+    phm default), ``name``, ``programme``, ``pbc``, ``share`` (published splits, one row per
+    part), ``verified``, ``source``, ``version``, ``note``. The longest matching prefix wins
     (:func:`bnf_programme`).
 
-    Source: NHSBSA BNF codes; the programme is phm's judgement by therapeutic area."""
+    Source: DH Programme Budgeting Mappings and Definitions (2011-12), sheet Primary
+    Prescribing; chemical names resolved to codes with the NHSBSA BNF list (2024-11-01)."""
     return _read("programme_bnf.csv")
 
 
@@ -121,11 +141,14 @@ def programme_mh_team() -> pa.Table:
 
 @lru_cache(maxsize=1)
 def programme_ecds() -> pa.Table:
-    """ECDS diagnosis (SNOMED CT) -> programme: ``snomed_code``, ``description``, ``icd10``
-    (the three-character category phm takes it to mean), ``programme``, ``source``,
-    ``note``. Unlisted codes go to ``other``.
+    """ECDS diagnosis (SNOMED CT) -> programme: ``snomed_code``, ``description``,
+    ``ecds_group1``, ``ecds_group2`` (the ETOS diagnosis groups), ``ae_diagnosis`` and
+    ``ae_condition`` (the HES A&E diagnosis condition phm takes the group to be), ``pbc``,
+    ``programme``, ``verified``, ``source``, ``version``, ``note``. Unlisted codes go to ``other``.
 
-    Source: the ECDS diagnoses phm's synthetic data uses; programme via the ICD-10 category."""
+    Source: NHS Digital ECDS ETOS diagnosis groups (a 2021 copy); group -> condition is phm
+    judgement (UNVERIFIED); condition -> sub-category: DH Programme Budgeting Mappings and
+    Definitions (2011-12), sheet A&E."""
     return _read("programme_ecds.csv")
 
 
@@ -170,9 +193,29 @@ def _longest_prefix(code: str, prefixes: Mapping[str, str]) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _lookup(file: str, key: str) -> dict[str, str]:
-    t = _read(file)
-    return dict(zip(t[key].to_pylist(), t["programme"].to_pylist(), strict=True))
+def _lookup(file: str, key: str, value: str = "programme") -> dict[str, str]:
+    """``key`` -> ``value``; where a published split gives a key several rows, the largest part."""
+    rows = _read(file).to_pylist()
+    rows.sort(key=lambda r: -float(r.get("share") or 1))
+    out: dict[str, str] = {}
+    for r in rows:
+        out.setdefault(r[key], r[value])
+    return out
+
+
+def icd10_pbc(code: str) -> str | None:
+    """Programme budgeting sub-category of an ICD-10 code as a spell's primary diagnosis
+    (``'I21.9'``, ``'I219'`` -> ``'10A'``; ``'I10'`` -> the sheet's ``'I10X'``). A code the sheet
+    does not hold takes its category's sub-category when all the category's codes share one
+    (``'B20'`` -> ``'01A'``, as :mod:`phm.model.programme` does); else ``None``."""
+    c = code.strip().upper().replace(".", "")[:4]
+    held = _lookup("programme_icd10.csv.gz", "icd10", "pbc")
+    found = held.get(c + "X" if len(c) == 3 else c)
+    if found is None:
+        same = {v for k, v in held.items() if k[:3] == c[:3]}
+        later = {r["icd3"]: held[r["like"]] for r in programme_icd10_later().to_pylist()}
+        found = same.pop() if len(same) == 1 else later.get(c[:3])
+    return found
 
 
 def bnf_programme(code: str) -> str:
@@ -230,21 +273,40 @@ _SECTIONS = {
         "Programmes of care",
         "The 23 programme budgeting categories. Maps below hold the `id`.",
     ),
-    "programme_icd10.csv": (
-        "ICD-10 to programme",
-        "Inclusive ranges of three-character ICD-10 categories. Every category in the shipped "
-        "ICD-10 falls in exactly one range. The map is UNVERIFIED against NHS England's "
-        "published programme budgeting mapping.",
+    "pb_categories.csv": (
+        "Programme budgeting sub-categories",
+        "The DH sub-categories each map below places a row in (`pbc`), and the programme each "
+        "rolls up to. `2U2` (Unclassified) is not a programme: an admitted spell whose primary "
+        "diagnosis is unclassified is placed by a secondary diagnosis (phm.model.programme).",
+    ),
+    "programme_icd10.csv.gz": (
+        "ICD-10 to programme budgeting sub-category (admitted care)",
+        "The DH Inpatient Activity sheet as published: one row per 4-character ICD-10 code (a "
+        "3-character code carries an `X`). A spell takes its primary diagnosis's sub-category; "
+        "when that is `2U2`, the first secondary diagnosis the sheet places, then the spell's "
+        "treatment function (phm.model.programme). Summarised here by sub-category; the file "
+        "holds every code.",
+    ),
+    "programme_icd10_later.csv": (
+        "ICD-10 categories added since the DH sheet",
+        "Categories introduced by WHO and UK updates after 2011-12, each placed as the sheet's "
+        "code it replaced or sits beside (`like`). phm judgement, UNVERIFIED.",
     ),
     "programme_tfc.csv": (
         "Treatment function to programme",
-        "For outpatient and other activity without a usable diagnosis. A treatment function "
-        "not listed goes to `other`.",
+        "Outpatient attendances by treatment function, as the DH Outpatient Attendances sheet "
+        "maps them (`verified` yes), with its one split (trauma and orthopaedics 65% "
+        "musculoskeletal, 35% trauma). A generic function the sheet puts in 23X is apportioned "
+        "by the programme mix of the same function's admitted spells (UNVERIFIED). Functions "
+        "created since 2011-12 carry phm's judgement (`verified` no). A function not listed goes "
+        "to `other`.",
     ),
     "programme_bnf.csv": (
         "BNF to programme",
-        "BNF chapter (2 characters) or section (4 characters); the longest matching prefix "
-        "wins, so a section overrides its chapter. Every BNF chapter is listed.",
+        "The DH Primary Prescribing sheet at section, paragraph, sub-paragraph or chemical "
+        "substance level (the longest matching prefix wins), with its published percentage "
+        "splits as one row per part (`share`). Chapter rows (2 characters) are phm's default for "
+        "codes the sheet does not list (`verified` no).",
     ),
     "programme_community.csv": (
         "Community currency to programme",
@@ -258,8 +320,10 @@ _SECTIONS = {
     ),
     "programme_ecds.csv": (
         "ECDS diagnosis to programme",
-        "SNOMED CT emergency care diagnoses, through the ICD-10 category phm takes each to "
-        "mean. A code not listed goes to `other`.",
+        "Each SNOMED CT emergency care diagnosis by its ETOS group (`ecds_group1`, `ecds_group2`), "
+        "taken to the nearest HES A&E diagnosis condition (phm judgement, UNVERIFIED; a few codes "
+        "in mixed groups by code), which the DH A&E sheet maps to a sub-category. A code not "
+        "listed goes to `other`.",
     ),
     "charlson_quan2005.csv": (
         "Charlson comorbidity index (Quan 2005 ICD-10)",
@@ -313,6 +377,8 @@ _SECTIONS = {
 }
 # Columns whose rows are merged into one line when every other column is the same.
 _MERGE = {"charlson_quan2005.csv": "icd10_prefix"}
+# Files too long to list: one line per value of this column, with the count and first codes.
+_SUMMARY = {"programme_icd10.csv.gz": ("pbc", "icd10")}
 
 
 def _cell(value: str) -> str:
@@ -321,7 +387,8 @@ def _cell(value: str) -> str:
 
 def _file_markdown(name: str) -> str:
     title, about = _SECTIONS.get(name, (name, ""))
-    text = (DEFINITIONS_DIR / name).read_text(encoding="utf-8")
+    with _open(DEFINITIONS_DIR / name) as fh:
+        text = fh.read()
     reader = csv.DictReader(io.StringIO(text))
     columns = list(reader.fieldnames or [])
     rows = list(reader)
@@ -333,6 +400,20 @@ def _file_markdown(name: str) -> str:
         if len(values) == 1:
             lines += ["", f"{label}: {values.pop()}"]
             columns.remove(col)
+    if name in _SUMMARY:
+        by, code = _SUMMARY[name]
+        groups: dict[str, list[str]] = {}
+        for r in rows:
+            groups.setdefault(r[by], []).append(r[code])
+        columns = [by, "codes", "first codes"]
+        rows = [
+            {
+                by: k,
+                "codes": str(len(v)),
+                "first codes": ", ".join(v[:6]) + (", ..." if len(v) > 6 else ""),
+            }
+            for k, v in sorted(groups.items())
+        ]
     merge = _MERGE.get(name)
     if merge:
         merged: list[dict[str, str]] = []
@@ -353,7 +434,8 @@ def definitions_markdown() -> str:
 
     Regenerate with ``python -m phm.model.definitions > docs/definitions.md``."""
     known = [n for n in _SECTIONS if (DEFINITIONS_DIR / n).exists()]
-    others = sorted(p.name for p in DEFINITIONS_DIR.glob("*.csv") if p.name not in _SECTIONS)
+    files = [*DEFINITIONS_DIR.glob("*.csv"), *DEFINITIONS_DIR.glob("*.csv.gz")]
+    others = sorted(p.name for p in files if p.name not in _SECTIONS)
     head = (
         "# Definitions\n\n"
         "Definitions are versioned data: CSV files under `src/phm/model/definitions/`, each "

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from phm import refdata
-from phm.model import costing, definitions, registers, segments
+from phm.model import costing, definitions, programme, registers, segments
 from phm.model.common import Window
 
 
@@ -127,18 +127,13 @@ def _definition_tables() -> dict[str, pa.Table]:
     ch = definitions.charlson_codes()
     return {
         "ref_programme": definitions.programmes().select(["code", "id", "name"]),
-        "ref_programme_icd10": definitions.programme_icd10(),
-        "ref_programme_tfc": definitions.programme_tfc().select(["tfc", "programme"]),
-        "ref_programme_bnf": definitions.programme_bnf()
-        .select(["bnf_prefix", "programme"])
-        .rename_columns(["prefix", "programme"]),
+        **programme.reference_tables(),
         "ref_programme_community": pa.table(
             {"currency": [c for c, _ in community], "programme": [p for _, p in community]}
         ),
         "ref_programme_mh": definitions.programme_mh_team()
         .select(["code", "programme"])
         .rename_columns(["team", "programme"]),
-        "ref_programme_ecds": definitions.programme_ecds().select(["snomed_code", "programme"]),
         "ref_hfrs": definitions.hfrs_points().select(["icd10_3", "points"]),
         "ref_charlson": pa.table(
             {

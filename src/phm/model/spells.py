@@ -105,6 +105,11 @@ def clean_episodes(apc, window: Window, loads=None):
     return e
 
 
+SECONDARY_DIAGNOSES = [
+    f"diag_{i:02d}" for i in range(2, 21)
+]  # the first episode's, for programme budgeting
+
+
 def _first(t, keys, order):
     w = ibis.window(group_by=[t[k] for k in keys], order_by=order)
     return t.mutate(_r=ibis.row_number().over(w)).filter(ibis._._r == 0).drop("_r")
@@ -137,6 +142,7 @@ def provider_spells(episodes, refs, window: Window):
         "treatment_function_code",
         "administrative_category",
         "commissioner_code",
+        *[c for c in SECONDARY_DIAGNOSES if c in e.columns],
         primary_diagnosis=e.diag_01,
         practice_code=e.practice_code,
     )

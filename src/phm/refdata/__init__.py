@@ -22,7 +22,7 @@ from phm.refdata.codelists import (
     normalise_icd10,
     opcs4,
 )
-from phm.refdata.costs import hrg_trimpoints, ncc_unit_costs
+from phm.refdata.costs import hrg_trimpoints, ncc_unit_costs, pb_england_shares
 from phm.refdata.deprivation import imd2019, imd2025, iod2019_population
 from phm.refdata.geography import lsoa11_geography, lsoa11_to_lsoa21, lsoa21_icb, lsoa21_lad
 from phm.refdata.icb import check_icb, icb_lsoas, icb_practices, icbs, known_icb_codes
@@ -64,6 +64,7 @@ __all__ = [
     "ncc_unit_costs",
     "normalise_icd10",
     "opcs4",
+    "pb_england_shares",
     "practice_structures",
     "practices",
     "provenance",

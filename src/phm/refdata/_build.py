@@ -410,6 +410,30 @@ HAND_SPECS = (
     ),
 )
 
+HAND_SPECS = (
+    *HAND_SPECS,
+    Spec(
+        "costs/pb_england_shares.csv",
+        "",
+        "England spend by programme of care (programme budgeting), as far as it could be cited",
+        "https://parallelparliament.co.uk/question/205929 (HC written answer PQ 205929, 22 July 2014); "
+        "https://parallelparliament.co.uk/question/218879/mental-health-services (PQ 218879); "
+        "https://www.parallelparliament.co.uk/question/7936/respiratory-system-diseases (PQ 7936, 11 September "
+        "2015); https://publications.parliament.uk/pa/cm201516/cmselect/cmpubacc/502/50204.htm (HC 502, "
+        "2015-16); https://www.gov.scot/publications/programme-budgeting-testing-approach-scotland/pages/5/ "
+        "(Table 4.1)",
+        "Department of Health / NHS England programme budgeting returns, as quoted by Parliament and "
+        "the Scottish Government",
+        "Open Parliament Licence; OGL (Scottish Government)",
+        "PCT returns 2012-13 (programmes 02, 05, 07, 10, 11, 15: 2009-10); English shares of an earlier "
+        "year (not stated) for 12, 13, 16, 17 and 23",
+        "Transcribed by hand, not in the drop: one row per programme with a cited figure. The national "
+        "aggregate file (NHS England, 2003-04 to 2012-13) could not be read; programmes with no cited "
+        "figure are absent. Shares of mental health and respiratory divide the quoted spend by the "
+        "£94.6bn PCT total implied by PQ 205929.",
+    ),
+)
+
 SPECS = [*_specs(), *(_disability_spec(*d) for d in DISABILITY_REFSETS)]
 
 CONDITIONS_SPEC = Spec(

@@ -56,3 +56,32 @@ def hrg_trimpoints() -> pa.Table:
             "emergency": "emergency_trimpoint",
         },
     )
+
+
+@lru_cache(maxsize=1)
+def pb_england_shares() -> pa.Table:
+    """England's spend by programme of care, as far as it could be cited: ``programme`` (phm
+    programme id), ``pb_code``, ``spend_gbp_m`` (float64, null when only a share is quoted),
+    ``share`` (0-1 of total programme budgeting spend, null when not found), ``year``,
+    ``basis``, ``source`` and ``verified`` (``yes``: both numbers quoted in the source;
+    ``derived``: the share divides a quoted £ by the PCT total implied by the 2012-13 answer;
+    ``quoted``: a share quoted by a secondary source).
+
+    Sources: PCT programme budgeting returns 2012-13 as quoted in written parliamentary
+    answers (PQ 205929, 218879, 7936) and the Public Accounts Committee (HC 502); English shares
+    quoted in Scottish Government, *Programme Budgeting - Testing the Approach in Scotland*
+    (2010), Table 4.1. The national aggregate file for 2003-04 to 2012-13 could not be read.
+    """
+    return read_csv(
+        "costs/pb_england_shares.csv",
+        {
+            "programme": S,
+            "pb_code": S,
+            "spend_gbp_m": F64,
+            "share": F64,
+            "year": S,
+            "basis": S,
+            "source": S,
+            "verified": S,
+        },
+    )
