@@ -394,14 +394,14 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
             if len(code) != 1:
                 continue
             for band, value in zip(_values(tr["y"]), _values(tr.get("customdata")), strict=True):
-                if (band, code[0]) in _keys_by(views, "pyramid", level, area, fy, 0).values():
-                    check("pyramid", (band, code[0]), "persons", value)
+                if (band, code[0], tr["name"]) in _keys_by(views, "pyramid", level, area, fy, 0).values():
+                    check("pyramid", (band, code[0], tr["name"]), "persons", value)
     elif title.startswith("People by IMD 2019 decile"):
         for cat, v in series(data[0]):
             check("imd", (cat,), "persons", v)
     elif title == "Spend by setting":
         for cat, v in series(data[0]):
-            check("settings", (setting[cat],), "spend", v)
+            check("settings", (setting[cat], cat), "spend", v)
     elif title == "Spend per head by financial year":
         for tr in data:
             for cat, v in series(tr):
@@ -423,7 +423,7 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
         for tr in data:
             for cat, v in series(tr):
                 keys = by_name.get(cat)
-                keys = keys and (keys[0], keys[1], setting[tr["name"]])
+                keys = keys and (keys[0], keys[1], setting[tr["name"]], tr["name"])
                 if keys and (("programmes", level, area, fy, keys, "spend") in views.cells):
                     check("programmes", keys, "spend", v)
                 elif v is not None:
@@ -431,17 +431,17 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
                                             "no table", None, where, v))
     elif title == "Spend per head by setting" and page == "/spend":
         for cat, v in series(data[0]):
-            check("settings", (setting[cat],), "spend_per_head", v)
+            check("settings", (setting[cat], cat), "spend_per_head", v)
     elif title.startswith("Resource consumption map"):
         tr = data[0]
         for seg_name, zs in zip(_values(tr["y"]), _values(tr["z"]), strict=True):
             for set_name, v in zip(_values(tr["x"]), zs, strict=True):
-                check("rcm", (segment[seg_name], seg_name, setting[set_name]), "spend_per_person", v)
+                check("rcm", (segment[seg_name], seg_name, setting[set_name], set_name), "spend_per_person", v)
     elif title.startswith("Top-cost cohort"):
         for cat, v in series(data[0]):
-            check("top_cohort", ("segment", cat), "share_of_cohort_spend", v)
+            check("top_cohort", names["cohort"][cat], "share_of_cohort_spend", v)
     elif title.startswith("Recorded prevalence against expected"):
-        by_cond = _keys_by(views, "prevalence", level, area, fy, 0)
+        by_cond = _keys_by(views, "prevalence", level, area, fy, 1)
         measure = "isr" if "ICB's age-sex rates" in title else "isr_england"
         for cat, v in series(data[0], horizontal=False):
             check("prevalence", by_cond[cat], measure, v)
@@ -455,7 +455,7 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
                 code = codes.get(name)
                 if code is None:
                     continue
-                keys = _keys_by(views, "prevalence", "practice", code, fy, 0)[condition]
+                keys = _keys_by(views, "prevalence", "practice", code, fy, 1)[condition]
                 check("prevalence", keys, "denominator", x, level_="practice", area_=code)
                 check("prevalence", keys, "prevalence", y, level_="practice", area_=code)
     return n
@@ -473,9 +473,9 @@ def practice_chart_cells(views: Views, fig: dict, areas: dict[str, Area], fy, wh
         cats, vals = _values(tr["x"]), _values(tr["y"])
         for cat, v in zip(cats, vals, strict=True):
             if title == "Spend per head by setting":
-                key = ("settings", *area, fy, (names["setting"][cat],), "spend_per_head")
+                key = ("settings", *area, fy, (names["setting"][cat], cat), "spend_per_head")
             elif title == "Recorded prevalence":
-                keys = _keys_by(views, "prevalence", *area, fy, 0).get(cat)
+                keys = _keys_by(views, "prevalence", *area, fy, 1).get(cat)
                 if keys is None:
                     continue
                 key = ("prevalence", *area, fy, keys, "prevalence")
@@ -602,16 +602,17 @@ def candidate_relations(truth: dict[Key, Any], parent: dict[Area, Area]) -> list
                 [("rcm", *head, k, "spend") for k in mine])
             for k in mine:
                 add("rcm.users <= rcm.persons" + fam, [("rcm", *head, k, "persons")], [("rcm", *head, k, "users")])
-        for (s,) in sett:
+        for sk in sett:
+            s = sk[0]
             mine = [k for k in rcm if k[2] == s]
-            add("settings.spend = sum rcm.spend over segments" + fam, [("settings", *head, (s,), "spend")],
+            add("settings.spend = sum rcm.spend over segments" + fam, [("settings", *head, sk, "spend")],
                 [("rcm", *head, k, "spend") for k in mine])
-            add("settings.users = sum rcm.users over segments" + fam, [("settings", *head, (s,), "users")],
+            add("settings.users = sum rcm.users over segments" + fam, [("settings", *head, sk, "users")],
                 [("rcm", *head, k, "users") for k in mine])
             add("settings.spend = sum programmes.spend of the setting" + fam,
-                [("settings", *head, (s,), "spend")], cells("programmes", "spend", lambda keys, s=s: keys[2] == s))
-            add("settings.users <= settings.population" + fam, [("settings", *head, (s,), "population")],
-                [("settings", *head, (s,), "users")])
+                [("settings", *head, sk, "spend")], cells("programmes", "spend", lambda keys, s=s: keys[2] == s))
+            add("settings.users <= settings.population" + fam, [("settings", *head, sk, "population")],
+                [("settings", *head, sk, "users")])
         # the top-cost cohort
         top = idx.get(("top_cohort", *head), {})
         if top:
@@ -639,8 +640,8 @@ def candidate_relations(truth: dict[Key, Any], parent: dict[Area, Area]) -> list
                 [("top_cohort", *head, k, "persons") for k in top
                  if k[0] == "age_band_broad" and k[1] in ("65-74", "75-84", "85+")])
             for skeys in seg:
-                k = ("segment", skeys[0])
-                if k in top:
+                k = next((k for k in top if k[:2] == ("segment", skeys[0])), None)
+                if k is not None:
                     add("top_cohort[segment].persons <= segments.persons" + fam,
                         [("segments", *head, skeys, "persons")], [("top_cohort", *head, k, "persons")])
                     add("top_cohort[segment].spend <= segments.spend" + fam,
@@ -649,7 +650,7 @@ def candidate_relations(truth: dict[Key, Any], parent: dict[Area, Area]) -> list
         prev = idx.get(("prevalence", *head), {})
         by_age: dict[str, list[tuple]] = defaultdict(list)
         for keys in prev:
-            by_age[keys[1]].append(keys)
+            by_age[keys[2]].append(keys)
             add("prevalence.register <= prevalence.denominator" + fam, [("prevalence", *head, keys, "denominator")],
                 [("prevalence", *head, keys, "register")])
         ages = sorted(by_age, key=int)

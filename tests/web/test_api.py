@@ -279,3 +279,38 @@ def test_the_analysts_ratio_to_expected_chart_at_icb_level_is_against_england(cl
     ys = [y for tr in ratio[0]["data"] for y in tr["y"] if y is not None]
     assert ys and any(abs(y - 1.0) > 1e-6 for y in ys)
     assert 'name="reference"' not in page.text  # ICB level: England only
+
+
+def test_pages_and_downloads_name_conditions_settings_segments_and_areas(clients):
+    """Issue 14 part 5: the names people use beside the codes, in the JSON, the CSV and on the
+    charts; the codes stay in the data."""
+    import json
+    import re
+
+    from phm.web.names import SETTING_NAMES, condition_names, segment_names
+
+    c = clients["analyst"]
+    prev = c.get("/api/v1/data/prevalence").json()
+    assert all(r["condition_name"] == condition_names()[r["condition"]] for r in prev["rows"])
+    assert all(r["area_name"] and r["area_name"] != "" for r in prev["rows"])
+    rows = list(csv.reader(io.StringIO(c.get("/api/v1/data/settings?format=csv").content.decode("utf-8-sig"))))
+    head = rows[0]
+    assert head.index("Setting name") == head.index("Setting") + 1 and "Area name" in head
+    assert {x[head.index("Setting name")] for x in rows[1:]} <= set(SETTING_NAMES.values())
+    top = c.get("/api/v1/data/top_cohort").json()["rows"]
+    seg = [r for r in top if r["dimension"] == "segment"]
+    assert seg and all(r["group_name"] == segment_names()[r["group"]] for r in seg)
+    page = c.get("/needs").text
+    figures = [json.loads(f) for f in re.findall(r'class="figure" data-target="[^"]+">(.*?)</script>', page, re.S)]
+    cats = {x for f in figures if "prevalence" in f["layout"]["title"]["text"].lower() for tr in f["data"]
+            for x in (tr.get("x") or []) if isinstance(x, str)}
+    assert cats and cats <= set(condition_names().values())
+    assert not cats & set(condition_names())
+
+
+def test_data_quality_results_say_what_each_rule_checks(clients):
+    from phm.quality.catalogue import rule
+
+    j = clients["analyst"].get("/api/v1/dq/results").json()
+    assert j["rows"], "the synthetic ICB plants data-quality defects"
+    assert all(r["rule_name"] == rule(r["rule_id"]).description for r in j["rows"])

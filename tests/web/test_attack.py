@@ -72,8 +72,7 @@ def check_pages(client: TestClient, views: atk.Views, years: list[int]) -> int:
     the API's cell (or a gap where it is withheld): the pages release nothing the API does
     not, so attacking the API's cells covers them. Differences go to ``views.conflicts``.
     Returns the number of points checked."""
-    from phm.web.charts import SEX_NAMES
-    from phm.web.pages import SETTING_NAMES
+    from phm.web.names import SETTING_NAMES, SEX_NAMES
 
     me = client.get("/api/v1/me").json()
     names = {
@@ -81,6 +80,7 @@ def check_pages(client: TestClient, views: atk.Views, years: list[int]) -> int:
         "sex": SEX_NAMES,
         "segment": {k[4][1]: k[4][0] for k in views.cells if k[0] == "segments"},
         "programme": {k[4][1]: k[4][0] for k in views.cells if k[0] == "programmes"},
+        "cohort": {k[4][2]: k[4] for k in views.cells if k[0] == "top_cohort" and k[4][0] == "segment"},
         "practice": {a.get("name", a["code"]): a["code"] for a in me["areas"] if a["level"] == "practice"},
     }
     n = 0

@@ -170,6 +170,7 @@ def _summary(area, level, persons, spend, people=None):
     return {
         "level": level,
         "area_code": area,
+        "area_name": f"Area {area}",
         "fy": 2024,
         "persons": persons,
         "person_years": float(persons),
@@ -191,8 +192,10 @@ def _setting(area, level, setting, population, users, spend, people):
     return {
         "level": level,
         "area_code": area,
+        "area_name": f"Area {area}",
         "fy": 2024,
         "setting": setting,
+        "setting_name": setting.title(),
         "population": population,
         "users": users,
         "spend": spend,

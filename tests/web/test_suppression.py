@@ -165,6 +165,12 @@ def test_no_shown_value_gives_away_an_exact_count(clients, dashboard, accounts):
 def test_page_annotations_do_not_change_the_served_rows(clients, dashboard):
     c = clients["practice-a1"]
     assert c.get("/practice").status_code == 200 and c.get("/spend").status_code == 200
+    from phm.web.names import SETTING_NAMES
+
+    # the names are served (phm.web.names); a page's own labels ("PRACTICE: ...") never reach them
     for name in ("settings", "summary", "programmes", "rcm"):
         for index in (dashboard.served[name].protected, dashboard.served[name].raw):
-            assert not any("area_name" in r or "setting_name" in r for rows in index.values() for r in rows)
+            for rows in index.values():
+                for r in rows:
+                    assert r["area_name"] == dashboard.hierarchy.name((r["level"], r["area_code"]))
+                    assert "setting" not in r or r["setting_name"] == SETTING_NAMES[r["setting"]]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from phm.web import significance
+from phm.web.names import SEX_NAMES
 
 NHS_BLUE, NHS_DARK_BLUE, NHS_WARM_YELLOW, NHS_GREY = "#005EB8", "#003087", "#FFB81C", "#768692"
 PALETTE = [
@@ -33,14 +34,6 @@ PALETTE = [
     "#41B6E6",
     "#8A1538",
 ]
-SEX_NAMES = {
-    "1": "Male",
-    "2": "Female",
-    "M": "Male",
-    "F": "Female",
-    "9": "Not specified",
-    "0": "Not known",
-}
 FONT = "Frutiger W01, Arial, sans-serif"
 
 

@@ -27,6 +27,7 @@ from phm.errors import UserError
 from phm.web import significance
 from phm.web.datasets import AREA, DATASETS, Dataset
 from phm.web.links import protect_all
+from phm.web.names import fill as fill_names
 from phm.web.roles import Hierarchy, permitted_areas
 
 JSON_CACHE_SIZE = 4096
@@ -119,6 +120,7 @@ class Dashboard:
     def _read(self, d: Dataset) -> list[dict]:
         """The exact rows of one dataset, with its money support columns."""
         rows = [{k: _clean(v) for k, v in r.items()} for r in self._wh.to_arrow(d.table).to_pylist()]
+        fill_names(d.name, rows, self.hierarchy.name)
         names = [c.name for c in (*AREA, *d.columns)] + list(d.support)
         for r in rows:  # ratio columns the analyst sees are computed the same way, unrounded
             for c in d.measures:

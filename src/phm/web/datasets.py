@@ -99,7 +99,8 @@ def funnel_from_shown(rows: list[dict]) -> None:
             r["outlier"] = outlier(p, l95, u95, l998, u998)
 
 
-AREA = (label("level", "Level"), label("area_code", "Area"), label("fy", "Financial year"))
+AREA = (label("level", "Level"), label("area_code", "Area"), label("area_name", "Area name"),
+        label("fy", "Financial year"))
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset(
@@ -125,7 +126,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     ),
     Dataset(
         "pyramid", "dash_pyramid", "Population pyramid", "Registered persons by age band and sex.",
-        (label("age_band", "Age band"), label("sex", "Sex")), (count("persons", "Registered persons"),),
+        (label("age_band", "Age band"), label("sex", "Sex"), label("sex_name", "Sex name")),
+        (count("persons", "Registered persons"),),
     ),
     Dataset(
         "imd", "dash_imd", "Deprivation profile", "Registered persons by IMD 2019 decile (1 = most deprived).",
@@ -141,7 +143,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset(
         "settings", "spend_access_intensity", "Spend by setting",
         "Spend per head by setting, as access (users per head) x intensity (spend per user).",
-        (label("setting", "Setting"),),
+        (label("setting", "Setting"), label("setting_name", "Setting name")),
         (count("population", "Registered persons"), count("users", "Users"),
          money("spend", "Spend (£)"),
          ratio("spend_per_head", "spend", "population", "Spend per head (£)", mean=True),
@@ -153,7 +155,8 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset(
         "programmes", "spend_programme_budget", "Programme budgeting",
         "Spend by programme of care and setting.",
-        (label("programme", "Programme"), label("programme_name", "Programme name"), label("setting", "Setting")),
+        (label("programme", "Programme"), label("programme_name", "Programme name"), label("setting", "Setting"),
+         label("setting_name", "Setting name")),
         (count("contacts", "Contacts"), money("spend", "Spend (£)"),
          count("population", "Registered persons"),
          ratio("spend_per_head", "spend", "population", "Spend per head (£)", mean=True),
@@ -161,14 +164,15 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     ),
     Dataset(
         "rcm", "dash_rcm", "Resource consumption map", "Spend by segment and setting.",
-        (label("segment", "Segment"), label("segment_name", "Segment name"), label("setting", "Setting")),
+        (label("segment", "Segment"), label("segment_name", "Segment name"), label("setting", "Setting"),
+         label("setting_name", "Setting name")),
         (count("persons", "People in segment"), count("users", "Users"), money("spend", "Spend (£)"),
          ratio("spend_per_person", "spend", "persons", "Spend per person (£)", mean=True)),
     ),
     Dataset(
         "top_cohort", "dash_top_cohort", "Top-cost cohort",
         "The costliest 5% of the ICB's registered people: who they are and where the money goes.",
-        (label("dimension", "Breakdown"), label("group", "Group")),
+        (label("dimension", "Breakdown"), label("group", "Group"), label("group_name", "Group name")),
         (count("persons", "People"), money("spend", "Spend (£)"),
          count("area_persons", "People in cohort (area)"), money("area_spend", "Cohort spend (area, £)"),
          ratio("share_of_cohort_spend", "spend", "area_spend", "% of cohort spend", 100),
@@ -200,7 +204,7 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset(
         "prevalence", "hna_prevalence", "Recorded prevalence",
         "Recorded prevalence of long-term conditions against expected (indirectly standardised) from the ICB's rates and from England's (QOF 2022-23), with funnel limits.",
-        (label("condition", "Condition"), label("min_age", "Minimum age")),
+        (label("condition", "Condition"), label("condition_name", "Condition name"), label("min_age", "Minimum age")),
         (count("register", "Register"), count("denominator", "List size (eligible ages)"),
          ratio("prevalence", "register", "denominator", "Recorded prevalence"),
          analyst("prevalence_lower", "Prevalence lower 95%"), analyst("prevalence_upper", "Prevalence upper 95%"),

@@ -47,16 +47,6 @@ NAV = (  # (path, label, roles)
     ("/admin/users", "Users", (Role.ADMIN,)),
 )
 HOME = {Role.PROVIDER: "/quality", Role.ADMIN: "/audit"}
-SETTING_NAMES = {
-    "apc": "Admitted care",
-    "op": "Outpatients",
-    "ecds": "A&E",
-    "community": "Community",
-    "mh": "Mental health",
-    "gp": "GP appointments",
-    "prescribing": "Prescribing",
-    "social_care": "Adult social care",
-}
 PLOTLY_JS = Path(__import__("plotly").__file__).parent / "package_data" / "plotly.min.js"
 
 
@@ -127,12 +117,6 @@ def _area_page(
         area_name=data.hierarchy.name((level, code)),
         **ctx,
     )
-
-
-def _name_settings(*results: service.Result) -> None:
-    for res in results:
-        for r in res.rows:
-            r["setting_name"] = SETTING_NAMES.get(r["setting"], r["setting"])
 
 
 def _scope(request: Request, session: Session, area: str | None) -> tuple[str, str]:
@@ -407,7 +391,6 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
     pyr = service.dataset(data, s, "pyramid", level, code, fy=fy)
     imd = service.dataset(data, s, "imd", level, code, fy=fy)
     settings = service.dataset(data, s, "settings", level, code, fy=fy)
-    _name_settings(settings)
     panels = [
         panel(pyr, charts.pyramid(pyr.rows, "Registered population by age and sex"), q),
         panel(
@@ -586,7 +569,6 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
     sett = service.dataset(data, s, "settings", level, code, fy=fy)
     rcm = service.dataset(data, s, "rcm", level, code, fy=fy)
     top = service.dataset(data, s, "top_cohort", level, code, fy=fy)
-    _name_settings(prog, sett, rcm)
     panels = [
         panel(
             prog,
@@ -628,7 +610,7 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
             top,
             charts.bar(
                 [r for r in top.rows if r["dimension"] == "segment"],
-                "group",
+                "group_name",
                 "share_of_cohort_spend",
                 "Top-cost cohort: share of its spend by segment",
                 y_title="% of cohort spend",
@@ -695,7 +677,7 @@ def needs(
             prev,
             charts.compared_bar(
                 prev.rows,
-                "condition",
+                "condition_name",
                 "prevalence",
                 "Recorded prevalence, compared with the ICB and the parent area",
                 compare=compare(level, "prevalence"),
@@ -704,7 +686,7 @@ def needs(
             ),
             q,
             columns=[
-                "condition",
+                "condition_name",
                 "register",
                 "denominator",
                 "prevalence",
@@ -716,7 +698,7 @@ def needs(
             prev,
             charts.error_bars(
                 prev.rows,
-                "condition",
+                "condition_name",
                 *ratio,
                 ratio_title,
                 "Observed / expected",
@@ -741,7 +723,9 @@ def needs(
         panels.append(
             panel(
                 prac,
-                charts.funnel(rows, f"Funnel plot: {condition} prevalence by practice", names),
+                charts.funnel(
+                    rows, f"Funnel plot: {condition_names().get(condition, condition)} prevalence by practice", names
+                ),
                 {"level": "practice", "within": within, "fy": fy},
                 rows=rows,
             )
@@ -820,7 +804,6 @@ def practice(request: Request, code: str | None = None, fy: int | None = None):
         for m, label in measures
         for r in sm.rows
     ]
-    _name_settings(st)
     q = {"level": "practice", "area": code, "fy": fy}
     panels = [
         _compared_panel(sm, pv, code),
@@ -847,7 +830,7 @@ def practice(request: Request, code: str | None = None, fy: int | None = None):
             pv,
             charts.grouped_bar(
                 pv.rows,
-                "condition",
+                "condition_name",
                 "prevalence",
                 "area_name",
                 "Recorded prevalence",

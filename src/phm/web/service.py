@@ -8,6 +8,7 @@ for anything outside the user's role and organisation, 404 for areas that do not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fastapi import HTTPException, Request
 
@@ -172,13 +173,22 @@ def _dq_columns():
               Column("records", Kind.COUNT, label="Records"), Column("items", Kind.LABEL, label="Items scored"),
               Column("score", Kind.STANDARDISED, basis="records", label="DQMI-style score (%)"))
     results = (Column("submitter", Kind.LABEL, label="Submitter"), Column("dataset", Kind.LABEL, label="Dataset"),
-               Column("rule_id", Kind.LABEL, label="Rule"), Column("category", Kind.LABEL, label="Category"),
+               Column("rule_id", Kind.LABEL, label="Rule"),
+               Column("rule_name", Kind.LABEL, label="What the rule checks"),
+               Column("category", Kind.LABEL, label="Category"),
                Column("records", Kind.COUNT, label="Records checked"),
                Column("failures", Kind.COUNT, label="Records failing"),
                Column("rate", Kind.RATIO, numerator="failures", denominator="records", scale=1.0,
                       label="Failure rate"),
                Column("threshold", Kind.LABEL, label="Threshold"))
     return {"scores": scores, "results": results}
+
+
+@lru_cache(maxsize=1)
+def _rule_names() -> dict[str, str]:
+    from phm.quality.catalogue import rules
+
+    return {r.rule_id: r.description for r in rules()}
 
 
 def dq(data: Dashboard, session: Session, what: str, submitter: str | None) -> Result:
@@ -192,6 +202,9 @@ def dq(data: Dashboard, session: Session, what: str, submitter: str | None) -> R
     rows = [r for r in source
             if (submitter is None or r["submitter"] == submitter) and (allowed is None or r["submitter"] in allowed)]
     rows = [{c.name: r.get(c.name) for c in cols} for r in rows]
+    if what == "results":  # the rule in words beside its code (phm.quality.rules.csv)
+        for r in rows:
+            r["rule_name"] = _rule_names().get(r["rule_id"], r["rule_id"])
     controlled = session.user.role.disclosure_controlled
     if controlled:
         rows = protect(rows, cols)
