@@ -22,16 +22,23 @@ def _marts(path) -> dict[str, pa.Table]:
         return {m: normalise(wh.to_arrow(m)) for m in (*MARTS, *TABLES, "build_meta")}
 
 
-def _same(d: pa.Table, s: pa.Table) -> bool:
-    """Equal, except that doubles may differ in the last bits (engines add in another order)."""
+def _differences(d: pa.Table, s: pa.Table) -> list[str]:
+    """Columns that differ (doubles may differ in the last bits: engines add in another order),
+    each with its first differing rows, so a failure says where to look."""
+    out = []
     for name in d.column_names:
         x, y = d[name], s[name]
         if pa.types.is_floating(x.type):
-            if not np.allclose(x.to_numpy(), y.to_numpy(), rtol=1e-9, atol=1e-9, equal_nan=True):
-                return False
-        elif not x.equals(y):
-            return False
-    return True
+            a, b = x.to_numpy(zero_copy_only=False), y.to_numpy(zero_copy_only=False)
+            bad = ~np.isclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True)
+        else:
+            bad = np.array([p != q for p, q in zip(x.to_pylist(), y.to_pylist(), strict=True)], dtype=bool)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:3].tolist()
+            out.append(f"{name}: {int(bad.sum())} rows, e.g. " + "; ".join(
+                f"{ {k: d[k][i].as_py() for k in d.column_names if not pa.types.is_floating(d[k].type)} } "
+                f"duckdb={x[i].as_py()!r} spark={y[i].as_py()!r}" for i in rows))
+    return out
 
 
 def test_duckdb_and_spark_build_identical_marts(icb10k_built, icb10k_spark, tmp_path):
@@ -43,4 +50,4 @@ def test_duckdb_and_spark_build_identical_marts(icb10k_built, icb10k_spark, tmp_
     for name in duck:
         assert duck[name].schema == spark[name].schema, name
         assert duck[name].num_rows == spark[name].num_rows, name
-        assert _same(duck[name], spark[name]), name
+        assert not (diff := _differences(duck[name], spark[name])), f"{name}: {diff}"
