@@ -39,15 +39,9 @@ BNF_INFO = ROOT / "src" / "phm" / "refdata" / "data" / "codelists" / "bnf_code_i
 SHA256 = "f9a0c9498357cddf81ba1b3232ef0e6d1ba273340ac294b6f896ff5f62bca822"
 SOURCE = "DH Programme Budgeting Mappings and Definitions, sheet '{sheet}'"
 VERSION = "2011-12 PCT collection (copy at d93c1eb)"
-# Programme of each main programme number (programmes.csv ids).
-PROGRAMME_IDS = {
-    "01": "infectious_diseases", "02": "cancers_tumours", "03": "blood_disorders",
-    "04": "endocrine_nutritional_metabolic", "05": "mental_health", "06": "learning_disability",
-    "07": "neurological", "08": "eye_vision", "09": "hearing", "10": "circulation", "11": "respiratory",
-    "12": "dental", "13": "gastro_intestinal", "14": "skin", "15": "musculoskeletal", "16": "trauma_injuries",
-    "17": "genito_urinary", "18": "maternity_reproductive", "19": "neonates", "20": "poisoning_adverse_effects",
-    "21": "healthy_individuals", "22": "social_care_needs", "23": "other",
-}
+# Programme of each main programme number: the ids of programmes.csv ("01" -> infectious_diseases).
+with (DEFS / "programmes.csv").open(encoding="utf-8") as _f:
+    PROGRAMME_IDS = {r["code"]: r["id"] for r in csv.DictReader(_f)}
 
 
 def _cell(v) -> str:

@@ -14,7 +14,6 @@ from phm.cli import main
 from phm.ingest.pseudonym import PseudonymKey
 from phm.model import costing, definitions
 from phm.model.activity import SETTINGS
-from phm.stats import wilson_ci
 from phm.warehouse import connect
 from phm_testing import TEST_KEY
 

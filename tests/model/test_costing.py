@@ -3,10 +3,8 @@ delivery, then the documented setting default; contacts that did not happen cost
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from tiny import WINDOW, con, d, raw, refs
+from tiny import WINDOW, ae_attendance, con, d, gp_appointment, raw, refs
 
 from phm.model import activity as act
 from phm.model import costing, programme
@@ -133,15 +131,7 @@ def test_gp_prescribing_community_mental_health_and_ae(c):
     gp = raw(
         connection,
         "gp_appointments",
-        [
-            {
-                "person_id": 1,
-                "appointment_date": d("2023-05-01"),
-                "practice_code": "A81001",
-                "appointment_status": s,
-            }
-            for s in ("Attended", "DNA", None)
-        ],
+        [gp_appointment(appointment_status=s) for s in ("Attended", "DNA", None)],
     )
     assert [(x["cost"], x["cost_source"]) for x in rows(act.gp_rows(gp, WINDOW))] == [
         (42.0, "default"),
@@ -229,22 +219,7 @@ def test_gp_prescribing_community_mental_health_and_ae(c):
     ae = raw(
         connection,
         "ecds_attendances",
-        [
-            {
-                "person_id": 1,
-                "provider_code": "RAA",
-                "attendance_id": "1",
-                "arrival_time": dt.datetime(2023, 5, 1, 9),
-                "hrg_code": "VB09Z",
-            },
-            {
-                "person_id": 1,
-                "provider_code": "RAA",
-                "attendance_id": "2",
-                "arrival_time": dt.datetime(2023, 5, 1, 9),
-                "hrg_code": "XX99Z",
-            },
-        ],
+        [ae_attendance("1", hrg_code="VB09Z"), ae_attendance("2", hrg_code="XX99Z")],
     )
     assert [(x["cost"], x["cost_source"]) for x in rows(act.ecds_rows(ae, r, WINDOW))] == [
         (ncc("AE", "VB09Z"), "ncc_currency"),
@@ -320,18 +295,7 @@ def test_gp_appointments_are_costed_by_staff_type_and_mode(c, hcp, mode, pod, co
     """PSSRU Unit Costs of Health and Social Care 2024 Manual, 2023/24 prices (setting_costs.csv)."""
     connection, _ = c
     gp = raw(
-        connection,
-        "gp_appointments",
-        [
-            {
-                "person_id": 1,
-                "appointment_date": d("2023-05-01"),
-                "practice_code": "A81001",
-                "appointment_status": "Attended",
-                "hcp_type": hcp,
-                "appointment_mode": mode,
-            }
-        ],
+        connection, "gp_appointments", [gp_appointment(hcp_type=hcp, appointment_mode=mode)]
     )
     (row,) = rows(act.gp_rows(gp, WINDOW))
     assert (row["pod"], row["cost"], row["cost_source"]) == (pod, cost, "default")
@@ -345,37 +309,14 @@ def test_activity_is_restated_to_the_prices_of_its_year(c):
         connection,
         "gp_appointments",
         [
-            {
-                "person_id": 1,
-                "appointment_date": d(day),
-                "practice_code": "A81001",
-                "appointment_status": "Attended",
-                "hcp_type": "GP",
-                "appointment_mode": "Face-to-Face",
-            }
+            gp_appointment(day, hcp_type="GP", appointment_mode="Face-to-Face")
             for day in ("2023-05-01", "2024-05-01")
         ],
     )
     ae = raw(
         connection,
         "ecds_attendances",
-        [
-            {
-                "person_id": 1,
-                "provider_code": "RAA",
-                "attendance_id": "1",
-                "arrival_time": dt.datetime(2023, 5, 1, 9),
-                "hrg_code": "VB09Z",
-            },
-            {
-                "person_id": 1,
-                "provider_code": "RAA",
-                "attendance_id": "2",
-                "arrival_time": dt.datetime(2023, 5, 1, 9),
-                "hrg_code": "VB09Z",
-                "cost": 100.0,
-            },
-        ],
+        [ae_attendance("1", hrg_code="VB09Z"), ae_attendance("2", hrg_code="VB09Z", cost=100.0)],
     )
     out = rows(
         act.at_year_prices(act.gp_rows(gp, WINDOW).union(act.ecds_rows(ae, r, WINDOW)), WINDOW)

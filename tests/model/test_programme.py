@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
 import pyarrow as pa
 import pytest
-from tiny import WINDOW, con, d, raw, refs
+from tiny import WINDOW, ae_attendance, con, d, gp_appointment, raw, refs
 
 from phm.model import activity as act
 from phm.model import programme
@@ -205,31 +203,14 @@ def test_prescribing_splits_and_chapter_defaults(c):
 
 def test_gp_and_ecds_sub_categories(c):
     connection, r = c
-    gp = raw(
-        connection,
-        "gp_appointments",
-        [
-            {
-                "person_id": 1,
-                "appointment_date": d("2023-05-01"),
-                "practice_code": "A81001",
-                "appointment_status": "Attended",
-            }
-        ],
-    )
+    gp = raw(connection, "gp_appointments", [gp_appointment()])
     (row,) = act.gp_rows(gp, WINDOW).to_pyarrow().to_pylist()
     assert (row["pbc"], row["programme"], row["programme_verified"]) == ("23A", "other", True)
     ae = raw(
         connection,
         "ecds_attendances",
         [
-            {
-                "attendance_id": str(i),
-                "person_id": 1,
-                "provider_code": "RAA",
-                "arrival_time": dt.datetime(2023, 5, 1, 10),
-                "diagnosis_snomed": code,
-            }
+            ae_attendance(str(i), diagnosis_snomed=code)
             for i, code in enumerate(("230690007", "90176007", "1"))
         ],
     )

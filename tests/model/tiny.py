@@ -34,6 +34,18 @@ def raw(c, dataset: str, rows: list[dict]):
     return c.create_table(f"raw_{dataset}_{next(_names)}", pa.table(cols, schema=schema))
 
 
+def gp_appointment(day: str = "2023-05-01", **extra) -> dict:
+    """A raw GP appointment row of person 1 at practice A81001, attended unless ``extra`` says."""
+    return {"person_id": 1, "appointment_date": dt.date.fromisoformat(day), "practice_code": "A81001",
+            "appointment_status": "Attended", **extra}
+
+
+def ae_attendance(attendance_id: str, **extra) -> dict:
+    """A raw ECDS attendance of person 1 at provider RAA on 1 May 2023, 09:00."""
+    return {"person_id": 1, "provider_code": "RAA", "attendance_id": attendance_id,
+            "arrival_time": dt.datetime(2023, 5, 1, 9), **extra}
+
+
 def refs(c, window: Window = WINDOW) -> dict:
     return {name: c.create_table(name, t, overwrite=True) for name, t in reference_tables(window).items()}
 

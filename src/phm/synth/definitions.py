@@ -98,31 +98,9 @@ class Group:
     daycase_share: float
 
 
-@cache
-def emergency_groups() -> tuple[Group, ...]:
-    return tuple(
-        Group(
-            id=r["group"],
-            icd10=_codes(r["icd10_hes"]),
-            opcs4=_codes(r["opcs4"]),
-            condition=r["condition"],
-            base_weight=float(r["base_weight"]),
-            condition_weight=float(r["condition_weight"]),
-            min_age=int(r["min_age"]),
-            max_age=int(r["max_age"]),
-            sex=r["sex"],
-            acsc=r["acsc"],
-            ebi="",
-            hrg_root=r["hrg_root"],
-            tfc=r["tfc"],
-            daycase_share=0.0,
-        )
-        for r in _rows("emergency_groups.csv")
-    )
-
-
-@cache
-def elective_groups() -> tuple[Group, ...]:
+def _diagnosis_groups(name: str) -> tuple[Group, ...]:
+    """Groups of ``name`` (emergency_groups.csv or elective_procedures.csv): a column one
+    file lacks (``acsc``, ``ebi``, ``daycase_share``) reads as empty or 0."""
     return tuple(
         Group(
             id=r["group"],
@@ -134,14 +112,24 @@ def elective_groups() -> tuple[Group, ...]:
             min_age=int(r["min_age"]),
             max_age=int(r["max_age"]),
             sex=r["sex"],
-            acsc="",
-            ebi=r["ebi"],
+            acsc=r.get("acsc", ""),
+            ebi=r.get("ebi", ""),
             hrg_root=r["hrg_root"],
             tfc=r["tfc"],
-            daycase_share=float(r["daycase_share"]),
+            daycase_share=float(r.get("daycase_share") or 0.0),
         )
-        for r in _rows("elective_procedures.csv")
+        for r in _rows(name)
     )
+
+
+@cache
+def emergency_groups() -> tuple[Group, ...]:
+    return _diagnosis_groups("emergency_groups.csv")
+
+
+@cache
+def elective_groups() -> tuple[Group, ...]:
+    return _diagnosis_groups("elective_procedures.csv")
 
 
 @cache

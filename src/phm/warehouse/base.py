@@ -122,8 +122,8 @@ def meta_table(values: dict[str, str]) -> pa.Table:
 
 
 def normalise(t: pa.Table, exclude: Iterable[str] = ()) -> pa.Table:
-    """A canonical form of a table's content: columns sorted by name, rows sorted, one chunk,
-    timestamps without time zone. Two engines holding the same rows give equal results."""
+    """A canonical form of a table's content: columns sorted by name, rows sorted (by the exact
+    columns first, then booleans, then doubles), one chunk, timestamps without time zone. Two engines holding the same rows give equal results."""
     drop = set(exclude)
     cols = sorted(c for c in t.column_names if c not in drop)
     t = t.select(cols)
@@ -141,8 +141,13 @@ def normalise(t: pa.Table, exclude: Iterable[str] = ()) -> pa.Table:
             fields.append(pa.field(f.name, f.type))
     t = t.cast(pa.schema(fields))
     if t.num_rows:
-        t = t.sort_by([(c, "ascending") for c in cols if not pa.types.is_boolean(t.schema.field(c).type)]
-                      + [(c, "ascending") for c in cols if pa.types.is_boolean(t.schema.field(c).type)])
+        # Exact columns lead the sort and doubles come last: two engines may add doubles in
+        # another order, and a last-bit difference must not reorder rows that tie.
+        def rank(c: str) -> int:
+            typ = t.schema.field(c).type
+            return 2 if pa.types.is_floating(typ) else 1 if pa.types.is_boolean(typ) else 0
+
+        t = t.sort_by([(c, "ascending") for c in sorted(cols, key=rank)])
     return t.combine_chunks()
 
 
