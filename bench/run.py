@@ -88,23 +88,46 @@ def synth(persons: int, fmt: str) -> tuple[Path, dict]:
                  "per_file": {k: v["rows"] for k, v in files.items()}}
 
 
+def timed(args: list[str], env: dict | None = None) -> tuple[float, float, list[dict]]:
+    """``run`` with ``--timings-json``: also the command's own steps (seconds, rows, peak GB)."""
+    path = OUT / "timings.json"
+    path.unlink(missing_ok=True)
+    wall, peak = run([*args, "--timings-json", str(path)], env)
+    return wall, peak, json.loads(path.read_text())["steps"]
+
+
 def ingest(source: Path, keep: bool = False) -> dict:
     wh = OUT / f"{source.name}.duckdb"
     wh.unlink(missing_ok=True)
-    wall, peak = run(["ingest", str(source), "--warehouse", str(wh)], env={"PHM_PSEUDO_KEY": BENCH_KEY})
+    wall, peak, steps = timed(["ingest", str(source), "--warehouse", str(wh)], env={"PHM_PSEUDO_KEY": BENCH_KEY})
     size = wh.stat().st_size / 1e9
     if not keep:
         wh.unlink(missing_ok=True)
-    return {"wall_s": wall, "peak_gb": peak, "warehouse_gb": size, "path": wh}
+    return {"wall_s": wall, "peak_gb": peak, "warehouse_gb": size, "path": wh, "steps": steps}
 
 
 def build(wh: Path, keep: bool = False) -> dict:
     before = wh.stat().st_size / 1e9
-    wall, peak = run(["build", "--warehouse", str(wh)])
+    wall, peak, steps = timed(["build", "--warehouse", str(wh)])
     after = wh.stat().st_size / 1e9
     if not keep:
         wh.unlink(missing_ok=True)
-    return {"wall_s": wall, "peak_gb": peak, "marts_gb": after - before}
+    return {"wall_s": wall, "peak_gb": peak, "marts_gb": after - before, "steps": steps}
+
+
+def step_lines(steps: list[dict]) -> str:
+    """The stage's own steps, one line each (parts of a step indented, those under 1% of the
+    stage left out: results.json keeps them), as ``--timings`` prints."""
+    out = []
+    total = sum(st["seconds"] for st in steps if " · " not in st["step"]) or 1.0
+    for st in steps:
+        name = st["step"].split(" · ")
+        if len(name) > 1 and st["seconds"] < 0.01 * total:
+            continue
+        label = ("    " + name[-1]) if len(name) > 1 else name[0]
+        rows = "" if st["rows"] is None else f"{st['rows']:>12,} rows"
+        out.append(f"    {label:<40}{st['seconds']:>8.1f} s  peak {st['peak_gb']:5.2f} GB  {rows}")
+    return "\n".join(out)
 
 
 def line(label: str, persons: int, r: dict, rows: int) -> str:
@@ -418,11 +441,13 @@ def main() -> None:
                 r = ingest(src, keep="build" in STAGES or serve_builds)
                 if "ingest-parquet" in STAGES:
                     print(line("phm ingest parquet", n, r, s["rows"]) + f", warehouse {r['warehouse_gb']:.2f} GB", flush=True)
+                    print(step_lines(r["steps"]), flush=True)
                     record("ingest-parquet", n, r)
                 if "build" in STAGES or serve_builds:
                     b = build(r["path"], keep="serve" in STAGES)
                     if "build" in STAGES:
                         print(line("phm build", n, b, s["rows"]) + f", marts {b['marts_gb']:.2f} GB", flush=True)
+                        print(step_lines(b["steps"]), flush=True)
                         record("build", n, b)
             shutil.rmtree(src, ignore_errors=True)
         if "ingest-csv" in STAGES:

@@ -25,6 +25,7 @@ from phm.model.person_year import person_year as person_year_mart
 from phm.model.refs import reference_tables
 from phm.model.spells import clean_episodes, continuous_spells, provider_spells
 from phm.schema import dataset_names, raw_schema
+from phm.timings import Timings
 from phm.warehouse import fetch
 from phm.warehouse.ledger import fingerprint, read_ledger
 
@@ -48,6 +49,7 @@ class BuildSummary:
     notes: list[str] = field(
         default_factory=list
     )  # what rests on unverified inputs, what is set apart
+    timings: Timings | None = None  # seconds, rows and peak memory per step
 
 
 def condition_ids() -> list[str]:
@@ -72,31 +74,39 @@ def analysis_window(wh, years: int = 3) -> Window:
 
 
 def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> BuildSummary:
-    """Build every mart. ``step(name)`` is called as each one starts (for progress bars)."""
-    import time
+    """Build every mart. ``step(name)`` is called as each one starts (for progress bars);
+    ``summary.timings`` holds the seconds, rows and peak memory of every step."""
+    prof = Timings()
+    try:
+        return _build(wh, years, step or (lambda name: None), prof)
+    finally:
+        prof.close()
 
+
+def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSummary:
     window = analysis_window(wh, years)
-    summary = BuildSummary(window=window)
-    say = step or (lambda name: None)
+    summary = BuildSummary(window=window, timings=prof)
     ledger_fp = fingerprint(read_ledger(wh))
     with wh.transaction() as tx:
         say("reference tables")
-        ref_tables = reference_tables(window)
-        for name, table in ref_tables.items():
-            tx.replace_table(name, table)
-        refs = {name: tx.table(name) for name in ref_tables}
-        refs["load_order"] = load_order(tx.table("load_ledger"))
-        raw = {}
-        for ds in dataset_names():
-            if not wh.has_table(f"raw_{ds}"):
-                tx.replace_table(f"raw_{ds}", raw_schema(ds).empty_table())
-            raw[ds] = with_contract_columns(tx.table(f"raw_{ds}"), ds)
+        with prof.step("reference tables") as s:
+            ref_tables = reference_tables(window)
+            for name, table in ref_tables.items():
+                tx.replace_table(name, table)
+            refs = {name: tx.table(name) for name in ref_tables}
+            refs["load_order"] = load_order(tx.table("load_ledger"))
+            raw = {}
+            for ds in dataset_names():
+                if not wh.has_table(f"raw_{ds}"):
+                    tx.replace_table(f"raw_{ds}", raw_schema(ds).empty_table())
+                raw[ds] = with_contract_columns(tx.table(f"raw_{ds}"), ds)
+            s.rows = sum(t.num_rows for t in ref_tables.values())
 
         def mat(name, expr):
             say(name)
-            t0 = time.perf_counter()
-            out = tx.materialize(name, expr)
-            summary.seconds[name] = time.perf_counter() - t0
+            with prof.step(name) as s:
+                out = tx.materialize(name, expr)
+            summary.seconds[name] = s.seconds
             return out
 
         person = mat("person", person_mart(raw["patients"], raw["deaths"], refs, window))
@@ -126,17 +136,24 @@ def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> Buil
                 raw["prescriptions"],
             ),
         )
-        for name in MARTS:
-            summary.rows[name] = int(fetch(tx.table(name).count().as_table()).column(0)[0].as_py())
-        summary.notes = _cost_notes(tx)
+        with prof.step("row counts and cost notes"):
+            for name in MARTS:
+                summary.rows[name] = int(
+                    fetch(tx.table(name).count().as_table()).column(0)[0].as_py()
+                )
+                prof.steps[name].rows = summary.rows[name]
+            summary.notes = _cost_notes(tx)
         say("analysis")
-        t0 = time.perf_counter()
-        marts = {"person_year": py, "activity": activity, "ref_practice": refs["ref_practice"]}
-        for name, table in analysis_tables(marts).items():
-            tx.replace_table(name, table)
-            summary.rows[name] = table.num_rows
-        summary.seconds["analysis"] = time.perf_counter() - t0
-        tx.replace_table("build_meta", _meta(window, ledger_fp))
+        with prof.step("analysis") as s:
+            marts = {"person_year": py, "activity": activity, "ref_practice": refs["ref_practice"]}
+            for name, table in analysis_tables(marts).items():
+                tx.replace_table(name, table)
+                summary.rows[name] = table.num_rows
+            s.rows = sum(summary.rows[n] for n in summary.rows if n not in MARTS)
+        summary.seconds["analysis"] = s.seconds
+        with prof.step("build_meta and commit"):
+            tx.replace_table("build_meta", _meta(window, ledger_fp))
+            tx.commit()  # timed here; leaving the block then has nothing left to commit
     return summary
 
 

@@ -100,6 +100,8 @@ def ingest(
     delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed).")] = None,
     extract_date: Annotated[str | None, typer.Option("--extract-date", help="Date the extract was taken, YYYY-MM-DD (default: manifest, else today).")] = None,
     no_dq: Annotated[bool, typer.Option("--no-dq", help="Skip the data-quality rules after loading.")] = False,
+    timings: Annotated[bool, typer.Option("--timings", help="Print seconds, rows and peak memory per dataset and part.")] = False,
+    timings_json: Annotated[Path | None, typer.Option("--timings-json", help="Also write those timings to this JSON file (make bench does).")] = None,
 ) -> None:
     """Validate, pseudonymise and load sources into the warehouse; quarantine bad rows with reasons."""
     import datetime as dt
@@ -118,6 +120,7 @@ def ingest(
                         dataset=dataset, encoding=encoding, delimiter=delimiter, extract_date=when,
                         run_dq=not no_dq, console=console, progress=True)
     _ingest_summary(console, report)
+    _timings(console, report.timings, "phm ingest", timings, timings_json)
     if report.failed:
         raise InputError(f"{len(report.failed)} source{'s' if len(report.failed) > 1 else ''} could not be loaded "
                          "(see above); everything else was loaded")
@@ -194,11 +197,24 @@ def schema_docs(
 def build(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="Warehouse: a .duckdb file or a Spark folder.")],
     years: Annotated[int, typer.Option("--years", help="Financial years to build, ending with the extract's.")] = 3,
+    profile: Annotated[bool, typer.Option("--profile", "--timings", help="Print seconds, rows and peak memory per step.")] = False,
+    timings_json: Annotated[Path | None, typer.Option("--timings-json", help="Also write those timings to this JSON file (make bench does).")] = None,
 ) -> None:
     """Build the marts (person, spells, activity, person_year) and the analysis tables."""
     console = Console(stderr=True)
     summary = _run_build(warehouse, years, console)
     _build_summary(console, summary)
+    _timings(console, summary.timings, "phm build", profile, timings_json)
+
+
+def _timings(console: Console, timings, command: str, show: bool, json_path: Path | None) -> None:
+    """Print a run's :class:`phm.timings.Timings` and/or write them as JSON."""
+    import json
+
+    if show:
+        console.print(timings.table(f"{command}: where the time goes"))
+    if json_path is not None:
+        json_path.write_text(json.dumps({"command": command, "steps": timings.as_dicts()}, indent=1))
 
 
 def _run_build(warehouse: Path, years: int, console: Console):

@@ -82,10 +82,20 @@ def test_no_raw_nhs_number_anywhere_in_the_warehouse_or_logs(icb_small_csv, tmp_
     wh = tmp_path / "w.duckdb"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PHM_PSEUDO_KEY", TEST_KEY)
-        assert main(["ingest", str(icb_small_csv), "--warehouse", str(wh)]) == 0
+        timings = tmp_path / "timings.json"
+        assert main(["ingest", str(icb_small_csv), "--warehouse", str(wh), "--timings",
+                     "--timings-json", str(timings)]) == 0
         assert main(["dq", "--warehouse", str(wh), "--out", str(tmp_path / "dq.html")]) == 0
     out = capsys.readouterr()
     assert raw_nhs_numbers_in(out.out + out.err) == []
+    # --timings: every dataset's rows, time and memory, its parts, and the data-quality rules
+    assert "phm ingest: where the time goes" in out.err
+    steps = {s["step"]: s for s in json.loads(timings.read_text())["steps"]}
+    manifest = json.loads((icb_small_csv / "manifest.json").read_text())
+    datasets = [s for name, s in steps.items() if " · " not in name and s["rows"] is not None]
+    assert sum(s["rows"] for s in datasets) == sum(f["rows"] for f in manifest["files"].values())
+    assert {"patients · read", "patients · validate", "patients · pseudonymise", "data-quality rules"} <= set(steps)
+    assert all(s["seconds"] >= 0 and s["peak_gb"] > 0.05 for s in steps.values())
     # the source really does hold NHS numbers, so the scans below can find them
     source_numbers = set()
     for f in icb_small_csv.glob("*.csv"):

@@ -205,7 +205,7 @@ def test_comorbidity_scores_are_consistent(wh):
     assert bad_cms == 0 and bad_ltc == 0 and 0 < max_ch <= 29
 
 
-def test_build_twice_gives_the_same_marts(icb10k_built, tmp_path):
+def test_build_twice_gives_the_same_marts(icb10k_built, tmp_path, capsys):
     import shutil
 
     from phm.warehouse import table_checksum
@@ -214,9 +214,17 @@ def test_build_twice_gives_the_same_marts(icb10k_built, tmp_path):
     shutil.copy(icb10k_built, copy)
     with connect(icb10k_built, read_only=True) as w:
         before = {m: table_checksum(w, m) for m in MARTS}
-    assert main(["build", "--warehouse", str(copy)]) == 0
+    timings = tmp_path / "timings.json"
+    assert main(["build", "--warehouse", str(copy), "--profile", "--timings-json", str(timings)]) == 0
     with connect(copy, read_only=True) as w:
         assert {m: table_checksum(w, m) for m in MARTS} == before
+        counts = {m: w.to_arrow(m).num_rows for m in MARTS}
+    # --profile: seconds, rows and peak memory of every step, each mart with its row count
+    assert "phm build: where the time goes" in capsys.readouterr().err
+    steps = {s["step"]: s for s in json.loads(timings.read_text())["steps"]}
+    assert {m: steps[m]["rows"] for m in MARTS} == counts
+    assert {"reference tables", "analysis", "build_meta and commit"} <= set(steps)
+    assert all(s["seconds"] > 0 and s["peak_gb"] > 0.05 for s in steps.values())
 
 
 def test_build_without_ingest_is_a_clear_error(tmp_path, capsys):

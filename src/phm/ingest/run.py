@@ -28,6 +28,7 @@ from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, constant
 from phm.ingest.readers import BadFile, ReadInfo, read_csv, read_parquet, read_table
 from phm.ingest.validate import QUARANTINE_SCHEMA, validate
 from phm.schema import SCHEMA_VERSION, Profile, contract, dataset_names, load_profile, raw_schema
+from phm.timings import Timings
 from phm.warehouse import Warehouse, connect
 from phm.warehouse import ledger as ledger_mod
 from phm.warehouse.base import meta_table
@@ -63,6 +64,7 @@ class IngestReport:
     results: list[SourceResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     dq_computed: bool = False
+    timings: Timings | None = None  # seconds, rows and peak memory per dataset and part
 
     @property
     def failed(self) -> list[SourceResult]:
@@ -154,8 +156,10 @@ def extract_date_of(source: str, given: dt.date | None) -> dt.date:
 
 class Ingestor:
     def __init__(self, wh: Warehouse, key: PseudonymKey, profile: Profile, *, profile_label: str,
-                 encoding: str | None, delimiter: str | None, extract_date: dt.date) -> None:
+                 encoding: str | None, delimiter: str | None, extract_date: dt.date,
+                 timings: Timings | None = None) -> None:
         self.wh, self.key, self.profile = wh, key, profile
+        self.timings = timings or Timings()
         self.profile_label = profile_label
         self.encoding = encoding or profile.encoding
         if delimiter in ("\\t", "tab"):
@@ -182,9 +186,17 @@ class Ingestor:
                 and prev["pseudonym_key_id"] == self.key.key_id)
 
     def load(self, item: SourceItem, progress=None) -> SourceResult:
+        with self.timings.step(item.dataset) as step:
+            result = self._load(item, progress)
+            step.rows = (step.rows or 0) + result.rows_in
+        return result
+
+    def _load(self, item: SourceItem, progress=None) -> SourceResult:
+        part = f"{item.dataset}{Timings.PART}"
         ledger = ledger_mod.read_ledger(self.wh)
         prev = ledger_mod.current(ledger).get(item.name)
-        sha = sha256_file(item.path) if item.path is not None else None
+        with self.timings.step(part + "sha256 of the file"):
+            sha = sha256_file(item.path) if item.path is not None else None
         if prev is not None and self._same(prev, sha, item):
             return SourceResult(item.name, item.dataset, "unchanged", prev["rows_in"], prev["rows_loaded"],
                                 prev["rows_quarantined"])
@@ -219,17 +231,24 @@ class Ingestor:
                 tx.writer(f"raw_{prev['dataset']}", raw_schema(prev["dataset"]), item.name)
             raw_w = tx.writer(f"raw_{item.dataset}", schema, item.name)
             q_w = tx.writer(QUARANTINE_TABLE, QUARANTINE_SCHEMA, item.name)
-            for batch in batches:
-                typed, lines, q = validate(batch, c, item.dataset, item.name,
-                                           date_format=self.profile.date_format_for(item.dataset),
-                                           timestamp_format=self.profile.timestamp_format_for(item.dataset))
+            batches = iter(batches)
+            while True:
+                with self.timings.step(part + "read"):
+                    batch = next(batches, None)
+                if batch is None:
+                    break
+                with self.timings.step(part + "validate"):
+                    typed, lines, q = validate(batch, c, item.dataset, item.name,
+                                               date_format=self.profile.date_format_for(item.dataset),
+                                               timestamp_format=self.profile.timestamp_format_for(item.dataset))
                 cols = {}
                 for f in schema:
                     if f.name in typed:
                         cols[f.name] = typed[f.name]
                 if nhs_col is not None:
-                    cleaned, status = classify(typed[nhs_col])
-                    cols["person_id"] = self.pseudo.person_ids(cleaned, status)
+                    with self.timings.step(part + "pseudonymise"):
+                        cleaned, status = classify(typed[nhs_col])
+                        cols["person_id"] = self.pseudo.person_ids(cleaned, status)
                     cols["nhs_number_status"] = status
                 else:
                     cols["person_id"] = pa.nulls(len(lines), pa.int64())
@@ -237,15 +256,17 @@ class Ingestor:
                 cols["_source"] = constant(item.name, len(lines))
                 cols["_line"] = pa.array(lines, pa.int64())
                 table = pa.table([cols[f.name] for f in schema], schema=schema)
-                pending.append(pool.submit(write, table, q))
-                while len(pending) > 2:
-                    pending.popleft().result()
+                with self.timings.step(part + "write (waiting for the writer)"):
+                    pending.append(pool.submit(write, table, q))
+                    while len(pending) > 2:
+                        pending.popleft().result()
                 loaded += table.num_rows
                 quarantined += q.num_rows
                 if progress:
                     progress.advance(task, table.num_rows + q.num_rows)
-            while pending:
-                pending.popleft().result()
+            with self.timings.step(part + "write (waiting for the writer)"):
+                while pending:
+                    pending.popleft().result()
             if loaded + quarantined != info.rows_in:
                 raise RuntimeError(f"{item.name}: rows in {info.rows_in} != loaded {loaded} + quarantined "
                                    f"{quarantined}; this is a bug in phm")
@@ -265,9 +286,10 @@ class Ingestor:
                 "pseudonym_key_id": self.key.key_id, "phm_version": phm.__version__,
                 "notes": "; ".join(info.notes) or None,
             }
-            tx.replace_table(ledger_mod.LEDGER_TABLE, ledger_mod.with_load(ledger, row))
-            tx.replace_table("warehouse_meta", meta_table(self.meta))
-            tx.commit()
+            with self.timings.step(part + "ledger and commit"):
+                tx.replace_table(ledger_mod.LEDGER_TABLE, ledger_mod.with_load(ledger, row))
+                tx.replace_table("warehouse_meta", meta_table(self.meta))
+                tx.commit()
         except BaseException:
             for f in pending:
                 f.cancel()
@@ -293,11 +315,12 @@ def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | N
     prof = load_profile(profile)
     label = prof.name if profile is None or str(profile) == prof.name else f"{prof.name} ({Path(str(profile)).name})"
     items, skipped = discover(source, prof, dataset)
-    report = IngestReport(Path(warehouse), skipped=skipped)
+    timings = Timings()
+    report = IngestReport(Path(warehouse), skipped=skipped, timings=timings)
     wh = connect(warehouse, backend, create=True)
     try:
         ing = Ingestor(wh, key, prof, profile_label=label, encoding=encoding, delimiter=delimiter,
-                       extract_date=extract_date_of(source, extract_date))
+                       extract_date=extract_date_of(source, extract_date), timings=timings)
         bar = _progress(console) if progress else None
         if bar:
             bar.start()
@@ -323,7 +346,8 @@ def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | N
             if run_dq and (changed or not dq_is_current(wh)):
                 if bar:
                     t = bar.add_task("data-quality rules", total=None)
-                compute_quality(wh)
+                with timings.step("data-quality rules"):
+                    compute_quality(wh)
                 if bar:
                     bar.remove_task(t)
                 report.dq_computed = True
@@ -332,6 +356,7 @@ def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | N
                 bar.stop()
     finally:
         wh.close()
+        timings.close()
     return report
 
 

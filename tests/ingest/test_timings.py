@@ -1,0 +1,53 @@
+"""phm.timings: what ``--profile`` / ``--timings`` report (seconds, rows, peak memory per step)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from phm.timings import Timings, rss_bytes
+
+
+def test_a_step_entered_twice_adds_its_seconds_and_rows():
+    t = Timings()
+    try:
+        for _ in range(2):
+            with t.step("read") as s:
+                time.sleep(0.03)
+            t.add_rows("read", 5)
+        assert s.rows == 10 and 0.06 <= t.steps["read"].seconds < 1.0
+    finally:
+        t.close()
+
+
+def test_parts_are_shown_under_their_step_and_not_counted_twice():
+    t = Timings()
+    try:
+        with t.step("patients"):
+            with t.step("patients · read"):
+                time.sleep(0.02)
+            with t.step("patients · validate"):
+                time.sleep(0.02)
+        assert t.total_seconds == t.steps["patients"].seconds
+        assert t.total_seconds >= t.steps["patients · read"].seconds + t.steps["patients · validate"].seconds
+        rows = [r["step"] for r in t.as_dicts()]
+        assert rows == ["patients", "patients · read", "patients · validate"]
+    finally:
+        t.close()
+
+
+def test_the_peak_is_the_largest_memory_seen_while_the_step_ran():
+    t = Timings(interval=0.005)
+    try:
+        before = rss_bytes()
+        with t.step("allocate"):
+            big = np.ones(50_000_000 // 8)  # 50 MB, touched, then freed inside the step
+            time.sleep(0.05)
+            del big
+        with t.step("idle"):
+            time.sleep(0.02)
+        assert t.steps["allocate"].peak_gb * 1e9 >= before + 40e6
+        assert t.steps["idle"].peak_gb < t.steps["allocate"].peak_gb
+    finally:
+        t.close()
