@@ -109,8 +109,21 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             summary.seconds[name] = s.seconds
             return out
 
+        scratch = []
+
+        def stage(name, expr):
+            """A table several marts read, computed once (an expression would be recomputed
+            at every use) and dropped before the commit."""
+            with prof.step(f"scratch: {name}") as s:
+                out = tx.materialize(f"_scratch_{name}", expr)
+                scratch.append(f"_scratch_{name}")
+                s.rows = int(fetch(out.count().as_table()).column(0)[0].as_py())
+            return out
+
         person = mat("person", person_mart(raw["patients"], raw["deaths"], refs, window))
-        episodes = clean_episodes(raw["apc_episodes"], window, refs["load_order"])
+        # cleaned episodes: read by provider spells, in-progress rows, conditions, Charlson,
+        # HFRS and the segment evidence
+        episodes = stage("episodes", clean_episodes(raw["apc_episodes"], window, refs["load_order"]))
         pspells = mat("provider_spells", provider_spells(episodes, refs, window))
         spells = mat("spells", continuous_spells(pspells, window.extract_date))
         rows = all_activity(raw, pspells, refs, window)
@@ -152,6 +165,8 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             s.rows = sum(summary.rows[n] for n in summary.rows if n not in MARTS)
         summary.seconds["analysis"] = s.seconds
         with prof.step("build_meta and commit"):
+            for name in scratch:
+                tx.drop(name)
             tx.replace_table("build_meta", _meta(window, ledger_fp))
             tx.commit()  # timed here; leaving the block then has nothing left to commit
     return summary

@@ -147,18 +147,22 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     j = _by_person_year(j, spell_totals(spells))
     j = _by_person_year(j, ae_totals(activity))
 
-    keys = j.select("person_id", "fy", "fy_end")
-    last_day = ibis.least(j.fy_end, j.registration_end.coalesce(j.fy_end), j.date_of_death.coalesce(j.fy_end))
+    # Keys for the per-person-year evidence come from ``base`` (person x year), not from ``j``:
+    # every use of ``j`` would recompute the activity totals, and the extra keys (years with no
+    # exposure and no cost) simply find no row in the left joins below.
+    keys = base.select("person_id", "fy", "fy_end")
+    last_day = ibis.least(base.fy_end, base.registration_end.coalesce(base.fy_end),
+                          base.date_of_death.coalesce(base.fy_end))
     status = registers.register_status(gp_events, prescriptions, refs,
-                                       j.select("person_id", "fy", "fy_end", last_day=last_day))
+                                       base.select("person_id", "fy", "fy_end", last_day=last_day))
     reg_ids = registers.register_ids()
-    regs = registers.register_flags(j.select("person_id", "fy", "fy_end", "date_of_birth"), status, reg_ids)
+    regs = registers.register_flags(base.select("person_id", "fy", "fy_end", "date_of_birth"), status, reg_ids)
     ch = comorbidity.charlson(keys, comorbidity.charlson_first_dates(episodes, refs))
     j = _by_person_year(j, regs)
     j = _by_person_year(j, hospital_only_flags(keys, conditions, condition_ids))
     j = _by_person_year(j, ch)
     j = _by_person_year(j, comorbidity.hfrs(keys, episodes, refs))
-    j = _by_person_year(j, segments.evidence(j.select("person_id", "fy", "fy_start", "fy_end"), episodes,
+    j = _by_person_year(j, segments.evidence(base.select("person_id", "fy", "fy_start", "fy_end"), episodes,
                                              gp_events, refs))
 
     fill = {f"n_{s}": 0 for s in SETTINGS}

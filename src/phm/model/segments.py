@@ -86,7 +86,8 @@ def evidence(keys, episodes, gp_events, refs):
     emergency = e.admission_method.isin(EMERGENCY).coalesce(False)
     dx = ibis.union(*[e.select("person_id", code=e[c], date=date, emergency=emergency)
                       for c in comorbidity.DIAGNOSIS_COLUMNS], distinct=False)
-    dx = dx.filter(dx.code.notnull() & dx.date.notnull())
+    chapters = sorted({r["code"][0] for r in segment_codes() if r["vocabulary"] == "ICD10"})
+    dx = dx.filter(dx.code.notnull() & dx.date.notnull() & dx.code.substr(0, 1).isin(chapters))
     ref = refs["ref_segment_icd10"]
     parts = []
     for n in (1, 3, 4):

@@ -48,6 +48,10 @@ class Transaction(ABC):
         """The Ibis table ``name`` as this transaction sees it, including its own uncommitted writes."""
 
     @abstractmethod
+    def drop(self, table: str) -> None:
+        """Remove ``table`` (if it exists) when the transaction commits."""
+
+    @abstractmethod
     def commit(self) -> None: ...
 
     @abstractmethod

@@ -137,6 +137,9 @@ class _DuckTransaction(Transaction):
     def table(self, name: str):
         return self.wh.con.table(name)  # one connection: it sees its own transaction's writes
 
+    def drop(self, table: str) -> None:
+        self.raw.execute(f"DROP TABLE IF EXISTS {_q(table)}")
+
     def commit(self) -> None:
         if not self.done:
             self.raw.execute("COMMIT")

@@ -245,6 +245,9 @@ class _SparkTransaction(Transaction):
         self.wh._registered.pop(view, None)
         return self.wh.con.table(view)
 
+    def drop(self, table: str) -> None:
+        self.cat["tables"].pop(table, None)  # its parts go with the sweep after the commit
+
     def commit(self) -> None:
         if self.done:
             return
