@@ -138,6 +138,18 @@ class Pseudonymiser:
         self._cache: dict[str, int] = {}
         self._seen_ids: set[int] = set()
 
+    def pseudonymise(self, values: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """``(person_id, nhs_number_status)`` of raw NHS numbers. Each distinct value is
+        cleaned, classified and keyed once (a GP or prescribing extract repeats each person's
+        number many times), then the results are spread back to the rows."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        enc = pc.dictionary_encode(values)
+        cleaned, status = classify(enc.dictionary)
+        ids = self.person_ids(cleaned, status)
+        status = pc.fill_null(pc.take(status, enc.indices), "missing")  # a null index: no value
+        return pc.take(ids, enc.indices), status
+
     def person_ids(self, cleaned: pa.Array, status: pa.Array) -> pa.Array:
         valid = pc.equal(status, "valid")
         keep = pc.if_else(valid, cleaned, pa.scalar(None, pa.string()))

@@ -24,7 +24,7 @@ import phm
 from phm.codes import redact_nhs_numbers
 from phm.digest import sha256_file
 from phm.errors import InputError, UserError
-from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, classify, constant, load_key
+from phm.ingest.pseudonym import Pseudonymiser, PseudonymKey, constant, load_key
 from phm.ingest.readers import BadFile, ReadInfo, read_csv, read_parquet, read_table
 from phm.ingest.validate import QUARANTINE_SCHEMA, validate
 from phm.schema import SCHEMA_VERSION, Profile, contract, dataset_names, load_profile, raw_schema
@@ -247,9 +247,7 @@ class Ingestor:
                         cols[f.name] = typed[f.name]
                 if nhs_col is not None:
                     with self.timings.step(part + "pseudonymise"):
-                        cleaned, status = classify(typed[nhs_col])
-                        cols["person_id"] = self.pseudo.person_ids(cleaned, status)
-                    cols["nhs_number_status"] = status
+                        cols["person_id"], cols["nhs_number_status"] = self.pseudo.pseudonymise(typed[nhs_col])
                 else:
                     cols["person_id"] = pa.nulls(len(lines), pa.int64())
                     cols["nhs_number_status"] = pa.nulls(len(lines), pa.string())
