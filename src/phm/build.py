@@ -20,7 +20,7 @@ from phm.model import definitions
 from phm.model.activity import all_activity, in_progress_rows, split_linked
 from phm.model.common import Window, load_order, with_contract_columns
 from phm.model.person import person as person_mart
-from phm.model.person_year import activity_totals, condition_first_dates
+from phm.model.person_year import condition_first_dates
 from phm.model.person_year import person_year as person_year_mart
 from phm.model.refs import reference_tables
 from phm.model.spells import clean_episodes, continuous_spells, provider_spells
@@ -135,7 +135,6 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         conditions = mat(
             "person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window)
         )
-        totals = stage("activity totals", activity_totals(activity, programme_ids()))
         py = mat(
             "person_year",
             person_year_mart(
@@ -149,7 +148,6 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
                 programme_ids(),
                 raw["gp_events"],
                 raw["prescriptions"],
-                totals=totals,
             ),
         )
         with prof.step("row counts and cost notes"):

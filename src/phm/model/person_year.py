@@ -138,13 +138,10 @@ def _by_person_year(t, other):
 
 
 def person_year(person, activity, spells, conditions, episodes, refs, condition_ids, programme_ids,
-                gp_events, prescriptions, totals=None):
-    """The person-year mart. ``totals``: :func:`activity_totals` of ``activity`` if the caller
-    has already computed it (the build does, once, as a scratch table: the engine may otherwise
-    compute it at more than one place in this expression)."""
+                gp_events, prescriptions):
     fy = refs["ref_fy"]
     base = person_years(person, fy)
-    act = activity_totals(activity, programme_ids) if totals is None else totals
+    act = activity_totals(activity, programme_ids)
     j = _by_person_year(base, act)
     j = j.filter((j.exposure_days > 0) | j.cost_total.notnull())
     j = _by_person_year(j, spell_totals(spells))
