@@ -50,6 +50,7 @@ class BuildSummary:
         default_factory=list
     )  # what rests on unverified inputs, what is set apart
     timings: Timings | None = None  # seconds, rows and peak memory per step
+    up_to_date: bool = False  # nothing was rebuilt: the marts already reflect what is loaded
 
 
 def condition_ids() -> list[str]:
@@ -73,14 +74,57 @@ def analysis_window(wh, years: int = 3) -> Window:
     return Window.ending(max(dates), years)
 
 
-def build(wh, years: int = 3, step: Callable[[str], None] | None = None) -> BuildSummary:
+def method_fingerprint() -> str:
+    """Identifies phm's method: the version and every file of the package that the marts
+    depend on (code, definitions, reference data, contracts); the web and synth layers are
+    left out. A build is current while this and the load ledger's fingerprint are unchanged."""
+    import hashlib
+    from pathlib import Path
+
+    import phm
+
+    root = Path(phm.__file__).parent
+    h = hashlib.sha256(phm.__version__.encode())
+    for f in sorted(root.rglob("*")):
+        rel = f.relative_to(root)
+        if f.is_file() and rel.parts[0] not in ("web", "synth") and "__pycache__" not in rel.parts:
+            h.update(rel.as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def current_build(wh, window: Window, ledger_fp: str) -> bool:
+    """True when the warehouse's marts were built from what is loaded now, for this window,
+    by this method (:func:`method_fingerprint`): rebuilding would give the same tables."""
+    if not wh.has_table("build_meta") or not all(wh.has_table(m) for m in MARTS):
+        return False
+    meta = dict(zip(*wh.to_arrow("build_meta").to_pydict().values(), strict=True))
+    return meta == {k: v for k, v in zip(*_meta(window, ledger_fp).to_pydict().values(), strict=True)}
+
+
+def build(
+    wh, years: int = 3, step: Callable[[str], None] | None = None, force: bool = False
+) -> BuildSummary:
     """Build every mart. ``step(name)`` is called as each one starts (for progress bars);
-    ``summary.timings`` holds the seconds, rows and peak memory of every step."""
+    ``summary.timings`` holds the seconds, rows and peak memory of every step. Unless
+    ``force``, a warehouse whose marts are current (:func:`current_build`) is left as it is
+    and the summary says so (``up_to_date``)."""
     prof = Timings()
     try:
+        if not force:
+            with prof.step("check: marts current?"):
+                window = analysis_window(wh, years)
+                if current_build(wh, window, fingerprint(read_ledger(wh))):
+                    summary = BuildSummary(window=window, timings=prof, up_to_date=True)
+                    for name in MARTS:
+                        summary.rows[name] = _count(wh, name)
+                    return summary
         return _build(wh, years, step or (lambda name: None), prof)
     finally:
         prof.close()
+
+
+def _count(wh, name: str) -> int:
+    return int(fetch(wh.table(name).count().as_table()).column(0)[0].as_py())
 
 
 def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSummary:
@@ -220,6 +264,7 @@ def _meta(window: Window, ledger_fp: str) -> pa.Table:
         "window_last_fy": str(window.last),
         "extract_date": window.extract_date.isoformat(),
         "ledger_fingerprint": ledger_fp,
+        "method_fingerprint": method_fingerprint(),
         "phm_version": __version__,
     }
     keys = sorted(values)

@@ -199,10 +199,11 @@ def build(
     years: Annotated[int, typer.Option("--years", help="Financial years to build, ending with the extract's.")] = 3,
     profile: Annotated[bool, typer.Option("--profile", "--timings", help="Print seconds, rows and peak memory per step.")] = False,
     timings_json: Annotated[Path | None, typer.Option("--timings-json", help="Also write those timings to this JSON file (make bench does).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the marts are current (same loads, same phm).")] = False,
 ) -> None:
     """Build the marts (person, spells, activity, person_year) and the analysis tables."""
     console = Console(stderr=True)
-    summary = _run_build(warehouse, years, console)
+    summary = _run_build(warehouse, years, console, force=force)
     _build_summary(console, summary)
     _timings(console, summary.timings, "phm build", profile, timings_json)
 
@@ -217,7 +218,7 @@ def _timings(console: Console, timings, command: str, show: bool, json_path: Pat
         json_path.write_text(json.dumps({"command": command, "steps": timings.as_dicts()}, indent=1))
 
 
-def _run_build(warehouse: Path, years: int, console: Console):
+def _run_build(warehouse: Path, years: int, console: Console, force: bool = False):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from phm.build import STEPS
@@ -233,7 +234,7 @@ def _run_build(warehouse: Path, years: int, console: Console):
         def step(name: str) -> None:
             bar.update(task, description=f"build: {name}", completed=STEPS.index(name) if name in STEPS else 0)
 
-        summary = run_build(wh, years=years, step=step)
+        summary = run_build(wh, years=years, step=step, force=force)
         bar.update(task, completed=len(STEPS))
     return summary
 
@@ -242,6 +243,11 @@ def _build_summary(console: Console, summary) -> None:
     from rich.table import Table
 
     w = summary.window
+    if summary.up_to_date:
+        console.print(f"phm build: the marts are current: built from exactly what is loaded now, for financial "
+                      f"years {w.first}/{(w.first + 1) % 100:02d} to {w.last}/{(w.last + 1) % 100:02d}, by this "
+                      "version of phm and its definitions; nothing rebuilt (--force rebuilds).", highlight=False)
+        return
     table = Table(title=f"phm build: financial years {w.first}/{(w.first + 1) % 100:02d} to "
                         f"{w.last}/{(w.last + 1) % 100:02d} (extract {w.extract_date})")
     table.add_column("table")

@@ -215,7 +215,7 @@ def test_build_twice_gives_the_same_marts(icb10k_built, tmp_path, capsys):
     with connect(icb10k_built, read_only=True) as w:
         before = {m: table_checksum(w, m) for m in MARTS}
     timings = tmp_path / "timings.json"
-    assert main(["build", "--warehouse", str(copy), "--profile", "--timings-json", str(timings)]) == 0
+    assert main(["build", "--warehouse", str(copy), "--force", "--profile", "--timings-json", str(timings)]) == 0
     with connect(copy, read_only=True) as w:
         assert {m: table_checksum(w, m) for m in MARTS} == before
         counts = {m: w.to_arrow(m).num_rows for m in MARTS}
@@ -225,6 +225,30 @@ def test_build_twice_gives_the_same_marts(icb10k_built, tmp_path, capsys):
     assert {m: steps[m]["rows"] for m in MARTS} == counts
     assert {"reference tables", "analysis", "build_meta and commit"} <= set(steps)
     assert all(s["seconds"] > 0 and s["peak_gb"] > 0.05 for s in steps.values())
+
+
+def test_a_build_with_nothing_new_is_skipped_and_says_so(icb10k_built, tmp_path, capsys, monkeypatch):
+    """Same loads, same window, same phm: rebuilding would give the same marts, so the build
+    says they are current and leaves them; a new load or another method rebuilds."""
+    import shutil
+
+    from phm import build as build_mod
+    from phm.warehouse.ledger import fingerprint, read_ledger
+
+    copy = tmp_path / "current.duckdb"
+    shutil.copy(icb10k_built, copy)
+    with connect(copy, read_only=True) as w:
+        before = w.to_arrow("build_meta")
+    assert main(["build", "--warehouse", str(copy)]) == 0
+    assert "the marts are current" in capsys.readouterr().err
+    with connect(copy, read_only=True) as w:
+        assert w.to_arrow("build_meta").equals(before)
+        window, led = build_mod.analysis_window(w), fingerprint(read_ledger(w))
+        assert build_mod.current_build(w, window, led)
+        assert not build_mod.current_build(w, window, "another load ledger")
+        assert not build_mod.current_build(w, build_mod.analysis_window(w, years=2), led)
+        monkeypatch.setattr(build_mod, "method_fingerprint", lambda: "another method")
+        assert not build_mod.current_build(w, window, led)
 
 
 def test_build_without_ingest_is_a_clear_error(tmp_path, capsys):
