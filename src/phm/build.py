@@ -116,15 +116,15 @@ def build(
                 if current_build(wh, window, fingerprint(read_ledger(wh))):
                     summary = BuildSummary(window=window, timings=prof, up_to_date=True)
                     for name in MARTS:
-                        summary.rows[name] = _count(wh, name)
+                        summary.rows[name] = _count(wh.table(name))
                     return summary
         return _build(wh, years, step or (lambda name: None), prof)
     finally:
         prof.close()
 
 
-def _count(wh, name: str) -> int:
-    return int(fetch(wh.table(name).count().as_table()).column(0)[0].as_py())
+def _count(table) -> int:
+    return int(fetch(table.count().as_table()).column(0)[0].as_py())
 
 
 def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSummary:
@@ -162,7 +162,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             with prof.step(f"scratch: {name}") as s:
                 out = tx.materialize(table, expr)
                 scratch.append(table)
-                s.rows = int(fetch(out.count().as_table()).column(0)[0].as_py())
+                s.rows = _count(out)
             return out
 
         person = mat("person", person_mart(raw["patients"], raw["deaths"], refs, window))
@@ -196,9 +196,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         )
         with prof.step("row counts and cost notes"):
             for name in MARTS:
-                summary.rows[name] = int(
-                    fetch(tx.table(name).count().as_table()).column(0)[0].as_py()
-                )
+                summary.rows[name] = _count(tx.table(name))
                 prof.steps[name].rows = summary.rows[name]
             summary.notes = _cost_notes(tx)
         say("analysis")
