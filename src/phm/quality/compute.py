@@ -260,6 +260,12 @@ def _duplicates(base, ds: str, c: Contract, r: Rule, *, exact: bool):
     key = [c.raw_column(k) for k in c.natural_key]
     content = [c.raw_column(k) for k in c.columns] + ["nhs_number_status"]
     t = base.filter(ibis.and_(*[base[k].notnull() for k in key])) if key else base
+    # Either kind of duplicate shares its natural key with another row (the content holds the
+    # key), so the windows below need only the rows of keys seen twice: one cheap grouping
+    # instead of sorting every row by its whole content.
+    if key:
+        seen = t.group_by(key).aggregate(_n=t.count())
+        t = t.semi_join(seen.filter(seen._n > 1).select(*key), key)
     order = [t._source, t._line]
     t = t.mutate(_rn_content=ibis.row_number().over(group_by=[t[k] for k in content], order_by=order))
     if exact:
