@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 import pyarrow as pa
 
@@ -45,7 +46,6 @@ STEPS = ("reference tables", *MARTS, "analysis")
 class BuildSummary:
     window: Window
     rows: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(
         default_factory=list
     )  # what rests on unverified inputs, what is set apart
@@ -74,6 +74,7 @@ def analysis_window(wh, years: int = 3) -> Window:
     return Window.ending(max(dates), years)
 
 
+@cache
 def method_fingerprint() -> str:
     """Identifies phm's method: the version and every file of the package that the marts
     depend on (code, definitions, reference data, contracts); the web and synth layers are
@@ -114,10 +115,7 @@ def build(
             with prof.step("check: marts current?"):
                 window = analysis_window(wh, years)
                 if current_build(wh, window, fingerprint(read_ledger(wh))):
-                    summary = BuildSummary(window=window, timings=prof, up_to_date=True)
-                    for name in MARTS:
-                        summary.rows[name] = _count(wh.table(name))
-                    return summary
+                    return BuildSummary(window=window, timings=prof, up_to_date=True)
         return _build(wh, years, step or (lambda name: None), prof)
     finally:
         prof.close()
@@ -148,10 +146,8 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
 
         def mat(name, expr):
             say(name)
-            with prof.step(name) as s:
-                out = tx.materialize(name, expr)
-            summary.seconds[name] = s.seconds
-            return out
+            with prof.step(name):
+                return tx.materialize(name, expr)
 
         scratch = []
 
@@ -206,7 +202,6 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
                 tx.replace_table(name, table)
                 summary.rows[name] = table.num_rows
             s.rows = sum(summary.rows[n] for n in summary.rows if n not in MARTS)
-        summary.seconds["analysis"] = s.seconds
         with prof.step("build_meta and commit"):
             for name in scratch:
                 tx.drop(name)

@@ -254,7 +254,8 @@ def _build_summary(console: Console, summary) -> None:
     table.add_column("rows", justify="right")
     table.add_column("seconds", justify="right")
     for name, rows in summary.rows.items():
-        secs = summary.seconds.get(name)
+        step = summary.timings.steps.get(name)
+        secs = None if step is None else step.seconds
         table.add_row(name, f"{rows:,}", "" if secs is None else f"{secs:.1f}")
     console.print(table)
     for note in getattr(summary, "notes", []):

@@ -157,9 +157,9 @@ def extract_date_of(source: str, given: dt.date | None) -> dt.date:
 class Ingestor:
     def __init__(self, wh: Warehouse, key: PseudonymKey, profile: Profile, *, profile_label: str,
                  encoding: str | None, delimiter: str | None, extract_date: dt.date,
-                 timings: Timings | None = None) -> None:
+                 timings: Timings) -> None:
         self.wh, self.key, self.profile = wh, key, profile
-        self.timings = timings or Timings()
+        self.timings = timings
         self.profile_label = profile_label
         self.encoding = encoding or profile.encoding
         if delimiter in ("\\t", "tab"):
@@ -186,9 +186,9 @@ class Ingestor:
                 and prev["pseudonym_key_id"] == self.key.key_id)
 
     def load(self, item: SourceItem, progress=None) -> SourceResult:
-        with self.timings.step(item.dataset) as step:
+        with self.timings.step(item.dataset):
             result = self._load(item, progress)
-            step.rows = (step.rows or 0) + result.rows_in
+        self.timings.add_rows(item.dataset, result.rows_in)
         return result
 
     def _load(self, item: SourceItem, progress=None) -> SourceResult:

@@ -139,10 +139,11 @@ def _treated(prescriptions, refs, keys):
     dispensed in the ``treatment_days`` up to the person's last day in the year."""
     # One cheap pass over all prescriptions first: only BNF sections that hold a treatment
     # prefix (a few per cent of items) reach the prefix joins.
-    sections = sorted({prefix[:4] for r in register_definitions() if r["treatment"]
-                       for prefix in r["treatment_bnf"].split(";")})
+    prefixes = [prefix for r in register_definitions() if r["treatment"] for prefix in r["treatment_bnf"].split(";")]
+    n = min((len(x) for x in prefixes), default=4)  # the shortest prefix: every one starts with a section
+    sections = sorted({x[:n] for x in prefixes})
     p = prescriptions.filter(prescriptions.person_id.notnull()
-                             & prescriptions.bnf_code.substr(0, 4).isin(sections))
+                             & prescriptions.bnf_code.substr(0, n).isin(sections))
     p = p.mutate(month=clean_date(p.month))
     b = refs["ref_register_bnf"]
     parts = []
