@@ -23,10 +23,18 @@ Targets on this machine (2 cores, 24 GB):
   and per endpoint, the server's CPU time per request and its peak RSS; the audit log (every
   request is audited) is counted as a server-side cross-check.
 
+- issue 15, stage ``peers``: on a defect-free ICB (``--defects none``), ``phm ingest`` + ``phm
+  build`` against a pandas and a polars script computing the same core outputs
+  (``bench/peers``: person spine, continuous inpatient spells, every contact costed and placed
+  in a programme, person x year counts and costs by setting and programme, practice
+  prevalence with Wilson limits), each checked equal to phm's marts
+  (``bench/peers/check.py``); targets: phm at least 5x the pandas and 3x the polars script's
+  speed, ``phm ingest`` and ``phm build`` each <= 40 s and <= 6 GB at 900,000 persons.
+
 The NHS test range holds only 909,091 valid NHS numbers, so the largest synthetic ICB is
 900,000 persons; the large run uses that. Environment:
 ``PHM_BENCH_SIZES`` (default ``100000,900000``), ``PHM_BENCH_STAGES`` (default
-``synth,ingest-parquet,build,ingest-csv,serve``), ``PHM_BENCH_SERVE_SECONDS`` (mixed run, default
+``synth,ingest-parquet,build,peers,ingest-csv,serve``), ``PHM_BENCH_SERVE_SECONDS`` (mixed run, default
 30) and ``PHM_BENCH_SERVE_ENDPOINT_SECONDS`` (each per-endpoint run, default 8).
 """
 
@@ -53,19 +61,24 @@ from urllib.parse import urlencode
 OUT = Path(__file__).parent / "out"
 RESULTS = OUT / "results.json"
 SIZES = [int(s) for s in os.environ.get("PHM_BENCH_SIZES", "100000,900000").split(",")]
-STAGES = os.environ.get("PHM_BENCH_STAGES", "synth,ingest-parquet,build,ingest-csv,serve").split(",")
+STAGES = os.environ.get("PHM_BENCH_STAGES", "synth,ingest-parquet,build,peers,ingest-csv,serve").split(",")
 BENCH_KEY = "phm-benchmark-key-not-a-secret-0123456789abcdef"
 
 
 def run(args: list[str], env: dict | None = None) -> tuple[float, float]:
     """Run ``python -m phm.cli_entry ARGS``; return (wall seconds, peak RSS in GB) of that child."""
+    return run_command([sys.executable, "-m", "phm.cli_entry", *args], env)
+
+
+def run_command(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS in GB) of that child."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "phm.cli_entry", *args], env={**os.environ, **(env or {})},
+    proc = subprocess.Popen([str(c) for c in cmd], env={**os.environ, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"phm {' '.join(args)} failed:\n{proc.stderr.read().decode()[-3000:]}")
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr.read().decode()[-3000:]}")
     return wall, usage.ru_maxrss / 1e6  # ru_maxrss is in kB on Linux
 
 
@@ -78,11 +91,11 @@ def record(stage: str, persons: int, figures: dict) -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
-def synth(persons: int, fmt: str) -> tuple[Path, dict]:
-    out = OUT / f"synth_{persons}_{fmt}"
+def synth(persons: int, fmt: str, defects: str = "default") -> tuple[Path, dict]:
+    out = OUT / (f"synth_{persons}_{fmt}" if defects == "default" else f"synth_{persons}_{fmt}_{defects}_defects")
     shutil.rmtree(out, ignore_errors=True)
     wall, peak = run(["synth", "--persons", str(persons), "--years", "3", "--out", str(out), "--seed", "1",
-                      "--format", fmt])
+                      "--format", fmt, "--defects", defects])
     files = json.loads((out / "manifest.json").read_text())["files"]
     return out, {"wall_s": wall, "peak_gb": peak, "rows": sum(v["rows"] for v in files.values()),
                  "per_file": {k: v["rows"] for k, v in files.items()}}
@@ -133,6 +146,58 @@ def step_lines(steps: list[dict]) -> str:
 def line(label: str, persons: int, r: dict, rows: int) -> str:
     return (f"{label:<22}{persons:>9,} persons x 3 y: {r['wall_s']:>7.1f} s, peak RSS {r['peak_gb']:5.2f} GB, "
             f"{rows:>12,} rows ({rows / r['wall_s']:>10,.0f} rows/s)")
+
+
+# ---- peers: phm against the pandas and polars scripts for the same core outputs --------------
+
+PEERS = Path(__file__).parent / "peers"
+PEER_TARGETS = {"pandas_peer": 5.0, "polars_peer": 3.0}  # issue 15: phm at least this many times faster
+
+
+def peers(persons: int) -> dict:
+    """On a defect-free ICB (as issue 15 measured): phm ingest + build, then each peer script
+    (``bench/peers``) on the same parquet files, each timed on its own, and the check that the
+    peer's outputs equal phm's marts (``bench/peers/check.py``)."""
+    sys.path.insert(0, str(PEERS))
+    from check import check
+
+    src, s = synth(persons, "parquet", defects="none")
+    r = ingest(src, keep=True)
+    b = build(r["path"], keep=True)
+    out = {"rows": s["rows"], "phm": {"ingest": {k: v for k, v in r.items() if k != "path"}, "build": b,
+                                      "wall_s": r["wall_s"] + b["wall_s"],
+                                      "peak_gb": max(r["peak_gb"], b["peak_gb"])}}
+    try:
+        for name in PEER_TARGETS:
+            dest = OUT / f"{name}_{persons}"
+            shutil.rmtree(dest, ignore_errors=True)
+            wall, peak = run_command([sys.executable, PEERS / f"{name}.py", src, dest],
+                                     env={"PHM_PSEUDO_KEY": BENCH_KEY})
+            checked = check(dest, r["path"])
+            out[name] = {"wall_s": wall, "peak_gb": peak, "check": checked,
+                         "equal": all(not c["differences"] for c in checked.values()),
+                         "speedup": wall / out["phm"]["wall_s"]}
+            shutil.rmtree(dest, ignore_errors=True)
+    finally:
+        r["path"].unlink(missing_ok=True)
+        shutil.rmtree(src, ignore_errors=True)
+    return out
+
+
+def peer_lines(persons: int, r: dict) -> list[str]:
+    p = r["phm"]
+    lines = [f"{'phm (defect-free ICB)':<22}{persons:>9,} persons x 3 y: ingest {p['ingest']['wall_s']:.1f} s "
+             f"(peak {p['ingest']['peak_gb']:.2f} GB) + build {p['build']['wall_s']:.1f} s "
+             f"(peak {p['build']['peak_gb']:.2f} GB) = {p['wall_s']:.1f} s, {r['rows']:,} rows"]
+    for name, target in PEER_TARGETS.items():
+        x = r[name]
+        verdict = "met" if x["speedup"] >= target else "MISSED"
+        same = ("outputs equal phm's marts (" + ", ".join(f"{k} {v['rows']:,} rows" for k, v in x["check"].items())
+                + ")") if x["equal"] else "outputs DIFFER from phm's marts: " + "; ".join(
+            f"{k}: {v['differences']}" for k, v in x["check"].items() if v["differences"])
+        lines.append(f"    {name.replace('_', ' '):<18}{x['wall_s']:>8.1f} s, peak {x['peak_gb']:5.2f} GB; phm is "
+                     f"{x['speedup']:.2f}x its speed (target >= {target:g}x: {verdict}); {same}")
+    return lines
 
 
 # ---- serve: the dashboard API under load (wrk) --------------------------------------------
@@ -456,6 +521,10 @@ def main() -> None:
             print(line("phm ingest CSV", n, r, s["rows"]) + f", warehouse {r['warehouse_gb']:.2f} GB", flush=True)
             record("ingest-csv", n, r)
             shutil.rmtree(src, ignore_errors=True)
+        if "peers" in STAGES:
+            r = peers(n)
+            print("\n".join(peer_lines(n, r)), flush=True)
+            record("peers", n, r)
         if "serve" in STAGES:
             r = serve(wh, n)
             print("\n".join(serve_lines(n, r)), flush=True)
