@@ -18,7 +18,7 @@ from phm import refdata
 from phm.analysis import analysis_tables
 from phm.errors import UserError
 from phm.model import definitions
-from phm.model.activity import all_activity, in_progress_rows, split_linked
+from phm.model.activity import all_activity, in_progress_rows, split_linked, value_sets
 from phm.model.common import Window, load_order, with_contract_columns
 from phm.model.person import person as person_mart
 from phm.model.person_year import condition_first_dates
@@ -144,10 +144,10 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
                 raw[ds] = with_contract_columns(tx.table(f"raw_{ds}"), ds)
             s.rows = sum(t.num_rows for t in ref_tables.values())
 
-        def mat(name, expr):
+        def mat(name, expr, categories=None):
             say(name)
             with prof.step(name):
-                return tx.materialize(name, expr)
+                return tx.materialize(name, expr, categories)
 
         scratch = []
 
@@ -170,8 +170,8 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         rows = all_activity(raw, pspells, refs, window)
         linked, unlinked = split_linked(rows, person, window)
         unlinked = unlinked.union(in_progress_rows(episodes), distinct=False)
-        activity = mat("activity", linked)
-        mat("activity_unlinked", unlinked)
+        activity = mat("activity", linked, value_sets(window))
+        mat("activity_unlinked", unlinked, value_sets(window))
         conditions = mat(
             "person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window)
         )

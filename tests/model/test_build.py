@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from scipy import stats as sps
 
-from phm.build import MARTS
+from phm.build import MARTS, analysis_window
 from phm.cli import main
 from phm.ingest.pseudonym import PseudonymKey
 from phm.model import costing, definitions
-from phm.model.activity import SETTINGS
+from phm.model.activity import SETTINGS, value_sets
 from phm.warehouse import connect
 from phm_testing import TEST_KEY
 
@@ -52,6 +52,22 @@ def test_every_activity_row_has_a_cost_a_source_and_a_programme(wh):
         assert costed == n and ruled == n and low >= 0, (setting, source)
         assert source in (*costing.SOURCES, "mixed"), source
         assert programme in programmes, programme
+
+
+def test_phm_labels_are_stored_as_categories_and_read_back_as_strings(wh):
+    """The low-cardinality labels of activity are DuckDB ENUMs (a fraction of the cost of
+    writing repeated strings); every value the build wrote is in its value set (a value
+    outside it would fail the build), and readers see plain strings."""
+    types = dict(one(wh, "select column_name, data_type from information_schema.columns "
+                         "where table_name = 'activity'"))
+    sets = value_sets(analysis_window(wh))
+    for col, values in sets.items():
+        assert types[col].startswith("ENUM("), col
+        got = {r[0] for r in one(wh, f"select distinct {col}::VARCHAR from activity")} - {None}
+        assert got <= set(values), col
+    assert wh.to_arrow("activity").schema.field("setting").type == "string"
+    a = wh.table("activity")
+    assert a.schema()["programme"].is_string()
 
 
 def test_person_year_cost_equals_activity_cost_to_the_penny(wh):

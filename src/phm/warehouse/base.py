@@ -39,9 +39,11 @@ class Transaction(ABC):
         """Replace the whole of a (small) table with ``data``."""
 
     @abstractmethod
-    def materialize(self, table: str, expr):
+    def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None):
         """Replace ``table`` with the result of the Ibis expression ``expr``, computed in the engine.
-        Returns an Ibis table of the new content, readable before the commit."""
+        Returns an Ibis table of the new content, readable before the commit. ``categories``
+        names string columns whose every value is in the given list: an engine may store them
+        as categories (DuckDB ENUMs); they read back as strings."""
 
     @abstractmethod
     def table(self, name: str):

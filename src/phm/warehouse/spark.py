@@ -227,7 +227,8 @@ class _SparkTransaction(Transaction):
         self.cat["tables"].pop(table, None)
         self.writer(table, data.schema, None).write(data)
 
-    def materialize(self, table: str, expr) -> None:
+    def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None) -> None:
+        # categories: Spark's parquet already dictionary-encodes repeated strings
         expr = conform(expr)
         sql = self.wh.con.compile(expr)
         df = self.wh.spark.sql(sql)
