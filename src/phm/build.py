@@ -129,7 +129,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
     window = analysis_window(wh, years)
     summary = BuildSummary(window=window, timings=prof)
     ledger_fp = fingerprint(read_ledger(wh))
-    with wh.transaction() as tx:
+    with wh.transaction(staged=True) as tx:
         say("reference tables")
         with prof.step("reference tables") as s:
             ref_tables = reference_tables(window)

@@ -62,7 +62,7 @@ def activity_totals(activity, programme_ids):
     a = activity.mutate(_all_cost=activity.cost, cost=ibis.ifelse(activity.funder == "icb", activity.cost, 0.0))
     aggs = {}
     for s in SETTINGS:
-        aggs[f"n_{s}"] = (a.setting == s).sum().cast("int64")
+        aggs[f"n_{s}"] = a.count(where=a.setting == s)  # COUNT FILTER: not a HUGEINT sum
     for s in SETTINGS:
         aggs[f"cost_{s}"] = a.cost.sum(where=a.setting == s).coalesce(0.0).round(2)
     for p in programme_ids:

@@ -89,7 +89,10 @@ class Warehouse(ABC):
         """The Ibis table ``name``."""
 
     @abstractmethod
-    def transaction(self) -> Transaction: ...
+    def transaction(self, staged: bool = False) -> Transaction:
+        """Writes that land together at commit, or not at all. ``staged``: only whole tables
+        are replaced (no appends), which lets an engine commit each as it is written under
+        another name and swap them all in at the end (:mod:`.duck`)."""
 
     def to_arrow(self, name: str) -> pa.Table:
         return fetch(self.table(name))

@@ -86,8 +86,8 @@ class DuckDBWarehouse(Warehouse):
         t = res.to_arrow_table() if hasattr(res, "to_arrow_table") else res.fetch_arrow_table()
         return decoded(t)
 
-    def transaction(self) -> Transaction:
-        return _DuckTransaction(self)
+    def transaction(self, staged: bool = False) -> Transaction:
+        return _StagedTransaction(self) if staged else _DuckTransaction(self)
 
     def close(self) -> None:
         self._con.disconnect()
@@ -136,18 +136,7 @@ class _DuckTransaction(Transaction):
         _DuckWriter(self, table).write(data)
 
     def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None) -> None:
-        expr = conform(expr)
-        sql = self.wh.con.compile(expr)
-        # DuckDB sums integers into HUGEINT whatever Ibis infers: store the Ibis schema's types exactly.
-        # Category columns are ENUMs: a fraction of the cost of compressing repeated strings.
-        categories = categories or {}
-        cols = []
-        for name, typ in expr.schema().items():
-            cast = "BIGINT" if typ.is_integer() else "DOUBLE" if typ.is_floating() else None
-            if name in categories and typ.is_string():
-                cast = "ENUM(" + ", ".join(_literal(v) for v in categories[name]) + ")"
-            cols.append(f"CAST({_q(name)} AS {cast}) AS {_q(name)}" if cast else _q(name))
-        self.raw.execute(f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT {', '.join(cols)} FROM ({sql})")
+        self.raw.execute(_create_as(self.wh, table, expr, categories))
         return self.wh.con.table(table)
 
     def table(self, name: str):
@@ -164,4 +153,96 @@ class _DuckTransaction(Transaction):
     def rollback(self) -> None:
         if not self.done:
             self.raw.execute("ROLLBACK")
+            self.done = True
+
+
+def _create_as(wh: DuckDBWarehouse, table: str, expr, categories: dict[str, list[str]] | None) -> str:
+    """``CREATE OR REPLACE TABLE table AS`` the Ibis expression, with the Ibis schema's types
+    exactly (DuckDB sums integers into HUGEINT whatever Ibis infers) and ``categories`` columns
+    as ENUMs (a fraction of the cost of compressing repeated strings)."""
+    expr = conform(expr)
+    sql = wh.con.compile(expr)
+    categories = categories or {}
+    cols = []
+    for name, typ in expr.schema().items():
+        cast = "BIGINT" if typ.is_integer() else "DOUBLE" if typ.is_floating() else None
+        if name in categories and typ.is_string():
+            cast = "ENUM(" + ", ".join(_literal(v) for v in categories[name]) + ")"
+        cols.append(f"CAST({_q(name)} AS {cast}) AS {_q(name)}" if cast else _q(name))
+    return f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT {', '.join(cols)} FROM ({sql})"
+
+
+STAGED = "_staged_"
+
+
+class _StagedTransaction(Transaction):
+    """Whole tables replaced together (``phm build``), or not at all. Each table is written
+    under a staging name and committed at once, so later steps read it as committed, compressed
+    data (reading a 77M-row table written earlier in the same open transaction took twice as
+    long); :meth:`commit` then swaps every staged table in, and drops what was dropped, in one
+    short transaction. Readers see the old tables until then. Staged tables left by a run that
+    died are removed when the next one starts. Not for appends (``writer``)."""
+
+    def __init__(self, wh: DuckDBWarehouse) -> None:
+        self.wh, self.raw = wh, wh.raw
+        self.staged: dict[str, str] = {}
+        self.dropped: set[str] = set()
+        self.done = False
+        for (name,) in self.raw.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
+                                        [STAGED]).fetchall():
+            self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+
+    def _stage(self, table: str) -> str:
+        self.dropped.discard(table)
+        self.staged[table] = STAGED + table
+        return self.staged[table]
+
+    def writer(self, table, schema, source, *, replace=True) -> SourceWriter:
+        raise NotImplementedError("a staged transaction replaces whole tables; append in a plain transaction")
+
+    def replace_table(self, table: str, data: pa.Table) -> None:
+        stage = self._stage(table)
+        self.raw.execute(f"DROP TABLE IF EXISTS {_q(stage)}")
+        cols = ", ".join(f"{_q(f.name)} {_duck_type(f.type)}" for f in data.schema)
+        self.raw.execute(f"CREATE TABLE {_q(stage)} ({cols})")
+        name = f"_phm_batch_{next(_counter)}"
+        self.raw.register(name, data)
+        try:
+            self.raw.execute(f"INSERT INTO {_q(stage)} BY NAME SELECT * FROM {name}")
+        finally:
+            self.raw.unregister(name)
+
+    def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None):
+        stage = self._stage(table)
+        self.raw.execute(_create_as(self.wh, stage, expr, categories))
+        return self.wh.con.table(stage)
+
+    def table(self, name: str):
+        return self.wh.con.table(self.staged.get(name, name))
+
+    def drop(self, table: str) -> None:
+        stage = self.staged.pop(table, None)
+        if stage:
+            self.raw.execute(f"DROP TABLE IF EXISTS {_q(stage)}")
+        self.dropped.add(table)
+
+    def commit(self) -> None:
+        if self.done:
+            return
+        self.raw.execute("BEGIN TRANSACTION")
+        try:
+            for table in sorted(self.dropped | set(self.staged)):
+                self.raw.execute(f"DROP TABLE IF EXISTS {_q(table)}")
+            for table, stage in sorted(self.staged.items()):
+                self.raw.execute(f"ALTER TABLE {_q(stage)} RENAME TO {_q(table)}")
+            self.raw.execute("COMMIT")
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.done = True
+
+    def rollback(self) -> None:
+        if not self.done:
+            for stage in self.staged.values():
+                self.raw.execute(f"DROP TABLE IF EXISTS {_q(stage)}")
             self.done = True

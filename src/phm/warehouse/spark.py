@@ -174,8 +174,8 @@ class SparkWarehouse(Warehouse):
         df = self.spark.read.schema(schema).parquet(*paths) if paths else self.spark.createDataFrame([], schema)
         df.createOrReplaceTempView(name)
 
-    def transaction(self) -> Transaction:
-        return _SparkTransaction(self)
+    def transaction(self, staged: bool = False) -> Transaction:
+        return _SparkTransaction(self)  # already staged: new directories, swapped in the catalog at commit
 
 
 class _SparkWriter(SourceWriter):
