@@ -18,7 +18,13 @@ from phm import refdata
 from phm.analysis import analysis_tables
 from phm.errors import UserError
 from phm.model import definitions
-from phm.model.activity import all_activity, in_progress_rows, split_linked, value_sets
+from phm.model.activity import (
+    all_activity,
+    in_progress_rows,
+    may_be_unlinked,
+    split_linked,
+    value_sets,
+)
 from phm.model.common import Window, load_order, with_contract_columns
 from phm.model.person import person as person_mart
 from phm.model.person_year import condition_first_dates
@@ -167,8 +173,10 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         episodes = stage("episodes", clean_episodes(raw["apc_episodes"], window, refs["load_order"]))
         pspells = mat("provider_spells", provider_spells(episodes, refs, window))
         spells = mat("spells", continuous_spells(pspells, window.extract_date))
-        rows = all_activity(raw, pspells, refs, window)
-        linked, unlinked = split_linked(rows, person, window)
+        linked, _ = split_linked(all_activity(raw, pspells, refs, window), person, window)
+        # the rows set apart, from only the rows that may be (not every row costed again)
+        few = all_activity(raw, pspells, refs, window, keep=may_be_unlinked(person, window))
+        _, unlinked = split_linked(few, person, window)
         unlinked = unlinked.union(in_progress_rows(episodes), distinct=False)
         activity = mat("activity", linked, value_sets(window))
         mat("activity_unlinked", unlinked, value_sets(window))

@@ -162,7 +162,12 @@ def apc_rows(placed):
     )
 
 
-def op_rows(op, refs, window: Window, mix=None):
+def _kept(t, keep, date):
+    """``t`` filtered by ``keep(person_id, date)`` (see :func:`all_activity`), or whole."""
+    return t if keep is None else t.filter(keep(t.person_id, date))
+
+
+def op_rows(op, refs, window: Window, mix=None, keep=None):
     """``mix``: the admitted programme mix per treatment function (:func:`.programme.inpatient_mix`);
     without it a generic treatment function stays in 23X."""
     o = deduplicate(op, "op_attendances", refs.get("load_order"))
@@ -170,6 +175,7 @@ def op_rows(op, refs, window: Window, mix=None):
         appointment_date=_in_window_date(clean_date(o.appointment_date), window),
         _attended=o.attendance_status.isin(OP_ATTENDED),
     )
+    o = _kept(o, keep, o.appointment_date)
     j = lookup(o, _units(refs, "OPPROC"), [("hrg_code", "currency_code")], _unit="unit_cost")
     u = programme.apportion(j.person_id, j.appointment_date)
     j = programme.by_split(j, refs["ref_pb_tfc"], j.treatment_function_code, u, "_t")
@@ -214,9 +220,10 @@ def op_rows(op, refs, window: Window, mix=None):
     )
 
 
-def ecds_rows(ecds, refs, window: Window):
+def ecds_rows(ecds, refs, window: Window, keep=None):
     a = deduplicate(ecds, "ecds_attendances", refs.get("load_order"))
     a = a.mutate(_day=_in_window_date(a.arrival_time.date(), window))
+    a = _kept(a, keep, a._day)
     j = lookup(a, _units(refs, "AE"), [("hrg_code", "currency_code")], _unit="unit_cost")
     j = lookup(
         j, refs["ref_pb_ecds"], [("diagnosis_snomed", "snomed_code")], _prog="programme", _pbc="pbc"
@@ -250,9 +257,10 @@ def ecds_rows(ecds, refs, window: Window):
     )
 
 
-def community_rows(cc, refs, window: Window):
+def community_rows(cc, refs, window: Window, keep=None):
     c = deduplicate(cc, "community_contacts", refs.get("load_order"))
     c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
+    c = _kept(c, keep, c.contact_date)
     j = lookup(c, _units(refs, "CHS"), [("service_type", "currency_code")], _unit="unit_cost")
     j = lookup(
         j, refs["ref_programme_community"], [("service_type", "currency")], _prog="programme"
@@ -285,9 +293,10 @@ def community_rows(cc, refs, window: Window):
     )
 
 
-def mh_rows(mh, refs, window: Window):
+def mh_rows(mh, refs, window: Window, keep=None):
     c = deduplicate(mh, "mh_contacts", refs.get("load_order"))
     c = c.mutate(contact_date=_in_window_date(clean_date(c.contact_date), window))
+    c = _kept(c, keep, c.contact_date)
     bed = c.inpatient.coalesce(False) | (c.contact_type == "bed_day")
     # a bed day is costed on its ward type when the row gives an NCC provider spell currency
     # (e.g. 200MHPS acute adult, 201MHPS older adult), else at the unknown-cluster currency
@@ -351,8 +360,9 @@ def gp_pod(hcp_type, mode):
     return staff.concat("_", how).coalesce("GPAPPT")
 
 
-def gp_rows(gp, window: Window):
+def gp_rows(gp, window: Window, keep=None):
     g = gp.mutate(appointment_date=_in_window_date(clean_date(gp.appointment_date), window))
+    g = _kept(g, keep, g.appointment_date)
     j = g.mutate(
         _att=(g.appointment_status != "DNA").coalesce(True),
         _pod=gp_pod(g.hcp_type, g.appointment_mode),
@@ -386,8 +396,9 @@ def gp_rows(gp, window: Window):
     )
 
 
-def prescribing_rows(rx, refs, window: Window):
+def prescribing_rows(rx, refs, window: Window, keep=None):
     p = rx.mutate(month=_in_window_date(clean_date(rx.month), window))
+    p = _kept(p, keep, p.month)
     u = programme.apportion(p.person_id, p.month)
     j = programme.by_split(p, refs["ref_pb_bnf"], p.bnf_code.substr(0, 9), u, "_s")
     ch = refs["ref_pb_bnf_chapter"]
@@ -501,18 +512,22 @@ def _in_window_date(d, window: Window):
     return ibis.ifelse(d > window.extract_date, ibis.null("date"), d)
 
 
-def all_activity(raw, pspells, refs, window: Window):
-    """Every setting's rows, before linkage. ``raw`` maps dataset names to Ibis tables."""
+def all_activity(raw, pspells, refs, window: Window, keep=None):
+    """Every setting's rows, before linkage. ``raw`` maps dataset names to Ibis tables.
+    ``keep(person_id, date)``, if given, filters each setting's rows as soon as their date is
+    known, before they are costed and placed (:func:`may_be_unlinked` keeps only the few rows
+    ``activity_unlinked`` needs, instead of costing every row again); :func:`split_linked`
+    still decides. Social care services are kept whole (their years come from the split)."""
     sc_in, sc_out = social_care_rows(raw["social_care"], refs, window)
     placed = programme.apc(pspells, refs)
     parts = [
-        apc_rows(placed),
-        op_rows(raw["op_attendances"], refs, window, programme.inpatient_mix(placed)),
-        ecds_rows(raw["ecds_attendances"], refs, window),
-        community_rows(raw["community_contacts"], refs, window),
-        mh_rows(raw["mh_contacts"], refs, window),
-        gp_rows(raw["gp_appointments"], window),
-        prescribing_rows(raw["prescriptions"], refs, window),
+        apc_rows(_kept(placed, keep, placed.activity_date)),
+        op_rows(raw["op_attendances"], refs, window, programme.inpatient_mix(placed), keep),
+        ecds_rows(raw["ecds_attendances"], refs, window, keep),
+        community_rows(raw["community_contacts"], refs, window, keep),
+        mh_rows(raw["mh_contacts"], refs, window, keep),
+        gp_rows(raw["gp_appointments"], window, keep),
+        prescribing_rows(raw["prescriptions"], refs, window, keep),
         sc_in,
         sc_out,
     ]
@@ -613,6 +628,19 @@ def in_progress_rows(episodes):
     return rows.mutate(
         unlinked_reason=ibis.ifelse(rows.cost_source == "in_progress", IN_PROGRESS, OTHER_MATERNITY)
     )
+
+
+def may_be_unlinked(person, window: Window):
+    """A ``keep`` for :func:`all_activity`: rows that :func:`split_linked` may set apart (no
+    person_id, not on the spine, no date, or dated outside the window)."""
+    spine = person.person_id
+
+    def keep(person_id, date):
+        fy = fy_expr(date)
+        return (person_id.isnull() | ~person_id.isin(spine) | date.isnull() | (fy < window.first)
+                | (fy > window.last)).coalesce(True)
+
+    return keep
 
 
 def split_linked(rows, person, window: Window):
