@@ -41,9 +41,7 @@ PHM = {
 def compare(con, name: str, peer: Path) -> dict:
     table, key = PHM[name]
     cols = OUTPUTS[name] or person_year_columns()
-    types = {
-        r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{peer}')").fetchall()
-    }
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{peer}')").fetchall()}
     on = " AND ".join(f"p.{k} = q.{k}" for k in key)
     diffs = []
     for c in cols:
@@ -60,12 +58,8 @@ def compare(con, name: str, peer: Path) -> dict:
                 f"1e-300), p.{c} IS NULL AND q.{c} IS NULL)) AS {c}"
             )
         else:
-            peer_c = (
-                f"q.{c}::DATE" if types.get(c, "").startswith("TIMESTAMP") else f"q.{c}"
-            )  # pandas: no dates
-            diffs.append(
-                f"count(*) FILTER (WHERE p.{c}::VARCHAR IS DISTINCT FROM {peer_c}::VARCHAR) AS {c}"
-            )
+            peer_c = f"q.{c}::DATE" if types.get(c, "").startswith("TIMESTAMP") else f"q.{c}"  # pandas: no dates
+            diffs.append(f"count(*) FILTER (WHERE p.{c}::VARCHAR IS DISTINCT FROM {peer_c}::VARCHAR) AS {c}")
     only = [
         f"count(*) FILTER (WHERE q.{key[0]} IS NULL) AS only_phm",
         f"count(*) FILTER (WHERE p.{key[0]} IS NULL) AS only_peer",

@@ -159,19 +159,11 @@ class Inputs:
         self.window = Window.ending(dt.date.fromisoformat(manifest["extract_date"]), 3)
         self.refs: dict[str, pa.Table] = reference_tables(self.window)
         self.key = os.environ["PHM_PSEUDO_KEY"].strip().encode()
-        self.pod_unit_cost = {
-            r["pod"]: r["pod_unit_cost"] for r in costing.ncc_pod_costs().to_pylist()
-        }
-        self.default_cost = {
-            (r["setting"], r["pod"]): r["unit_cost"] for r in costing.setting_costs().to_pylist()
-        }
-        self.default_year = {
-            r["setting"]: r["price_year"] for r in costing.setting_costs().to_pylist()
-        }
+        self.pod_unit_cost = {r["pod"]: r["pod_unit_cost"] for r in costing.ncc_pod_costs().to_pylist()}
+        self.default_cost = {(r["setting"], r["pod"]): r["unit_cost"] for r in costing.setting_costs().to_pylist()}
+        self.default_year = {r["setting"]: r["price_year"] for r in costing.setting_costs().to_pylist()}
         self.ncc_year = costing.NCC_PRICE_YEAR
-        self.level = {
-            y: costing.price_level(y) for y in range(2000, 2040)
-        }  # None outside the index
+        self.level = {y: costing.price_level(y) for y in range(2000, 2040)}  # None outside the index
         self.nhse = set(funding.nhse_commissioners())
         self.other_pbc, self.gms_pbc = programme.OTHER, programme.GMS
         self.programme_code = {r["id"]: r["code"] for r in _programmes()}

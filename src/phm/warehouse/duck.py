@@ -205,12 +205,7 @@ class _StagedTransaction(Transaction):
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(stage)}")
         cols = ", ".join(f"{_q(f.name)} {_duck_type(f.type)}" for f in data.schema)
         self.raw.execute(f"CREATE TABLE {_q(stage)} ({cols})")
-        name = f"_phm_batch_{next(_counter)}"
-        self.raw.register(name, data)
-        try:
-            self.raw.execute(f"INSERT INTO {_q(stage)} BY NAME SELECT * FROM {name}")
-        finally:
-            self.raw.unregister(name)
+        _DuckWriter(self, stage).write(data)
 
     def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None):
         stage = self._stage(table)
