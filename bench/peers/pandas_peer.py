@@ -37,7 +37,7 @@ class Peer(Settings):
         return p.reset_index(drop=True)
 
     # ---- admitted care: provider spells, costs, continuous inpatient spells -------------
-    def provider_spells(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def provider_spells(self) -> pd.DataFrame:
         e = self.read("apc_episodes", EPISODE_COLUMNS, EPISODE_DATES)
         e["episode_status"] = e.episode_status.replace("", None).fillna("3")
         e["administrative_category"] = e.administrative_category.str.zfill(2)
@@ -124,7 +124,7 @@ class Peer(Settings):
         s["cost"] = r2(s.episode_cost + s.excess_bed_day_cost)
         s["emergency"] = s.admission_method.isin(("21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D"))
         s["activity_date"] = s.discharge_date.fillna(s.admission_date)
-        return s, e
+        return s
 
     def continuous_spells(self, s: pd.DataFrame) -> pd.DataFrame:
         ra = s.patient_classification.isin(("3", "4"))
@@ -393,7 +393,7 @@ class Peer(Settings):
     # ---- the whole run -------------------------------------------------------------------------
     def run(self, out: Path) -> None:
         person = self.person()
-        spells, _ = self.provider_spells()
+        spells = self.provider_spells()
         spells = self.apc_programme(spells)
         cips = self.continuous_spells(spells)
         self.spine = np.sort(person.person_id.to_numpy())

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from phm.model.spells import FIRST_EPISODE
+
 OUTPUTS = {
     # the person spine: every registered person, users of services or not
     "person": ["person_id", "sex", "date_of_birth", "date_of_death", "practice_code"],
@@ -51,17 +53,9 @@ OUTPUTS = {
     ],
 }
 # the episode columns the peers read, and those a provider spell takes from its first episode
+# (phm.model.spells.FIRST_EPISODE: the method, not code the peers share)
 DIAGNOSES = [f"diag_{i:02d}" for i in range(1, 21)]
-SPELL_HEAD = [
-    "admission_method",
-    "admission_source",
-    "patient_classification",
-    "treatment_function_code",
-    "administrative_category",
-    "commissioner_code",
-    "practice_code",
-    *DIAGNOSES,
-]
+SPELL_HEAD = [*FIRST_EPISODE, "practice_code", *DIAGNOSES]
 EPISODE_COLUMNS = [
     "episode_id",
     "provider_code",

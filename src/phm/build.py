@@ -178,8 +178,9 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         few = all_activity(raw, pspells, refs, window, keep=may_be_unlinked(person, window))
         _, unlinked = split_linked(few, person, window)
         unlinked = unlinked.union(in_progress_rows(episodes), distinct=False)
-        activity = mat("activity", linked, value_sets(window))
-        mat("activity_unlinked", unlinked, value_sets(window))
+        labels = value_sets(window)
+        activity = mat("activity", linked, labels)
+        mat("activity_unlinked", unlinked, labels)
         conditions = mat(
             "person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window)
         )

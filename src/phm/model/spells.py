@@ -105,6 +105,15 @@ def clean_episodes(apc, window: Window, loads=None):
     return e
 
 
+# what a provider spell takes from its first episode (with the diagnoses and practice)
+FIRST_EPISODE = (
+    "admission_method",
+    "admission_source",
+    "patient_classification",
+    "treatment_function_code",
+    "administrative_category",
+    "commissioner_code",
+)
 SECONDARY_DIAGNOSES = [
     f"diag_{i:02d}" for i in range(2, 21)
 ]  # the first episode's, for programme budgeting
@@ -136,12 +145,7 @@ def provider_spells(episodes, refs, window: Window):
     )
     head = _first(e, key, _episode_order(e)).select(
         *key,
-        "admission_method",
-        "admission_source",
-        "patient_classification",
-        "treatment_function_code",
-        "administrative_category",
-        "commissioner_code",
+        *FIRST_EPISODE,
         *[c for c in SECONDARY_DIAGNOSES if c in e.columns],
         primary_diagnosis=e.diag_01,
         practice_code=e.practice_code,
