@@ -207,7 +207,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         say("analysis")
         with prof.step("analysis") as s:
             marts = {"person_year": py, "activity": activity, "ref_practice": refs["ref_practice"]}
-            for name, table in analysis_tables(marts).items():
+            for name, table in analysis_tables(marts, years=list(window.years)).items():
                 tx.replace_table(name, table)
                 summary.rows[name] = table.num_rows
             s.rows = sum(summary.rows[n] for n in summary.rows if n not in MARTS)

@@ -27,6 +27,7 @@ from phm.analysis import dashboard, inequalities, magnitude, needs, spend
 from phm.analysis._common import LEVELS, resolve_fy
 
 __all__ = [
+    "ACROSS_YEARS",
     "LEVELS",
     "TABLES",
     "analysis_tables",
@@ -53,8 +54,16 @@ TABLES = (
 )
 
 
-def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict[str, pa.Table]:
-    """Every analysis output for one financial year (default: the latest in ``person_year``).
+# Tables that are not one financial year's: every year at once (dash_summary), or the areas
+# as registered in the latest year (dash_areas, the menu of areas).
+ACROSS_YEARS = ("dash_areas", "dash_summary")
+
+
+def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20,
+                    years: list[int] | None = None) -> dict[str, pa.Table]:
+    """Every analysis output for one financial year (default: the latest in ``person_year``),
+    or, given ``years``, for each of them stacked (the ``fy`` column tells them apart;
+    :data:`ACROSS_YEARS` are computed once, for the latest).
 
     ``marts`` maps mart names to Ibis tables; ``person_year`` and ``activity`` are used, and
     ``ref_practice`` (optional) for the practice, PCN and place names of ``dash_areas``.
@@ -64,6 +73,17 @@ def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict
     missing = [m for m in ("person_year", "activity") if m not in marts]
     if missing:
         raise KeyError(f"analysis_tables needs the marts {', '.join(missing)}")
+    if years:
+        years = sorted(set(years))
+        latest = _one_year(marts, years[-1], top_n, across=True)
+        earlier = [_one_year(marts, f, top_n, across=False) for f in years[:-1]]
+        return {name: latest[name] if name in ACROSS_YEARS
+                else pa.concat_tables([*(e[name] for e in earlier), latest[name]], promote_options="default")
+                for name in TABLES}
+    return _one_year(marts, fy, top_n, across=True)
+
+
+def _one_year(marts: dict, fy: int | None, top_n: int, across: bool) -> dict[str, pa.Table]:
     py, act = marts["person_year"], marts["activity"]
     f = resolve_fy(py, fy)
     levels = tuple(LEVELS)
@@ -83,6 +103,7 @@ def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20) -> dict
         "spend_rcm": spend.resource_consumption_map(py, fy=f),
         "spend_access_intensity": spend.access_intensity(py, levels, fy=f, _strata=seg),
         "spend_top_persons": spend.top_costliest(py, top_n, fy=f),
-        **dashboard.dashboard_tables(py, marts.get("ref_practice"), fy=f, _segment_strata=seg),
+        **dashboard.dashboard_tables(py, marts.get("ref_practice"), fy=f, _segment_strata=seg,
+                                     across_years=across),
     }
-    return {name: out[name] for name in TABLES}
+    return {name: out[name] for name in TABLES if name in out}

@@ -642,16 +642,20 @@ def ineq_sii(ineq_t: pa.Table, repetitions: int = SII_REPETITIONS) -> pa.Table:
 
 
 def dashboard_tables(
-    person_year, ref_practice=None, fy: int | None = None, _segment_strata=None
+    person_year, ref_practice=None, fy: int | None = None, _segment_strata=None,
+    across_years: bool = True,
 ) -> dict[str, pa.Table]:
     """Every dashboard table (:data:`TABLES`) for the year ``fy`` (default: the latest);
-    ``_segment_strata``: :func:`segment_strata` of the same year, if already computed."""
+    ``_segment_strata``: :func:`segment_strata` of the same year, if already computed.
+    ``across_years=False`` leaves out the two that are not one year's (``dash_areas``,
+    ``dash_summary``), for the earlier years of a multi-year build."""
     f = resolve_fy(person_year, fy)
     seg = _segment_strata or segment_strata(person_year, f)
     ineq_t = ineq(person_year, f)
+    across = {"dash_areas": areas(person_year, ref_practice, f),
+              "dash_summary": summary(person_year)} if across_years else {}
     out = {
-        "dash_areas": areas(person_year, ref_practice, f),
-        "dash_summary": summary(person_year),
+        **across,
         "dash_pyramid": pyramid(person_year, f),
         "dash_imd": imd(person_year, f),
         "dash_segments": segments(person_year, f, _strata=seg),
@@ -660,4 +664,4 @@ def dashboard_tables(
         "dash_ineq": ineq_t,
         "dash_ineq_sii": ineq_sii(ineq_t),
     }
-    return {name: out[name] for name in TABLES}
+    return {name: out[name] for name in TABLES if name in out}
