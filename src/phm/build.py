@@ -206,8 +206,10 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             summary.notes = _cost_notes(tx)
         say("analysis")
         with prof.step("analysis") as s:
-            marts = {"person_year": py, "activity": activity, "ref_practice": refs["ref_practice"]}
-            for name, table in analysis_tables(marts, years=list(window.years)).items():
+            marts = {"person_year": py, "activity": activity, "spells": spells,
+                     "ref_practice": refs["ref_practice"]}
+            tables = analysis_tables(marts, years=list(window.years), extract_date=window.extract_date)
+            for name, table in tables.items():
                 tx.replace_table(name, table)
                 summary.rows[name] = table.num_rows
             s.rows = sum(summary.rows[n] for n in summary.rows if n not in MARTS)

@@ -83,7 +83,7 @@ def duck_tables(data):
 
 
 def test_every_table_with_plain_types(duck_tables):
-    assert list(duck_tables) == list(TABLES)
+    assert list(duck_tables) == [t for t in TABLES if t != "dash_monthly"]  # needs the spells mart
     for name, t in duck_tables.items():
         assert t.num_rows > 0, name
         bad = {f.name: str(f.type) for f in t.schema if f.type not in PLAIN}
@@ -97,7 +97,7 @@ def test_latest_year_and_totals_reconcile(duck_tables, data):
     for name, t in duck_tables.items():
         if name == "dash_summary":  # every year
             assert set(t["fy"].to_pylist()) == {2023, 2024}
-        elif name != "dash_areas":  # no fy column: practices with persons in the latest year
+        elif name not in ("dash_areas", "dash_monthly"):  # no fy column: practices with persons in the latest year
             assert set(t["fy"].to_pylist()) == {2024}, name
     pb = duck_tables["spend_programme_budget"]
     for level in ("practice", "pcn", "place", "icb"):

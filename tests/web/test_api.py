@@ -171,6 +171,7 @@ def test_an_unexpected_error_shows_no_stack_trace(clients, web_app, monkeypatch)
         raise RuntimeError("secret internals /home/x/phm.py line 3")
 
     monkeypatch.setattr(web_app.state.web.data, "rows", boom)
+    monkeypatch.setattr(web_app.state.web.data, "_json", type(web_app.state.web.data._json)())  # nothing cached
     for path in ("/api/v1/data/summary", "/population"):
         r = clients["analyst"].get(path)
         assert r.status_code == 500

@@ -13,6 +13,7 @@ small :class:`pyarrow.Table` of plain column types (string, int64, float64, bool
 - :mod:`.dashboard`: the aggregates the web dashboard serves (areas, summary, pyramid, IMD,
   segments, top-cost cohort, inequalities and SII for every area), so that it never reads
   patient rows;
+- :mod:`.monthly`: the monthly series per area behind the SPC charts (``dash_monthly``);
 - :mod:`.magnitude`: the support columns beside every £ column the dashboard serves
   (``<M>_people``, ``<M>_top1``, ``<M>_top2``) for disclosure control of money.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from phm.analysis import dashboard, inequalities, magnitude, needs, spend
+from phm.analysis import dashboard, inequalities, magnitude, monthly, needs, spend
 from phm.analysis._common import LEVELS, resolve_fy
 
 __all__ = [
@@ -51,22 +52,25 @@ TABLES = (
     "spend_access_intensity",
     "spend_top_persons",
     *dashboard.TABLES,
+    "dash_monthly",
 )
 
 
 # Tables that are not one financial year's: every year at once (dash_summary), or the areas
 # as registered in the latest year (dash_areas, the menu of areas).
-ACROSS_YEARS = ("dash_areas", "dash_summary")
+ACROSS_YEARS = ("dash_areas", "dash_summary", "dash_monthly")
 
 
 def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20,
-                    years: list[int] | None = None) -> dict[str, pa.Table]:
+                    years: list[int] | None = None, extract_date=None) -> dict[str, pa.Table]:
     """Every analysis output for one financial year (default: the latest in ``person_year``),
     or, given ``years``, for each of them stacked (the ``fy`` column tells them apart;
     :data:`ACROSS_YEARS` are computed once, for the latest).
 
-    ``marts`` maps mart names to Ibis tables; ``person_year`` and ``activity`` are used, and
-    ``ref_practice`` (optional) for the practice, PCN and place names of ``dash_areas``.
+    ``marts`` maps mart names to Ibis tables; ``person_year`` and ``activity`` are used,
+    ``ref_practice`` (optional) for the practice, PCN and place names of ``dash_areas``, and
+    ``spells`` (optional; with ``extract_date``) for ``dash_monthly``, which is left out
+    without it.
     Returns ``{name: table}`` for the names in :data:`TABLES`; area tables stack all four
     levels (``level`` column), inequality tables all dimensions (``dimension`` column).
     """
@@ -75,15 +79,15 @@ def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20,
         raise KeyError(f"analysis_tables needs the marts {', '.join(missing)}")
     if years:
         years = sorted(set(years))
-        latest = _one_year(marts, years[-1], top_n, across=True)
+        latest = _one_year(marts, years[-1], top_n, across=True, extract_date=extract_date)
         earlier = [_one_year(marts, f, top_n, across=False) for f in years[:-1]]
         return {name: latest[name] if name in ACROSS_YEARS
                 else pa.concat_tables([*(e[name] for e in earlier), latest[name]], promote_options="default")
-                for name in TABLES}
-    return _one_year(marts, fy, top_n, across=True)
+                for name in TABLES if name in latest}
+    return _one_year(marts, fy, top_n, across=True, extract_date=extract_date)
 
 
-def _one_year(marts: dict, fy: int | None, top_n: int, across: bool) -> dict[str, pa.Table]:
+def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_date=None) -> dict[str, pa.Table]:
     py, act = marts["person_year"], marts["activity"]
     f = resolve_fy(py, fy)
     levels = tuple(LEVELS)
@@ -106,4 +110,6 @@ def _one_year(marts: dict, fy: int | None, top_n: int, across: bool) -> dict[str
         **dashboard.dashboard_tables(py, marts.get("ref_practice"), fy=f, _segment_strata=seg,
                                      across_years=across),
     }
+    if across and "spells" in marts:
+        out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date)
     return {name: out[name] for name in TABLES if name in out}

@@ -56,6 +56,29 @@ def _read(name: str, types: Mapping[str, pa.DataType] | None = None) -> pa.Table
 
 
 @lru_cache(maxsize=1)
+def measures() -> pa.Table:
+    """The monthly measures (``measure``, ``name``, ``unit``, ``improvement``: increase,
+    decrease or neutral) with the rationale and source of each direction."""
+    return _read("measures.csv")
+
+
+CHANGE_POINTS = "spc_change_points.csv"
+CHANGE_POINT_COLUMNS = ("measure", "area", "month", "reason", "source", "version")
+
+
+@lru_cache(maxsize=1)
+def change_points() -> pa.Table:
+    """Documented SPC change points, from which a chart's limits are recalculated (Making Data
+    Count rebasing): ``measure``, ``area`` (an area code, or ``*`` for every area), ``month``
+    (YYYY-MM, the first month of the new process), ``reason`` and ``source``. An ICB records
+    its own (a new service, a change of coding or counting) in ``definitions/spc_change_points.csv``;
+    phm ships none and invents none, so without the file there are none."""
+    if not (DEFINITIONS_DIR / CHANGE_POINTS).exists():
+        return pa.table({c: pa.array([], S) for c in CHANGE_POINT_COLUMNS})
+    return _read(CHANGE_POINTS)
+
+
+@lru_cache(maxsize=1)
 def programmes() -> pa.Table:
     """The 23 programme budgeting categories (PBC): ``code`` (``'01'`` ... ``'23'``), ``id``,
     ``name``, ``source``.
@@ -269,6 +292,12 @@ def charlson_score(codes: Iterable[str]) -> int:
 
 # Page sections: file -> (title, what it is for). Files not listed here still get a section.
 _SECTIONS = {
+    "measures.csv": (
+        "Monthly measures and their direction of improvement",
+        "The measures of `dash_monthly` and the dashboard's SPC charts (Making Data Count): "
+        "`improvement` is `increase`, `decrease` or `neutral` (no direction: neutral colours, no "
+        "assurance icon).",
+    ),
     "programmes.csv": (
         "Programmes of care",
         "The 23 programme budgeting categories. Maps below hold the `id`.",

@@ -75,7 +75,7 @@ class Web:
 
 
 def create_app(settings: Settings, data: Dashboard | None = None) -> FastAPI:
-    from phm.web import api, pages
+    from phm.web import api, pages, trends
 
     store = Store(settings.auth)
     data = data or Dashboard(settings.warehouse)
@@ -92,6 +92,7 @@ def create_app(settings: Settings, data: Dashboard | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(trends.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -50,6 +50,16 @@ def withheld(v) -> bool:
     return v == "*"
 
 
+def fy_label(year) -> str:
+    """A financial year by its start year as the NHS writes it: 2024 -> '2024/25'."""
+    return f"{int(year)}/{(int(year) + 1) % 100:02d}"
+
+
+def text(column: str, value) -> str:
+    """A category value as an axis shows it (financial years as 2024/25)."""
+    return fy_label(value) if column == "fy" and value is not None else str(value)
+
+
 def _stub(values: list) -> float:
     """The length of a withheld value's hatched bar: fixed, 3% of the largest value shown (1
     when none), so it reads as a marker, not a number."""
@@ -242,7 +252,7 @@ def bar(
     horizontal: bool = False,
     color: str = NHS_BLUE,
 ) -> dict:
-    xs = [str(r[x]) for r in rows]
+    xs = [text(x, r[x]) for r in rows]
     ys = [num(r.get(y)) for r in rows]
     kw = dict(marker_color=color, name=y_title or y, showlegend=False, offsetgroup="value")
     trace = go.Bar(y=xs, x=ys, orientation="h", **kw) if horizontal else go.Bar(x=xs, y=ys, **kw)
@@ -281,8 +291,8 @@ def grouped_bar(
     """Bars of ``y`` by ``x``, one colour per ``series``, side by side or stacked. A withheld value
     is a hatched ``*`` bar in its series' slot (stacked: at the end of the stack)."""
     names = list(dict.fromkeys(str(r[series]) for r in rows))
-    xs = list(dict.fromkeys(str(r[x]) for r in rows))
-    cell = {(str(r[series]), str(r[x])): r.get(y) for r in rows}
+    xs = list(dict.fromkeys(text(x, r[x]) for r in rows))
+    cell = {(str(r[series]), text(x, r[x])): r.get(y) for r in rows}
     size = _stub([num(v) for v in cell.values()])
     data, held = [], []
     for i, s in enumerate(names):

@@ -238,6 +238,22 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
          analyst("dsr_upper", "DSR upper 95%")),
         all_years=True,
     ),
+    Dataset(
+        "monthly", "dash_monthly", "Monthly activity and spend",
+        "Emergency admissions, A&E attendances, elective admissions, outpatient attendances and ICB "
+        "spend (in all and by setting) by calendar month, attributed to the area where each person "
+        "was registered that year: the points of the SPC charts. `month_days` is the days of the "
+        "month the extract covers (a month past the extract date is partial).",
+        (label("month", "Month"), label("month_days", "Days covered")),
+        (count("emergency_admissions", "Emergency admissions"), count("ae_attendances", "A&E attendances"),
+         count("elective_admissions", "Elective admissions"), count("op_attendances", "Outpatient attendances"),
+         money("spend", "ICB spend (£)"),
+         *(money(f"spend_{s}", f"Spend: {n} (£)") for s, n in (
+             ("apc", "admitted care"), ("op", "outpatients"), ("ecds", "A&E"), ("community", "community"),
+             ("mh", "mental health"), ("gp", "GP appointments"), ("prescribing", "prescribing"),
+             ("social_care", "adult social care")))),
+        all_years=True,
+    ),
 )}
 
 
@@ -313,6 +329,7 @@ RELATIONS: tuple[Same | Sum | Bands, ...] = (
       for q, deciles in [*((str(q), (str(2 * q - 1), str(2 * q))) for q in range(1, 6)), ("Unknown", ("Unknown",))]),
     *(Sum(f"segments.{m}", f"summary.{m}") for m in ("persons", "person_years", "spend")),
     Sum("settings.spend", "summary.spend"),
+    *(Sum(f"monthly.{m}", f"summary.{m}") for m in ("emergency_admissions", "ae_attendances", "spend")),
     Sum("programmes.spend", "settings.spend", by=("setting",)),
     Sum("rcm.spend", "segments.spend", by=("segment",)),
     Sum("rcm.spend", "settings.spend", by=("setting",)),

@@ -18,12 +18,25 @@ CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _cell(v):
+def _cell(v, kind: str = ""):
     if v is None:
         return ""
     if isinstance(v, str):
         return neutralise(v)
+    if isinstance(v, float):
+        return precise(v, kind)
     return v
+
+
+def precise(v: float, kind: str = ""):
+    """A number at the precision it means, without float noise such as 342188.4800000003: money
+    to the penny, other values of 1 or more to 4 decimal places, smaller ones to 6 significant
+    figures (a prevalence of 0.0123456)."""
+    if v != v or v in (float("inf"), float("-inf")):
+        return v
+    if kind == "money":
+        return round(v, 2)
+    return round(v, 4) if abs(v) >= 1 else float(f"{v:.6g}")
 
 
 def csv_bytes(columns: list[dict], rows: list[dict]) -> bytes:
@@ -31,7 +44,7 @@ def csv_bytes(columns: list[dict], rows: list[dict]) -> bytes:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([c["label"] for c in columns])
     for r in rows:
-        w.writerow([_cell(r.get(c["name"])) for c in columns])
+        w.writerow([_cell(r.get(c["name"]), c.get("kind", "")) for c in columns])
     return buf.getvalue().encode("utf-8-sig")  # BOM: Excel opens UTF-8 correctly
 
 
@@ -41,6 +54,7 @@ def xlsx_bytes(title: str, columns: list[dict], rows: list[dict], about: dict) -
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     bold = wb.add_format({"bold": True, "bg_color": "#005EB8", "font_color": "#FFFFFF"})
+    money = wb.add_format({"num_format": "£#,##0.00"})
     ws = wb.add_worksheet("Data")
     for j, c in enumerate(columns):
         ws.write_string(0, j, c["label"], bold)
@@ -53,7 +67,8 @@ def xlsx_bytes(title: str, columns: list[dict], rows: list[dict], about: dict) -
             if isinstance(v, bool) or not isinstance(v, int | float):
                 ws.write_string(i, j, neutralise(str(v)))
             else:
-                ws.write_number(i, j, v)
+                ws.write_number(i, j, precise(v, c.get("kind", "")) if isinstance(v, float) else v,
+                                money if c.get("kind") == "money" else None)
     meta = wb.add_worksheet("About")
     meta.write_string(0, 0, "Title", bold)
     meta.write_string(0, 1, title)

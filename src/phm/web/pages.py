@@ -37,6 +37,7 @@ router = APIRouter(include_in_schema=False)
 POPULATION_ROLES = (Role.ANALYST, Role.PLACE, Role.PCN, Role.PRACTICE)
 NAV = (  # (path, label, roles)
     ("/", "Overview", POPULATION_ROLES),
+    ("/trends", "Trends", POPULATION_ROLES),
     ("/population", "Population & segments", POPULATION_ROLES),
     ("/inequalities", "Inequalities", POPULATION_ROLES),
     ("/spend", "Spend", POPULATION_ROLES),
@@ -104,8 +105,10 @@ def _render(request: Request, session: Session, template: str, **ctx) -> Respons
 def _area_page(
     request: Request, session: Session, title: str, level: str, code: str, fy, **ctx
 ) -> Response:
-    """A page about one area, with the area menu."""
+    """A page about one area, with the area menu and the year menu (``years=None`` leaves the
+    year menu out, for a page that shows every year)."""
     data = service.web(request).data
+    years = ctx.pop("years", window_years(data))
     return _render(
         request,
         session,
@@ -113,10 +116,17 @@ def _area_page(
         title=title,
         scope=(level, code),
         fy=fy,
+        years=years,
         areas=_areas_menu(request, session),
         area_name=data.hierarchy.name((level, code)),
         **ctx,
     )
+
+
+def window_years(data) -> list[int]:
+    """The financial years of the build's window (``build_meta``), oldest first."""
+    b = data.build_info
+    return list(range(int(b["window_first_fy"]), int(b["window_last_fy"]) + 1))
 
 
 def _scope(request: Request, session: Session, area: str | None) -> tuple[str, str]:
@@ -171,6 +181,12 @@ def withheld_in(rows: list[dict], names) -> bool:
     return any(r.get(n) == "*" for r in rows for n in names)
 
 
+def _figure_title(figure: dict | None) -> str | None:
+    """A chart's own title, which says what the panel shows (the dataset's title is generic)."""
+    title = ((figure or {}).get("layout") or {}).get("title")
+    return title.get("text") if isinstance(title, dict) else title
+
+
 def panel(
     result: service.Result,
     figure: dict | None,
@@ -203,7 +219,7 @@ def panel(
         "withheld": withheld_in(shown, [c["name"] for c in cols]),
         "significance": any(r.get(c["name"]) for r in shown for c in cols if "_vs_" in c["name"]),
         "id": f"p{secrets.token_hex(4)}",
-        "title": result.title,
+        "title": _figure_title(figure) or result.title,
         "figure": json.dumps(figure) if figure else None,
         "columns": cols,
         "rows": rows if rows is not None else result.rows,
@@ -211,6 +227,17 @@ def panel(
         "csv": f"{base}?{urlencode({**q, 'format': 'csv'})}",
         "xlsx": f"{base}?{urlencode({**q, 'format': 'xlsx'})}",
     }
+
+
+def money_text(v: float) -> str:
+    """Money as a page shows it: £84.2m, £1.23bn, £12,345, £12.34 (the exact pounds are in the
+    analyst's downloads)."""
+    a = abs(v)
+    if a >= 1e9:
+        return f"£{v / 1e9:,.2f}bn"
+    if a >= 1e6:
+        return f"£{v / 1e6:,.1f}m"
+    return f"£{v:,.0f}" if a >= 100 else f"£{v:,.2f}"
 
 
 def fmt(v, kind: str = "", name: str = "") -> str:
@@ -221,11 +248,13 @@ def fmt(v, kind: str = "", name: str = "") -> str:
         return "*"
     if isinstance(v, bool):
         return "Yes" if v else "No"
+    if name == "fy" and isinstance(v, int):
+        return charts.fy_label(v)
+    if isinstance(v, int | float) and (kind == "money" or name.startswith(("spend", "cost", "intensity"))):
+        return money_text(v)
     if isinstance(v, int):
-        return f"{v:,}" if name != "fy" else f"{v}/{(v + 1) % 100:02d}"
+        return f"{v:,}"
     if isinstance(v, float):
-        if kind == "money" or name.startswith(("spend", "cost", "intensity")):
-            return f"£{v:,.0f}" if abs(v) >= 100 else f"£{v:,.2f}"
         if name.endswith("_pct"):
             return f"{v:.1f}%"
         if name.startswith(
@@ -388,10 +417,31 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
         else []
     )
     kpis = latest[0] if latest else {}
+    shown_fy = kpis.get("fy", fy)
     pyr = service.dataset(data, s, "pyramid", level, code, fy=fy)
     imd = service.dataset(data, s, "imd", level, code, fy=fy)
     settings = service.dataset(data, s, "settings", level, code, fy=fy)
+    monthly = service.dataset(data, s, "monthly", level, code)
+    from phm.web.trends import spc_panel  # the Trends page's chart (that module imports this one)
+
+    every_year = {**q, "fy": None}
     panels = [
+        panel(
+            summary,
+            charts.grouped_bar(summary.rows, "fy", "spend_per_head", "area_name",
+                               "Spend per head by financial year", y_title="£ per head"),
+            every_year,
+            columns=["area_name", "fy", "persons", "spend", "spend_per_head"],
+        ),
+        panel(
+            summary,
+            charts.grouped_bar(summary.rows, "fy", "emergency_per_1000", "area_name",
+                               "Emergency admissions per 1,000 registered persons by financial year",
+                               y_title="per 1,000"),
+            every_year,
+            columns=["area_name", "fy", "persons", "emergency_admissions", "emergency_per_1000"],
+        ),
+        spc_panel(monthly, "emergency_admissions", {**q, "fy": None}, code),
         panel(pyr, charts.pyramid(pyr.rows, "Registered population by age and sex"), q),
         panel(
             imd,
@@ -416,18 +466,6 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
             ),
             q,
         ),
-        panel(
-            summary,
-            charts.grouped_bar(
-                summary.rows,
-                "fy",
-                "spend_per_head",
-                "area_code",
-                "Spend per head by financial year",
-                y_title="£ per head",
-            ),
-            {**q, "fy": None},
-        ),
     ]
     return _area_page(
         request,
@@ -435,7 +473,7 @@ def overview(request: Request, area: str | None = None, fy: int | None = None):
         "Overview",
         level,
         code,
-        fy,
+        shown_fy,
         kpis=kpis,
         kpi_columns=summary.columns,
         panels=panels,
