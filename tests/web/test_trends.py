@@ -29,6 +29,9 @@ def test_monthly_series_sum_to_the_year_for_every_area(clients):
         assert got["spend"] == pytest.approx(s["spend"], abs=0.01 * s["persons"])  # per-person-year pennies
     assert {r["month"][:4] for r in months} == {"2022", "2023", "2024", "2025"}
     assert len({r["month"] for r in months}) == 36
+    keys = [(r["area_code"], r["month"]) for r in months]
+    assert len(keys) == len(set(keys))  # one row per area and month: a month is in one year
+    assert all(int(r["month"][:4]) - (int(r["month"][5:]) < 4) == r["fy"] for r in months)
 
 
 def test_trends_page_draws_an_spc_chart_with_icons_for_every_measure(clients):

@@ -26,7 +26,7 @@ from phm.disclosure import Kind
 from phm.errors import UserError
 from phm.web import significance
 from phm.web.datasets import AREA, DATASETS, Dataset
-from phm.web.links import protect_all
+from phm.web.links import protect_by_year
 from phm.web.names import fill as fill_names
 from phm.web.roles import Hierarchy, permitted_areas
 
@@ -129,10 +129,12 @@ class Dashboard:
         return [{n: r.get(n) for n in names} for r in rows]
 
     def _load_all(self) -> dict[str, Served]:
-        """Every dataset, raw and protected: :func:`phm.web.links.protect_all` over all of them
+        """Every dataset, raw and protected: :func:`phm.web.links.protect_by_year` over all of them
         together, so a cell withheld in one cannot be recovered from the others."""
-        raw = {name: self._read(d) for name, d in DATASETS.items()}
-        protected, self.protection = protect_all(raw, self.hierarchy.parent.get)
+        # year by year, oldest first: the order protect_by_year gives the protected rows back in
+        raw = {name: sorted(self._read(d), key=lambda r: (r["fy"] is None, r["fy"] or 0))
+               for name, d in DATASETS.items()}
+        protected, self.protection = protect_by_year(raw, self.hierarchy.parent.get)
         served = {}
         for name, d in DATASETS.items():
             rows = protected[name]
