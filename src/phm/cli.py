@@ -153,22 +153,35 @@ def _ingest_summary(console: Console, report) -> None:
 @app.command()
 def dq(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="The warehouse to report on.")],
-    out: Annotated[Path, typer.Option("--out", help="Report file: .xlsx or .html. Feedback CSVs go in <name>-feedback/.")],
+    out: Annotated[Path, typer.Option("--out", help="Report file: .xlsx or .html. Its feedback CSVs go in its own folder, <name>-<format>-feedback/ (dq.xlsx: dq-xlsx-feedback/).")],
     provider: Annotated[str | None, typer.Option("--provider", help="Only this submitter (trust, practice or LA code).")] = None,
     recompute: Annotated[bool, typer.Option("--recompute", help="Re-run the rules even if they are up to date.")] = False,
 ) -> None:
     """Write the data-quality report and record-level feedback files per provider."""
     from phm.quality import compute_quality, dq_is_current
     from phm.quality.report import write_report
-    from phm.warehouse import connect
+    from phm.warehouse import WarehouseInUse, connect
 
-    wh = connect(warehouse)
-    try:
-        if recompute or not dq_is_current(wh):
+    # Read-only first: readers share the file (the dashboard may be serving it). Only stale
+    # data-quality tables (or --recompute) need a writer, which needs the file to itself.
+    with connect(warehouse, read_only=True) as wh:
+        current = dq_is_current(wh)
+        paths = write_report(wh, out, provider=provider) if current and not recompute else None
+    if paths is None:
+        try:
+            wh = connect(warehouse)
+        except WarehouseInUse as e:
+            if not e.holder_reads:  # a writer (phm ingest or build): its own message says to let it finish
+                raise
+            why = ("--recompute re-runs the data-quality rules" if current else
+                   "the data-quality tables are out of date (data was loaded since they were computed) and must "
+                   "be recomputed")
+            instead = "; or leave out --recompute to report from the current tables" if current else ""
+            raise UserError(f"{why}, which needs warehouse {warehouse} to itself, but it is open to read in "
+                            f"{e.held_by}: stop that process, then run phm dq again{instead}") from None
+        with wh:
             compute_quality(wh)
-        paths = write_report(wh, out, provider=provider)
-    finally:
-        wh.close()
+            paths = write_report(wh, out, provider=provider)
     console = Console(stderr=True, highlight=False)
     console.print(f"Data-quality report: {paths[0]}")
     if len(paths) > 1:
@@ -272,24 +285,29 @@ def demo(
 ) -> None:
     """Generate a synthetic ICB, ingest it with a demo key, build it, create demo users and serve
     the dashboard (or stop after the build with --no-serve)."""
+    from contextlib import nullcontext
+
     from phm.ingest import ingest as run_ingest
     from phm.synth.run import SynthConfig, run_synth
+    from phm.web.listen import listening
 
     console = Console(stderr=True)
-    config = SynthConfig.from_cli(
-        icb="QWU", persons=persons, years=3, start="2022-04", seed=1,
-        fmt="parquet", defects="default", out=out / "synth", force=True,
-    )
-    run_synth(config, console=console)
-    warehouse = out / "warehouse.duckdb"
-    if warehouse.exists():
-        warehouse.unlink()
-    report = run_ingest(out / "synth", warehouse, demo=True, console=console, progress=True)
-    _ingest_summary(console, report)
-    _build_summary(console, _run_build(warehouse, 3, console))
-    console.print(f"Warehouse: {warehouse}", highlight=False)
-    if serve:
-        _serve(warehouse, None, host, port, console, demo_users=True)
+    # a busy port is refused now, not after the build
+    with listening(host, port) if serve else nullcontext([]) as sockets:
+        config = SynthConfig.from_cli(
+            icb="QWU", persons=persons, years=3, start="2022-04", seed=1,
+            fmt="parquet", defects="default", out=out / "synth", force=True,
+        )
+        run_synth(config, console=console)
+        warehouse = out / "warehouse.duckdb"
+        if warehouse.exists():
+            warehouse.unlink()
+        report = run_ingest(out / "synth", warehouse, demo=True, console=console, progress=True)
+        _ingest_summary(console, report)
+        _build_summary(console, _run_build(warehouse, 3, console))
+        console.print(f"Warehouse: {warehouse}", highlight=False)
+        if serve:
+            _serve(warehouse, None, host, sockets, console, demo_users=True)
 
 
 @app.command()
@@ -301,17 +319,21 @@ def serve(
     demo_users: Annotated[bool, typer.Option("--demo-users", help="(Re)create one demo user per role and print the logins.")] = False,
 ) -> None:
     """Serve the web dashboard and JSON API (docs at /api/docs)."""
-    _serve(warehouse, auth, host, port, Console(stderr=True), demo_users=demo_users)
+    from phm.web.listen import listening
+
+    if not warehouse.exists():
+        raise UserError(f"no warehouse at {warehouse}; run 'phm demo --no-serve' or 'phm build' first")
+    with listening(host, port) as sockets:  # before the slow start: a busy port is one line at once
+        _serve(warehouse, auth, host, sockets, Console(stderr=True), demo_users=demo_users)
 
 
-def _serve(warehouse: Path, auth: Path | None, host: str, port: int, console: Console, demo_users: bool) -> None:
+def _serve(warehouse: Path, auth: Path | None, host: str, sockets: list, console: Console, demo_users: bool) -> None:
+    """Serve on ``sockets`` (``host``'s, bound by :func:`phm.web.listen.bind`) until Ctrl+C."""
     import uvicorn
 
     from phm.web.app import Settings, create_app
     from phm.web.data import Dashboard
 
-    if not warehouse.exists():
-        raise UserError(f"no warehouse at {warehouse}; run 'phm demo --no-serve' or 'phm build' first")
     settings = Settings.for_warehouse(warehouse, auth=auth)
     data = Dashboard(warehouse)
     app_ = create_app(settings, data)
@@ -327,9 +349,10 @@ def _serve(warehouse: Path, auth: Path | None, host: str, port: int, console: Co
         for login in logins:
             table.add_row(login.username, login.password, login.role.label, login.organisation)
         console.print(table)
-    console.print(f"Dashboard: http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs; Ctrl+C stops)",
-                  highlight=False)
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    port = sockets[0].getsockname()[1]  # the port chosen, if --port 0
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    console.print(f"Dashboard: http://{where}/  (API docs: http://{where}/api/docs; Ctrl+C stops)", highlight=False)
+    uvicorn.Server(uvicorn.Config(app_, log_level="warning", access_log=False)).run(sockets=sockets)
 
 
 users_app = typer.Typer(help="Dashboard users.", no_args_is_help=True)
@@ -341,7 +364,7 @@ def user_add(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="The warehouse the dashboard serves.")],
     username: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Option("--role", help="analyst, place, pcn, practice, provider or admin.")],
-    organisation: Annotated[str, typer.Option("--org", help="Organisation code (ICB, place, PCN, practice or provider).")],
+    organisation: Annotated[str, typer.Option("--org", help="Organisation code known to the warehouse: the ICB (analyst), a place, PCN or practice, or a data-quality submitter (provider).")],
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
     auth: Annotated[Path | None, typer.Option("--auth", help="Auth store; default beside the warehouse.")] = None,
 ) -> None:
@@ -349,6 +372,7 @@ def user_add(
     import os
 
     from phm.web.app import default_auth_path
+    from phm.web.organisations import Organisations
     from phm.web.roles import Role
     from phm.web.store import Store
 
@@ -356,6 +380,7 @@ def user_add(
         role_ = Role(role)
     except ValueError:
         raise UserError(f"unknown role {role!r}; choose from {', '.join(r.value for r in Role)}") from None
+    organisation = Organisations.of_warehouse(warehouse).check(role_, organisation)  # before asking for a password
     password = os.environ.get("PHM_PASSWORD") or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     Store(auth or default_auth_path(warehouse)).add_user(username, password, role_, organisation, name)
     Console(stderr=True).print(f"Added {username} ({role_.label}, {organisation}).", highlight=False)

@@ -163,6 +163,35 @@ def test_no_key_is_a_clear_error(icb_small, tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "w.duckdb").exists()
 
 
+@pytest.mark.parametrize("kind", ["parquet", "text", "empty"])
+def test_a_warehouse_that_is_not_a_duckdb_file_is_refused(icb_small, tmp_path, monkeypatch, capsys, kind):
+    """Issue 16: 'phm ingest SRC --warehouse existing.parquet' reported rows loaded and saved
+    nothing (DuckDB opened the Parquet file as a read-only view). Every command taking
+    --warehouse refuses a file that is not a DuckDB database, in one line, touching nothing."""
+    monkeypatch.setenv("PHM_PSEUDO_KEY", TEST_KEY)
+    monkeypatch.setenv("PHM_PASSWORD", "correct-horse-battery")
+    target = tmp_path / {"parquet": "existing.parquet", "text": "notes.duckdb", "empty": "empty.duckdb"}[kind]
+    if kind == "parquet":
+        shutil.copy(icb_small / "deaths.parquet", target)
+    else:
+        target.write_text("" if kind == "empty" else "not a warehouse\n")
+    before = target.read_bytes()
+    what = {"parquet": "is a Parquet file", "text": "is not a DuckDB file", "empty": "is empty"}[kind]
+    for command in (["ingest", str(icb_small / "deaths.parquet")], ["build"], ["dq", "--out", str(tmp_path / "dq.html")],
+                    ["serve", "--port", "0"], ["user", "add", "someone", "--role", "analyst", "--org", "QWU"]):
+        code = main([*command, "--warehouse", str(target)])
+        err = capsys.readouterr().err
+        assert code == 3, (command, err)
+        assert err.startswith(f"phm: error: warehouse {target} {what}, not a DuckDB warehouse") and err.count("\n") == 1
+        assert "nothing was read or written" in err and "Traceback" not in err
+    code = main(["ingest", str(icb_small / "deaths.parquet"), "--warehouse", str(target), "--backend", "spark"])
+    assert code == 3 and "is a file, not a Spark warehouse folder" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no report, no auth store
+    with pytest.raises(UserError, match=f"{what}, not a DuckDB warehouse"):  # phm.connect() and ingest() too
+        connect(target, create=True)
+
+
 def test_short_key_is_refused(icb_small, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PHM_PSEUDO_KEY", "short")
     assert main(["ingest", str(icb_small), "--warehouse", str(tmp_path / "w.duckdb")]) == 2

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
+import subprocess
+import sys
 import zipfile
 from collections import Counter
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from phm.cli import main
 from phm.codes import is_valid_nhs_number
 from phm.errors import UserError
+from phm.quality import dq_is_current
 from phm.quality.report import FEEDBACK_COLUMNS, neutralise, write_report
 from phm.schema import contracts
 from phm.warehouse import connect
@@ -171,7 +177,7 @@ def test_bad_suffix_is_a_user_error(warehouse, tmp_path):
 
 def test_each_feedback_file_holds_only_its_submitters_rows(reports, tables):
     files = reports["xlsx"][1:]
-    assert files and all(f.parent.name == "dq-feedback" and f.suffix == ".csv" for f in files)
+    assert files and all(f.parent.name == "dq-xlsx-feedback" and f.suffix == ".csv" for f in files)
     flags = Counter(_submitters(tables["dq_flags"]))
     quarantined = Counter(_submitters(tables["quarantine"]))
     assert sum(quarantined.values()) > 0, "the CSV synth should quarantine some rows"
@@ -245,7 +251,83 @@ def test_provider_report_replaces_stale_feedback(warehouse, tmp_path):
     finally:
         wh.close()
     assert [p.name for p in only] == ["dq.html", "RKB.csv"]
-    assert sorted(p.name for p in (tmp_path / "dq-feedback").iterdir()) == ["RKB.csv"]
+    assert sorted(p.name for p in (tmp_path / "dq-html-feedback").iterdir()) == ["RKB.csv"]
+
+
+def test_a_report_never_deletes_another_reports_feedback(warehouse, tmp_path):
+    """Issue 16: 'phm dq --out x.html' after 'phm dq --out x.xlsx' deleted the workbook's
+    feedback files. Each report file has its own folder and replaces only its own files."""
+    wh = str(warehouse)
+    assert main(["dq", "--warehouse", wh, "--out", str(tmp_path / "x.xlsx")]) == 0
+    workbook = tmp_path / "x-xlsx-feedback"
+    before = {p.name: p.read_bytes() for p in workbook.iterdir()}
+    assert len(before) > 3 and "RKB.csv" in before
+    assert main(["dq", "--warehouse", wh, "--out", str(tmp_path / "x.html"), "--provider", "RKB"]) == 0
+    assert main(["dq", "--warehouse", wh, "--out", str(tmp_path / "y.xlsx"), "--provider", "RJC"]) == 0
+    assert {p.name: p.read_bytes() for p in workbook.iterdir()} == before
+    assert [p.name for p in (tmp_path / "x-html-feedback").iterdir()] == ["RKB.csv"]
+    assert [p.name for p in (tmp_path / "y-xlsx-feedback").iterdir()] == ["RJC.csv"]
+    # writing a report again replaces only its own feedback files, never someone's own CSV
+    (workbook / "my-notes.csv").write_text("practice,note\nM84001,called them\n")
+    assert main(["dq", "--warehouse", wh, "--out", str(tmp_path / "x.xlsx"), "--provider", "RKB"]) == 0
+    assert sorted(p.name for p in workbook.iterdir()) == ["RKB.csv", "my-notes.csv"]
+    assert (workbook / "RKB.csv").read_bytes() == before["RKB.csv"]
+
+
+_HOLD = ("import sys; from phm.warehouse import connect; "
+         "wh = connect(sys.argv[1], read_only=sys.argv[2] == 'read'); print('open', flush=True); sys.stdin.read()")
+
+
+@contextmanager
+def _held(path: Path, how: str):
+    """Another process with ``path`` open, to ``read`` (as the dashboard has it) or ``write``;
+    yields its PID."""
+    with subprocess.Popen([sys.executable, "-c", _HOLD, str(path), how], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline() == "open\n"
+        yield proc.pid
+        proc.stdin.close()  # it exits, closing the warehouse
+        proc.wait(timeout=60)
+
+
+def test_dq_shares_the_warehouse_with_readers_and_says_who_to_stop(warehouse, tmp_path, capsys):
+    """Issue 16: 'phm dq' refused to run while the dashboard served the warehouse, telling the
+    user to wait for something that never ends. It reads the warehouse read-only, so it runs
+    beside other readers; only recomputing needs the warehouse to itself, and then it names the
+    process to stop."""
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(warehouse, copy)
+    out = tmp_path / "dq.html"
+    dq = ["dq", "--warehouse", str(copy), "--out", str(out)]
+
+    def error() -> str:
+        err = capsys.readouterr().err
+        assert err.startswith("phm: error: ") and err.count("\n") == 1 and "wait" not in err, err
+        return err
+
+    with _held(copy, "read") as pid:
+        assert main(dq) == 0 and out.is_file()
+        assert "Data-quality report" in capsys.readouterr().err
+        assert main([*dq, "--recompute"]) == 2
+        err = error()
+        assert f"needs warehouse {copy} to itself, but it is open to read in python" in err
+        assert f"(PID {pid}) (the dashboard, 'phm serve', keeps it open until stopped): stop that process" in err
+        assert "leave out --recompute" in err
+    out.unlink()
+    with duckdb.connect(str(copy)) as con:  # data loaded since the rules ran: the tables are stale
+        con.execute("DELETE FROM dq_state")
+    with _held(copy, "read") as pid:
+        assert main(dq) == 2
+        err = error()
+        assert "the data-quality tables are out of date" in err and "must be recomputed" in err
+        assert f"(PID {pid})" in err and "stop that process, then run phm dq again" in err
+    assert not out.exists()
+    with _held(copy, "write") as pid:
+        assert main(dq) == 2
+        assert f"warehouse {copy} is being written by python" in error()
+    assert main(dq) == 0 and out.is_file()  # alone, it recomputes
+    with connect(copy, read_only=True) as wh:
+        assert dq_is_current(wh)
 
 
 def test_unknown_provider_is_a_user_error_listing_known_ones(warehouse, tmp_path):
@@ -335,7 +417,7 @@ def test_hostile_cells_are_neutralised_and_nhs_numbers_masked(warehouse, tmp_pat
     stub = _Stub(base)
     csv_paths = write_report(stub, tmp_path / "x.xlsx")[1:]
     html_path = write_report(stub, tmp_path / "y.html")[0]
-    rkb = _read_csv(tmp_path / "x-feedback" / "RKB.csv")
+    rkb = _read_csv(tmp_path / "x-xlsx-feedback" / "RKB.csv")
     bad = [r for r in rkb if r["outcome"] == "quarantined"]
     assert len(bad) == 1
     assert bad[0]["source_file"].startswith("'=") and bad[0]["column"] == "'@col"

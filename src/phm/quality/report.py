@@ -8,11 +8,13 @@ leave in the warehouse and writes:
   with the same sections: Summary, Rules, Results, Scores, Items, Linkage, Ledger and
   Quarantine summary. Only rule results with failures are listed; a note says how many
   other rule x submitter x month combinations passed.
-- ``<out stem>-feedback/<submitter>.csv``: for each submitter, only its own failing records
-  (from ``dq_flags``) and quarantined rows (from ``quarantine``), identified by the
-  submitter's own record identifier, source file and line; never by person_id or NHS number.
-  Earlier ``*.csv`` files in that folder are removed first, so the folder holds exactly
-  this report's feedback.
+- ``<out stem>-<format>-feedback/<submitter>.csv`` (``dq.xlsx`` -> ``dq-xlsx-feedback/``): for
+  each submitter, only its own failing records (from ``dq_flags``) and quarantined rows (from
+  ``quarantine``), identified by the submitter's own record identifier, source file and line;
+  never by person_id or NHS number. The folder belongs to this one report file: a report
+  written again to the same file replaces the feedback files it wrote before (those no longer
+  wanted are removed, and only files that are feedback files), and a report written to another
+  file (``dq.html`` beside ``dq.xlsx``, or another name) never touches them.
 
 With ``provider`` set, every section and the feedback are limited to that submitter; the
 ledger then shows only the files holding its rows, with its own row counts.
@@ -46,7 +48,7 @@ from phm.errors import OutputError, UserError
 from phm.quality.compute import UNKNOWN
 from phm.warehouse import fetch
 
-__all__ = ["FEEDBACK_COLUMNS", "SUFFIXES", "feedback_csv", "neutralise", "write_report"]
+__all__ = ["FEEDBACK_COLUMNS", "SUFFIXES", "feedback_csv", "feedback_folder", "neutralise", "write_report"]
 
 SUFFIXES = (".xlsx", ".html")
 NHS_BLUE = "#005EB8"
@@ -728,19 +730,36 @@ REPORT_TABLES = (
 )
 
 
+def feedback_folder(out: Path) -> Path:
+    """The feedback folder of report file ``out``: its own, named after its stem and format
+    (``dq.xlsx`` -> ``dq-xlsx-feedback``), so two reports never share (or clear) one folder."""
+    out = Path(out)
+    return out.parent / f"{out.stem}-{out.suffix.lstrip('.')}-feedback"
+
+
+def _is_feedback_file(path: Path) -> bool:
+    """True if ``path`` is a file that starts as :func:`_csv_bytes` starts every feedback file."""
+    head = _csv_bytes([])
+    try:
+        with path.open("rb") as f:
+            return path.is_file() and f.read(len(head)) == head
+    except OSError:
+        return False
+
+
 def feedback_csv(wh, submitter: str) -> bytes:
     """The record-level feedback CSV of one submitter: the same bytes :func:`write_report`
     writes to its file (for the web dashboard's download)."""
     tables = {n: _arrow(wh, n) for n in REPORT_TABLES}
     provider = _resolve_provider(submitter, _known_submitters(tables))
-    _sections_, fb = _sections(wh, tables, provider)
+    _, fb = _sections(wh, tables, provider)
     feedback = _feedback_rows(fb["flags"], fb["quarantine"], fb["describe"])
     return _csv_bytes(feedback.get(provider, []))
 
 
 def write_report(wh, out: Path, provider: str | None = None) -> list[Path]:
     """Write the data-quality report to ``out`` (``.xlsx`` or ``.html``) and one feedback CSV
-    per submitter in ``<out stem>-feedback/``; return the paths written, report first.
+    per submitter in :func:`feedback_folder`; return the paths written, report first.
 
     ``provider`` limits everything to one submitter code (e.g. ``"RKB"``); an unknown code
     or an unsupported suffix raises :class:`~phm.errors.UserError`.
@@ -777,7 +796,7 @@ def write_report(wh, out: Path, provider: str | None = None) -> list[Path]:
     created = max(stamps) if stamps else dt.datetime(2000, 1, 1)
     title = "Data quality report" + (f": {provider}" if provider else "")
 
-    folder = out.parent / f"{out.stem}-feedback"
+    folder = feedback_folder(out)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if suffix == ".xlsx":
@@ -785,15 +804,15 @@ def write_report(wh, out: Path, provider: str | None = None) -> list[Path]:
         else:
             text = _html(sections, title)
             _atomic_write(out, lambda p: p.write_text(text, encoding="utf-8", newline="\n"))
-        for old in sorted(folder.glob("*.csv")):
-            if old.is_file():
-                old.unlink()
         written = [out]
         for s in sorted(files):
             path = folder / files[s]
             data = _csv_bytes(feedback.get(s, []))
             _atomic_write(path, lambda p, data=data: p.write_bytes(data))
             written.append(path)
+        for old in sorted(set(folder.glob("*.csv")) - set(written)):
+            if _is_feedback_file(old):  # this report's earlier feedback for submitters it no longer has
+                old.unlink()
     except OSError as err:
         raise OutputError(f"cannot write the report to {out}: {err.strerror or err}") from None
     return written

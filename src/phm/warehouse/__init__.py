@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phm.errors import UserError
+from phm.errors import InputError, UserError
+from phm.warehouse.access import WarehouseInUse, check_duckdb_file
 from phm.warehouse.base import Transaction, Warehouse, fetch, table_checksum
 
-__all__ = ["BACKENDS", "Transaction", "Warehouse", "connect", "fetch", "table_checksum"]
+__all__ = ["BACKENDS", "Transaction", "Warehouse", "WarehouseInUse", "connect", "fetch", "table_checksum"]
 
 BACKENDS = ("duckdb", "spark")
 
@@ -30,13 +31,20 @@ def connect(path: str | Path, backend: str | None = None, *, create: bool = Fals
 
     ``backend`` defaults to what is already there: a file is DuckDB, a folder with
     ``catalog.json`` is Spark; a new path is DuckDB unless ``backend="spark"``.
-    ``create=False`` refuses a path that holds no warehouse yet.
+    ``create=False`` refuses a path that holds no warehouse yet; an existing file that is not a
+    DuckDB database is always refused. ``read_only`` (DuckDB) shares the file with other
+    readers, such as the dashboard; writing needs it to itself (:class:`WarehouseInUse`).
     """
     path = Path(path)
     if backend is None:
         backend = "spark" if (path / "catalog.json").is_file() else "duckdb"
     if backend not in BACKENDS:
         raise UserError(f"unknown warehouse backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "duckdb":
+        check_duckdb_file(path)  # before anything is read or written: a Parquet file is not a warehouse
+    elif path.exists() and not path.is_dir():
+        raise InputError(f"warehouse {path} is a file, not a Spark warehouse folder; give a folder "
+                         "(phm ingest --backend spark creates it)")
     exists = (path / "catalog.json").is_file() if backend == "spark" else path.is_file()
     if not exists and not create:
         raise UserError(f"no warehouse at {path}; run 'phm ingest' first")

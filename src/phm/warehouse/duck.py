@@ -9,6 +9,7 @@ import ibis
 import pyarrow as pa
 
 from phm.errors import UserError
+from phm.warehouse.access import WarehouseInUse
 from phm.warehouse.base import SourceWriter, Transaction, Warehouse, conform
 
 _counter = iter(range(1 << 62))
@@ -58,7 +59,7 @@ class DuckDBWarehouse(Warehouse):
         except Exception as e:  # duckdb.IOException: the file is locked or is not a DuckDB file
             msg = str(e).splitlines()[0]
             if "lock" in msg.lower():
-                raise UserError(f"warehouse {self.path} is in use by another phm process; wait for it to finish") from None
+                raise WarehouseInUse.from_duckdb(self.path, msg, read_only=read_only) from None
             raise UserError(f"cannot open warehouse {self.path}: {msg}") from None
         self.raw = self._con.con
         self.raw.execute("SET preserve_insertion_order = false")
