@@ -232,16 +232,14 @@ def _timings(console: Console, timings, command: str, show: bool, json_path: Pat
 
 
 def _run_build(warehouse: Path, years: int, console: Console, force: bool = False):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from phm.build import STEPS
     from phm.build import build as run_build
+    from phm.progress import progress
     from phm.warehouse import connect
 
     if years < 1:
         raise UserError("--years must be at least 1")
-    with connect(warehouse) as wh, Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                                             console=console, transient=True) as bar:
+    with connect(warehouse) as wh, progress(console, steps=True) as bar:
         task = bar.add_task("build", total=len(STEPS))
 
         def step(name: str) -> None:

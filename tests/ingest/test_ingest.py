@@ -90,6 +90,7 @@ def test_no_raw_nhs_number_anywhere_in_the_warehouse_or_logs(icb_small_csv, tmp_
     assert raw_nhs_numbers_in(out.out + out.err) == []
     # --timings: every dataset's rows, time and memory, its parts, and the data-quality rules
     assert "phm ingest: where the time goes" in out.err
+    assert re.search(r"patients: \S+: done in [0-9.]+ s, [0-9,]+ rows", out.err)  # progress off a terminal
     steps = {s["step"]: s for s in json.loads(timings.read_text())["steps"]}
     manifest = json.loads((icb_small_csv / "manifest.json").read_text())
     datasets = [s for name, s in steps.items() if " · " not in name and s["rows"] is not None]

@@ -236,7 +236,10 @@ def test_build_twice_gives_the_same_marts(icb10k_built, tmp_path, capsys):
         assert {m: table_checksum(w, m) for m in MARTS} == before
         counts = {m: w.to_arrow(m).num_rows for m in MARTS}
     # --profile: seconds, rows and peak memory of every step, each mart with its row count
-    assert "phm build: where the time goes" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "phm build: where the time goes" in err
+    # off a terminal, a plain line as each step starts and ends (issue 16: never minutes of silence)
+    assert "build: activity: started" in err and "build: activity: done in" in err
     steps = {s["step"]: s for s in json.loads(timings.read_text())["steps"]}
     assert {m: steps[m]["rows"] for m in MARTS} == counts
     assert {"reference tables", "analysis", "build_meta and commit"} <= set(steps)

@@ -359,7 +359,6 @@ def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | N
 
 
 def _progress(console: Console | None):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from phm.progress import progress
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
-                    TimeElapsedColumn(), console=console, transient=True)
+    return progress(console or Console(stderr=True), counts="rows")

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import phm
 from phm.digest import sha256_file
+from phm.progress import progress as progress_for
 from phm.synth import care, hospital, people, primary, registers, resubmission
 from phm.synth.config import CHUNK_PERSONS, SynthConfig
 from phm.synth.context import Chunk, Costs, Providers
@@ -95,8 +95,7 @@ def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
     writers = {name: DatasetWriter(out, name, cfg.fmt) for name in DATASETS}
     refresh = DatasetWriter(out, resubmission.REFRESH_STEM, cfg.fmt) if cfg.defects == "default" else None
     n_chunks = (pop.n + CHUNK_PERSONS - 1) // CHUNK_PERSONS
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
+    with progress_for(console, steps=True) as progress:
         task = progress.add_task("Generating activity", total=n_chunks)
         for index in range(n_chunks):
             tables, chunk_truth = generate_chunk(cfg, pop, index, shared)
