@@ -112,11 +112,11 @@ def _sentence(text: str) -> str:
 
 
 def _layout(title: str, info: dict) -> dict:
-    return {"title": {"text": title}, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}, "height": 320,
+    return {"title": {"text": title}, "margin": {"l": 60, "r": 20, "t": 50, "b": 60}, "height": 380,
             "yaxis": {"title": {"text": "£" if info.get("unit") == "£" else info.get("unit", "")},
                       "rangemode": "tozero"},
             "xaxis": {"title": {"text": "Month"}, "type": "category"}, "showlegend": True,
-            "legend": {"orientation": "h", "y": -0.25}}
+            "legend": {"orientation": "h", "y": -0.42}}
 
 
 def _figure(months: list[str], chart: mdc.Chart, title: str, info: dict, target: float | None) -> dict:
