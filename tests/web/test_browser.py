@@ -7,7 +7,9 @@ errors, no page errors and no request to any other host (no CDN); every chart is
 Plotly (``data-rendered="true"``) and has its table view; a full-page screenshot of each is
 saved to ``artefacts/screenshots/<role>-<page>.png`` (and ``login.png``). Pages outside the
 role show the 403 page and no data (one in the browser, ``<role>-<page>-403.png``; the rest
-through the context's requests); signing out ends the session.
+through the context's requests); signing out ends the session. On every page no table cell or
+axis label is a raw code where a name exists (segments, conditions, settings, programmes, area
+levels; sex as 1/2), and every panel and headline figure states its financial year (issue 16).
 
 Chromium is /usr/bin/chromium (``scripts/ensure-chromium`` installs it; never
 ``playwright install``). Without it these tests fail: they are part of ``make test``.
@@ -230,6 +232,54 @@ def check_withheld_and_significance(page, path: str, where: str, problems: list[
     return marked
 
 
+def known_codes() -> set[str]:
+    """Codes that have a name the pages should show instead: segments, conditions, settings,
+    programmes and area levels."""
+    from phm.model import definitions
+    from phm.web.names import SETTING_NAMES, condition_names, segment_names
+
+    return ({*segment_names(), *condition_names(), *SETTING_NAMES, *definitions.programmes()["id"].to_pylist(),
+             "icb", "pcn", "place", "practice"})
+
+
+# every cell and axis label on the page, and each panel's heading (text only, no script data)
+SHOWN_TEXT = """() => ({
+  cells: [...document.querySelectorAll('main td, main th, .chart .xtick text, .chart .ytick text')]
+           .map(e => e.textContent.trim()),
+  sex: [...document.querySelectorAll('main table')].flatMap(t => {
+           const i = [...t.querySelectorAll('thead th')].findIndex(h => h.textContent.trim() === 'Sex');
+           return i < 0 ? [] : [...t.querySelectorAll('tbody tr')].map(r => (r.children[i] || {}).textContent);
+         }),
+  headings: [...document.querySelectorAll('section.panel h2')].map(e => e.textContent.trim()),
+  kpis: [...document.querySelectorAll('.kpi-label')].map(e => e.textContent.trim()),
+})"""
+YEAR = re.compile(r"\b20\d\d/\d\d\b|by financial year|by month", re.I)
+UNDATED_PAGES = {"/quality", "/audit", "/admin/users"}
+
+
+def check_names_and_years(page, path: str, where: str, problems: list[str], codes: set[str]) -> None:
+    """Issue 16: no page shows a raw code where a name exists, and every figure states its year."""
+    if path in ("/audit", "/admin/users"):  # user administration: roles and levels are its data
+        return
+    shown = page.evaluate(SHOWN_TEXT)
+    if path == "/quality":  # datasets are named by their contract names there (social_care)
+        from phm.schema import dataset_names
+
+        codes = codes - set(dataset_names())
+    raw = sorted({t for t in shown["cells"] if t in codes})
+    if raw:
+        problems.append(f"{where}: codes shown where a name exists: {raw[:8]}")
+    if any(v in ("1", "2", "9", "0") for v in shown["sex"]):
+        problems.append(f"{where}: sex shown as a code")
+    if path in UNDATED_PAGES:
+        return
+    undated = [h for h in shown["headings"] if not YEAR.search(h)]
+    if undated:
+        problems.append(f"{where}: panels that do not state their year: {undated[:5]}")
+    if any(not YEAR.search(k) for k in shown["kpis"]):
+        problems.append(f"{where}: headline figures that do not state their year")
+
+
 def page_name(path: str) -> str:
     return path.strip("/").replace("/", "-") or "overview"
 
@@ -313,6 +363,7 @@ def test_pages_in_browser(site: Site | None, role: Role):
 
         # ---- every page the role may see --------------------------------------------------
         marked = 0  # charts that mark a withheld value
+        codes = known_codes()
         for path in allowed:
             where = f"{role} {path}"
             r = page.goto(path)
@@ -337,6 +388,7 @@ def test_pages_in_browser(site: Site | None, role: Role):
                 problems.append(
                     f"{where}: charts without a table view (details.table-view): {missing}"
                 )
+            check_names_and_years(page, path, where, problems, codes)
             if role in CONTROLLED:
                 ids = check_withheld_and_significance(page, path, where, problems)
                 marked += len(ids)
@@ -392,4 +444,90 @@ def test_pages_in_browser(site: Site | None, role: Role):
     finally:
         context.close()
 
+    assert not problems, "\n".join(problems)
+
+
+def _watched_context(site: Site):
+    """A browser context that blocks (and records) requests to any other host, and a page in it
+    that records console errors and page errors."""
+    context = site.browser.new_context(base_url=site.base_url, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+
+    def block(route):
+        problems.append(f"request to another host: {route.request.url}")
+        route.abort()
+
+    context.route(
+        lambda url: urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).hostname != HOST,
+        block,
+    )
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    return context, page, problems
+
+
+def test_api_docs_render_in_browser(site: Site | None):
+    """Issue 16: /api/docs draws Swagger UI from this server, under its CSP, with every operation."""
+    if site is None:
+        pytest.fail(MISSING_CHROMIUM, pytrace=False)
+    context, page, problems = _watched_context(site)
+    try:
+        spec = context.request.get("/api/openapi.json").json()
+        operations = sum(len(methods) for methods in spec["paths"].values())
+        r = page.goto("/api/docs")
+        assert r is not None and r.status == 200
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.swagger-ui .opblock').length === {operations}"
+        )
+        assert page.locator(".swagger-ui .opblock-summary-path", has_text="/api/v1/costliest").count() == 1
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "api-docs.png")
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_quality_filter_and_costliest_page_in_browser(site: Site | None):
+    """Issue 16: the Data quality tables filter as one types; the costliest-people page is a table."""
+    if site is None:
+        pytest.fail(MISSING_CHROMIUM, pytrace=False)
+    from playwright.sync_api import expect
+
+    context, page, problems = _watched_context(site)
+    try:
+        page.goto("/login")
+        page.get_by_label("User name").fill(ACCOUNT_FOR[Role.ANALYST])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(site.base_url + "/")
+
+        page.goto("/quality")
+        page.wait_for_function(ALL_CHARTS_DRAWN)
+        rows = page.locator("#dq-scores-table tbody tr")
+        total = rows.count()
+        box = page.locator("#dq-scores-q")
+        expect(box).to_be_visible()  # shown by app.js
+        code = rows.first.locator("td").nth(1).inner_text().strip()
+        box.fill(code)
+        visible = page.locator("#dq-scores-table tbody tr:visible")
+        expect(visible).not_to_have_count(0)
+        shown = visible.count()
+        assert shown < total
+        assert all(code in t for t in visible.all_inner_texts())
+        count = page.locator("section[aria-labelledby='dq-scores-h'] .filter-count")
+        expect(count).to_have_text(f"Showing {shown} of {total} rows")
+        box.fill("")
+        expect(visible).to_have_count(total)
+        page.screenshot(path=SCREENSHOTS / "analyst-quality-filter.png", full_page=True)
+
+        page.goto("/spend")
+        page.get_by_role("link", name="Costliest individuals: the table").click()
+        page.wait_for_url(re.compile(r".*/spend/costliest\?fy=\d+$"))
+        expect(page.locator("h1")).to_have_text("Costliest individuals")
+        expect(page.locator("#costliest-table tbody tr").first).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "analyst-spend-costliest.png", full_page=True)
+    finally:
+        context.close()
     assert not problems, "\n".join(problems)

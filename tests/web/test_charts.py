@@ -5,6 +5,8 @@ every chart kind the pages use marks it, in its own place, with a trace named
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from phm.web import charts
@@ -197,3 +199,30 @@ def test_a_point_chart_with_nothing_to_draw_says_so_instead_of_empty_axes():
     fig = charts.error_bars(rows, "g", "v", "lo", "hi", "t")
     assert fig["layout"]["xaxis"]["visible"] is False and fig["layout"]["yaxis"]["visible"] is False
     assert fig["layout"]["annotations"][0]["text"] == "No value for: 1, 2 (see the table)."
+
+
+def test_a_funnel_of_one_practice_still_draws_its_limits_and_names_it():
+    """Issue 16: the practice-level funnel showed one point and no limits."""
+    fig = charts.funnel([funnel_row("A", 1000, 0.05)], "t", {"A": "Red Roofs"}, highlight="A")
+    limits = [t for t in fig["data"] if t["name"] in ("95% limits", "99.8% limits")]
+    assert len(limits) == 4 and all(len(t["x"]) > 20 for t in limits)
+    lo95 = next(t for t in limits if t["name"] == "95% limits")
+    assert lo95["x"][0] < 1000 < lo95["x"][-1] and max(lo95["y"]) < 0.06
+    [me] = [t for t in fig["data"] if t["name"] == "Red Roofs"]
+    assert list(me["x"]) == [1000] and me["marker"]["symbol"] == "diamond"
+
+
+@pytest.mark.xdist_group("ingest")
+def test_a_practice_is_read_against_the_practices_of_its_pcn(clients, accounts, dashboard):
+    from html import unescape
+
+    code = accounts["practice-a1"].organisation
+    html = unescape(clients["analyst"].get("/needs", params={"area": f"practice:{code}"}).text)
+    pcn = dashboard.hierarchy.name(dashboard.hierarchy.parent[("practice", code)])
+    assert f"prevalence by practice in {pcn}" in html
+    own = unescape(clients["practice-a1"].get("/needs").text)  # a practice lead sees no other practice's figures
+    assert f"prevalence by practice in {pcn}" in own, re.findall(r'<h2 id="p[0-9a-f]+-h">(.*?)</h2>', own)
+    mine = [r for r in clients["practice-a1"].get("/api/v1/data/prevalence", params={"level": "practice"}).json()["rows"]
+            if r["condition"] == "hypertension"]
+    assert len(mine) == 1  # the practice's own row only
+    assert ("95% limits" in own) == isinstance(mine[0]["denominator"], int), mine  # limits wherever it can be placed

@@ -232,6 +232,16 @@ def mart_rows(request: Request, session: Auth, name: MartName,
     return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in t.to_pylist()]
 
 
+@router.get("/costliest", response_model=Table, responses={**DOWNLOAD, **ERRORS})
+def costliest(request: Request, session: Auth,
+              fy: Annotated[int | None, Query(ge=1990, le=2100, description="Financial year by start year (default latest)")] = None,
+              format: Format = Format.json):
+    """The costliest people of one financial year, one pseudonymised row each, with names beside the
+    codes (ICB analysts only; the mart ``spend_top_persons`` as a table)."""
+    result = service.costliest(service.web(request).data, session, fy)
+    return _respond(request, session, result, format, "costliest")
+
+
 @router.get("/audit", response_model=list[AuditRecord], responses=ERRORS)
 async def audit(request: Request, session: Auth, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
           offset: Annotated[int, Query(ge=0, le=10**9)] = 0,

@@ -75,7 +75,7 @@ class Web:
 
 
 def create_app(settings: Settings, data: Dashboard | None = None) -> FastAPI:
-    from phm.web import api, pages, trends
+    from phm.web import api, apidocs, costliest, pages, quality, trends
 
     store = Store(settings.auth)
     data = data or Dashboard(settings.warehouse)
@@ -86,13 +86,18 @@ def create_app(settings: Settings, data: Dashboard | None = None) -> FastAPI:
                      "to the signed-in user's role and organisation; for every role except the ICB analyst, "
                      "counts pass disclosure control (1-7 suppressed as \"*\", others rounded to the nearest 5). "
                      "Sign in at /login; the API uses the session cookie."),
-        docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+        # /api/docs is phm.web.apidocs: Swagger UI from the installed package, not FastAPI's CDN copy
+        docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
     )
     app.state.web = Web(settings, data, store)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount(apidocs.STATIC_URL, apidocs.static_files(), name="api-docs-static")
     app.include_router(api.router)
+    app.include_router(apidocs.router)
     app.include_router(pages.router)
     app.include_router(trends.router)
+    app.include_router(costliest.router)
+    app.include_router(quality.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -572,51 +572,49 @@ def heatmap(rows: list[dict], x: str, y: str, z: str, title: str) -> dict:
     )
 
 
-def funnel(rows: list[dict], title: str, names: dict[str, str]) -> dict:
-    """Practices' recorded prevalence against list size with 95% and 99.8% limits."""
+def funnel(rows: list[dict], title: str, names: dict[str, str], highlight: str | None = None) -> dict:
+    """Practices' recorded prevalence against list size with 95% and 99.8% limits around the
+    ICB average, drawn as curves over the whole range of list sizes (so one practice alone is
+    still read against them); ``highlight``: a practice code drawn apart and named."""
+    import numpy as np
+
+    from phm.stats import proportion_limits
+
     pts = sorted(
         (r for r in rows if num(r.get("denominator")) and num(r.get("prevalence")) is not None),
         key=lambda r: r["denominator"],
     )
     data = []
-    for lo, hi, label, dash in (
-        ("funnel_lower_95", "funnel_upper_95", "95% limits", "dash"),
-        ("funnel_lower_998", "funnel_upper_998", "99.8% limits", "dot"),
-    ):
-        for col, show in ((lo, True), (hi, False)):
-            data.append(
-                go.Scatter(
-                    x=[r["denominator"] for r in pts],
-                    y=[num(r.get(col)) for r in pts],
-                    mode="lines",
-                    line={"color": NHS_GREY, "dash": dash},
-                    name=label,
-                    showlegend=show,
-                    legendgroup=label,
-                    hoverinfo="skip",
-                )
-            )
-    if pts:
+    target = next((num(r.get("icb_prevalence")) for r in rows if num(r.get("icb_prevalence")) is not None), None)
+    sizes = sorted(r["denominator"] for r in rows if num(r.get("denominator")))  # withheld prevalence too
+    if sizes and target is not None and 0 < target < 1:
+        lo_n, hi_n = sizes[0], sizes[-1]
+        grid = np.unique(np.geomspace(max(lo_n / 2, 10), max(hi_n * 1.5, 20), 80).round())
+        for level, label, dash in ((0.95, "95% limits", "dash"), (0.998, "99.8% limits", "dot")):
+            lower, upper = proportion_limits(grid, target, level)
+            for ys, show in ((lower, True), (upper, False)):
+                data.append(go.Scatter(x=grid.tolist(), y=np.asarray(ys, dtype=float).tolist(), mode="lines",
+                                       line={"color": NHS_GREY, "dash": dash}, name=label, showlegend=show,
+                                       legendgroup=label, hoverinfo="skip"))
+        data.append(go.Scatter(x=[grid[0], grid[-1]], y=[target] * 2, mode="lines", name="ICB average",
+                               line={"color": NHS_DARK_BLUE}))
+    for chosen in (False, True):
+        group = [r for r in pts if (r["area_code"] == highlight) == chosen]
+        if not group:
+            continue
         data.append(
             go.Scatter(
-                x=[pts[0]["denominator"], pts[-1]["denominator"]],
-                y=[pts[0].get("icb_prevalence")] * 2,
-                mode="lines",
-                name="ICB average",
-                line={"color": NHS_DARK_BLUE},
+                x=[r["denominator"] for r in group],
+                y=[r["prevalence"] for r in group],
+                mode="markers+text" if chosen else "markers",
+                name=names.get(highlight, highlight) if chosen else "Practice",
+                marker={"color": "#DA291C" if chosen else NHS_BLUE, "size": 12 if chosen else 8,
+                        "symbol": "diamond" if chosen else "circle"},
+                text=[names.get(r["area_code"], r["area_code"]) for r in group],
+                textposition="top center",
+                hovertemplate="%{text}<br>list %{x:,}<br>prevalence %{y:.1%}<extra></extra>",
             )
         )
-    data.append(
-        go.Scatter(
-            x=[r["denominator"] for r in pts],
-            y=[r["prevalence"] for r in pts],
-            mode="markers",
-            name="Practice",
-            marker={"color": NHS_BLUE, "size": 8},
-            text=[names.get(r["area_code"], r["area_code"]) for r in pts],
-            hovertemplate="%{text}<br>list %{x:,}<br>prevalence %{y:.1%}<extra></extra>",
-        )
-    )
     held = [r for r in rows if withheld(r.get("prevalence")) or withheld(r.get("denominator"))]
     placed = [r for r in held if num(r.get("denominator"))]  # a withheld list size cannot be placed
     data += _marks(

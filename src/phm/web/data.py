@@ -84,7 +84,7 @@ class Dashboard:
             significance.annotate(name, [r for k in s.raw for r in s.raw[k]],
                                   [r for k in s.raw for r in s.protected.get(k, ())], self.hierarchy.parent.get)
         self.dq = {t: self._wh.to_arrow(t).to_pylist() if t in tables else [] for t in DQ_TABLES}
-        self.dq_results = self._dq_results() if "dq_results" in tables else []
+        self.dq_results, self.dq_clean = self._dq_results() if "dq_results" in tables else ([], {})
         self.marts = [m for m in MART_NAMES if m in tables]
         self._permitted: dict = {}
         self._json: OrderedDict[tuple, bytes] = OrderedDict()  # responses: the data never changes
@@ -146,18 +146,26 @@ class Dashboard:
             served[name] = Served(d, _index(analyst), _index(rows), years)
         return served
 
-    def _dq_results(self) -> list[dict]:
-        """Rule results summed over months: one row per dataset x rule x submitter with failures."""
+    def _dq_results(self) -> tuple[list[dict], dict[str | None, int]]:
+        """Rule results summed over months: one row per dataset x rule x submitter with a failing
+        record or a month over its threshold, its ``result`` "fail" when any month failed its
+        threshold (as the DQ report counts failing rules) and "pass" otherwise; and, by
+        submitter, how many other results there are (no failing record in any month: passed)."""
         t = self._wh.table("dq_results")
         agg = (t.group_by(["dataset", "rule_id", "category", "submitter"])
-               .aggregate(records=t.records.sum(), failures=t.failures.sum(), threshold=t.threshold.max()))
-        agg = agg.filter(agg.failures > 0)
+               .aggregate(records=t.records.sum(), failures=t.failures.sum(), threshold=t.threshold.max(),
+                          failed_months=(~t.passed.fill_null(False)).cast("int64").sum()))
+        listed = (agg.failures > 0) | (agg.failed_months > 0)
+        clean = agg.filter(~listed).group_by("submitter").aggregate(results=lambda a: a.count())
         with self._lock:
-            out = agg.to_pyarrow()
+            out = agg.filter(listed).to_pyarrow()
+            passed = clean.to_pyarrow().to_pylist()
         rows = out.to_pylist()
         for r in rows:
             r["rate"] = r["failures"] / r["records"] if r["records"] else None
-        return sorted(rows, key=lambda r: (r["submitter"] or "", r["dataset"], r["rule_id"]))
+            r["result"] = "fail" if r.pop("failed_months") else "pass"
+        rows.sort(key=lambda r: (r["submitter"] or "", r["dataset"], r["rule_id"]))
+        return rows, {r["submitter"]: r["results"] for r in passed}
 
     # ---- queries --------------------------------------------------------------------
 

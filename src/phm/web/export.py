@@ -59,7 +59,16 @@ def xlsx_bytes(title: str, columns: list[dict], rows: list[dict], about: dict) -
     for j, c in enumerate(columns):
         ws.write_string(0, j, c["label"], bold)
         ws.set_column(j, j, max(10, min(40, len(c["label"]) + 2)))
-    for i, r in enumerate(rows, start=1):
+    _write_rows(ws, 1, columns, rows, money)
+    _write_about(wb.add_worksheet("About"), bold, "Title", title, about)
+    wb.close()
+    return buf.getvalue()
+
+
+def _write_rows(ws, first: int, columns: list[dict], rows: list[dict], money) -> None:
+    """Rows from sheet row ``first``: text as text (formula-neutralised), numbers at their
+    precision (:func:`precise`), money in the ``money`` format."""
+    for i, r in enumerate(rows, start=first):
         for j, c in enumerate(columns):
             v = r.get(c["name"])
             if v is None:
@@ -69,16 +78,16 @@ def xlsx_bytes(title: str, columns: list[dict], rows: list[dict], about: dict) -
             else:
                 ws.write_number(i, j, precise(v, c.get("kind", "")) if isinstance(v, float) else v,
                                 money if c.get("kind") == "money" else None)
-    meta = wb.add_worksheet("About")
-    meta.write_string(0, 0, "Title", bold)
-    meta.write_string(0, 1, title)
+
+
+def _write_about(ws, bold, first_label: str, title: str, about: dict) -> None:
+    ws.write_string(0, 0, first_label, bold)
+    ws.write_string(0, 1, title)
     for i, (k, v) in enumerate(about.items(), start=1):
-        meta.write_string(i, 0, str(k), bold)
-        meta.write_string(i, 1, neutralise(str(v)))
-    meta.set_column(0, 0, 24)
-    meta.set_column(1, 1, 100)
-    wb.close()
-    return buf.getvalue()
+        ws.write_string(i, 0, str(k), bold)
+        ws.write_string(i, 1, neutralise(str(v)))
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 1, 110)
 
 
 def download(fmt: str, name: str, payload: dict) -> Response:
@@ -92,3 +101,39 @@ def download(fmt: str, name: str, payload: dict) -> Response:
         return Response(csv_bytes(payload["columns"], payload["rows"]), media_type=CSV_TYPE, headers=headers)
     return Response(xlsx_bytes(payload.get("title", name), payload["columns"], payload["rows"], about),
                     media_type=XLSX_TYPE, headers=headers)
+
+
+_SHEET_BAD = str.maketrans({c: " " for c in "[]:*?/\\"})
+
+
+def page_workbook(title: str, panels: list[dict], about: dict) -> bytes:
+    """A page as one Excel workbook ("download this page"): a sheet per panel with its table
+    (the rows the page shows, as served to the user: disclosure-controlled for every role but
+    the analyst), money formatted as £, and an About sheet with the page, area, year and
+    provenance. ``panels``: dicts with ``title``, ``columns`` and ``rows``."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    head = wb.add_format({"bold": True, "bg_color": "#005EB8", "font_color": "#FFFFFF", "text_wrap": True})
+    money = wb.add_format({"num_format": "£#,##0.00"})
+    about_ws = wb.add_worksheet("About")
+    used = {"about"}
+    for p in panels:
+        if not p.get("columns"):
+            continue
+        name = (p["title"].translate(_SHEET_BAD).strip() or "Table")[:28]
+        base, n = name, 2
+        while name.lower() in used:
+            name, n = f"{base[:26]} {n}", n + 1
+        used.add(name.lower())
+        ws = wb.add_worksheet(name)
+        ws.write_string(0, 0, p["title"], wb.add_format({"bold": True}))
+        for j, c in enumerate(p["columns"]):
+            ws.write_string(1, j, c["label"], head)
+            ws.set_column(j, j, max(10, min(40, len(c["label"]) + 2)))
+        _write_rows(ws, 2, p["columns"], p["rows"], money)
+        ws.freeze_panes(2, 0)
+    _write_about(about_ws, wb.add_format({"bold": True}), "Page", title, about)
+    wb.close()
+    return buf.getvalue()

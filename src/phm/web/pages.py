@@ -6,6 +6,7 @@ and CSV/XLSX downloads (the API's own URLs).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -109,6 +110,9 @@ def _area_page(
     year menu out, for a page that shows every year)."""
     data = service.web(request).data
     years = ctx.pop("years", window_years(data))
+    if request.query_params.get("download") == "xlsx":
+        return _page_workbook(request, session, title, level, code, fy, ctx)
+    query = {k: v for k, v in request.query_params.items() if k != "download"}
     return _render(
         request,
         session,
@@ -117,10 +121,38 @@ def _area_page(
         scope=(level, code),
         fy=fy,
         years=years,
+        page_download=f"{request.url.path}?{urlencode({**query, 'download': 'xlsx'})}",
         areas=_areas_menu(request, session),
         area_name=data.hierarchy.name((level, code)),
         **ctx,
     )
+
+
+def _page_workbook(request: Request, session: Session, title: str, level: str, code: str, fy, ctx: dict):
+    """The page as an Excel workbook: a sheet per panel, the key measures, and an About sheet
+    (:func:`phm.web.export.page_workbook`). Counted against the user's downloads per minute."""
+    from phm.web.export import XLSX_TYPE, page_workbook
+
+    w = service.web(request)
+    if w.exports.hit(session.user.username):
+        raise HTTPException(429, "too many downloads; wait a minute")
+    panels = list(ctx.get("panels", ()))
+    kpis = ctx.get("kpis")
+    if kpis:
+        cols = [c for c in ctx.get("kpi_columns", ()) if c["name"] in kpis]
+        panels.insert(0, {"title": "Key measures", "columns": cols, "rows": [kpis]})
+    controlled = session.user.role.disclosure_controlled
+    about = {
+        "area": f"{w.data.hierarchy.name((level, code))} ({level} {code})",
+        "financial year": charts.fy_label(fy) if fy is not None else "every year of the window",
+        "figures": service.DISCLOSURE_NOTE if controlled else service.ANALYST_NOTE,
+        "note": ctx.get("note") or "",
+        **{k.replace("_", " "): v for k, v in w.data.build_info.items()},
+        "downloaded by": f"{session.user.username} ({session.user.role.label})",
+    }
+    name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return Response(page_workbook(title, panels, about), media_type=XLSX_TYPE,
+                    headers={"content-disposition": f'attachment; filename="phm-{name}-{level}-{code}.xlsx"'})
 
 
 def window_years(data) -> list[int]:
@@ -181,6 +213,21 @@ def withheld_in(rows: list[dict], names) -> bool:
     return any(r.get(n) == "*" for r in rows for n in names)
 
 
+def _named(cols: list[dict]) -> list[dict]:
+    """The columns a page table shows: a code with a name column beside it (``segment`` and
+    ``segment_name``, ``sex`` and ``sex_name``) shows only the name; area codes stay beside
+    their names. Downloads keep every column."""
+    names = {c["name"] for c in cols}
+    return [c for c in cols if c["name"] == "area_code" or f"{c['name']}_name" not in names]
+
+
+def _with_year(title: str, fy: int | None) -> str:
+    """A panel title that says its financial year (a panel of every year says so itself)."""
+    if fy is None or charts.fy_label(fy) in title:
+        return title
+    return f"{title}, {charts.fy_label(fy)}"
+
+
 def _figure_title(figure: dict | None) -> str | None:
     """A chart's own title, which says what the panel shows (the dataset's title is generic)."""
     title = ((figure or {}).get("layout") or {}).get("title")
@@ -196,7 +243,7 @@ def panel(
     rows: list[dict] | None = None,
     note: str = "",
 ) -> dict:
-    cols = _beside([c for c in result.columns if columns is None or c["name"] in columns])
+    cols = _named(_beside([c for c in result.columns if columns is None or c["name"] in columns]))
     shown = rows if rows is not None else result.rows
     counts = [c["name"] for c in cols if c["kind"] == "count"]
     if (
@@ -219,7 +266,7 @@ def panel(
         "withheld": withheld_in(shown, [c["name"] for c in cols]),
         "significance": any(r.get(c["name"]) for r in shown for c in cols if "_vs_" in c["name"]),
         "id": f"p{secrets.token_hex(4)}",
-        "title": _figure_title(figure) or result.title,
+        "title": _with_year(_figure_title(figure) or result.title, result.fy),
         "figure": json.dumps(figure) if figure else None,
         "columns": cols,
         "rows": rows if rows is not None else result.rows,
@@ -227,6 +274,9 @@ def panel(
         "csv": f"{base}?{urlencode({**q, 'format': 'csv'})}",
         "xlsx": f"{base}?{urlencode({**q, 'format': 'xlsx'})}",
     }
+
+
+LEVEL_NAMES = {"icb": "ICB", "place": "Place", "pcn": "PCN", "practice": "Practice"}
 
 
 def money_text(v: float) -> str:
@@ -250,6 +300,8 @@ def fmt(v, kind: str = "", name: str = "") -> str:
         return "Yes" if v else "No"
     if name == "fy" and isinstance(v, int):
         return charts.fy_label(v)
+    if name == "level" and v in LEVEL_NAMES:
+        return LEVEL_NAMES[v]
     if isinstance(v, int | float) and (kind == "money" or name.startswith(("spend", "cost", "intensity"))):
         return money_text(v)
     if isinstance(v, int):
@@ -661,14 +713,17 @@ def spend(request: Request, area: str | None = None, fy: int | None = None):
         panels.append(
             {
                 "id": "top-persons",
-                "title": "Costliest individuals (pseudonymised; analysts only)",
+                "title": "Costliest individuals (pseudonymised; analysts only)"
+                + (f", {charts.fy_label(prog.fy)}" if prog.fy is not None else ""),
                 "figure": None,
                 "columns": [],
                 "rows": [],
-                "note": "Row-level data: /api/v1/marts/spend_top_persons",
+                "note": "The costliest people of the year, one pseudonymised row each, with their cost "
+                "and contacts by setting.",
                 "csv": None,
                 "xlsx": None,
-                "link": "/api/v1/marts/spend_top_persons",
+                "link": "/spend/costliest" + (f"?fy={prog.fy}" if prog.fy is not None else ""),
+                "link_text": "Costliest individuals: the table",
             }
         )
     note = " ".join(filter(None, [prog.note, SPEND_BASIS]))
@@ -746,23 +801,19 @@ def needs(
         ),
     ]
     try:
-        within = None if level == "practice" else f"{level}:{code}"
-        prac = service.dataset(
-            data,
-            s,
-            "prevalence",
-            "practice",
-            code if level == "practice" else None,
-            within=within,
-            fy=fy,
-        )
+        # a practice is read against the practices of its PCN (those the user may see)
+        parent = data.hierarchy.parent.get((level, code)) if level == "practice" else None
+        within = f"{parent[0]}:{parent[1]}" if parent else f"{level}:{code}"
+        prac = service.dataset(data, s, "prevalence", "practice", None, within=within, fy=fy)
         rows = [r for r in prac.rows if r["condition"] == condition]
         names = {a["code"]: a["name"] for a in prac.areas}
+        where = f" in {data.hierarchy.name(parent)}" if parent else ""
         panels.append(
             panel(
                 prac,
                 charts.funnel(
-                    rows, f"Funnel plot: {condition_names().get(condition, condition)} prevalence by practice", names
+                    rows, f"Funnel plot: {condition_names().get(condition, condition)} prevalence by practice{where}",
+                    names, highlight=code if level == "practice" else None,
                 ),
                 {"level": "practice", "within": within, "fy": fy},
                 rows=rows,
@@ -910,7 +961,7 @@ def _compared_panel(sm: service.Result, pv: service.Result, code: str) -> dict:
     for r in (r for r in pv.rows if r["level"] == "practice" and r["area_code"] == code):
         rows.append(
             {
-                "measure": f"Recorded prevalence: {r['condition']}",
+                "measure": f"Recorded prevalence: {r.get('condition_name') or r['condition']}",
                 "value": fmt(r.get("prevalence"), name="prevalence"),
                 "value_vs_icb": r.get("prevalence_vs_icb"),
                 "value_vs_parent": r.get("prevalence_vs_parent"),
@@ -918,7 +969,7 @@ def _compared_panel(sm: service.Result, pv: service.Result, code: str) -> dict:
         )
     return {
         "id": f"p{secrets.token_hex(4)}",
-        "title": "How the practice compares with the ICB and its PCN",
+        "title": _with_year("How the practice compares with the ICB and its PCN", pv.fy),
         "figure": None,
         "rows": rows,
         "csv": None,
@@ -938,41 +989,7 @@ def _compared_panel(sm: service.Result, pv: service.Result, code: str) -> dict:
 # ---- data quality, audit and users ----------------------------------------------------
 
 
-@router.get("/quality", response_class=HTMLResponse)
-def quality(request: Request, submitter: str | None = None):
-    s = _session(request)
-    data = service.web(request).data
-    subs = service.dq_submitters(data, s)
-    if s.user.role is not Role.ANALYST and submitter is None and subs:
-        submitter = subs[0]
-    scores = service.dq(data, s, "scores", submitter)
-    results = service.dq(data, s, "results", submitter)
-    q = {"submitter": submitter}
-    rows = [r for r in scores.rows if r.get("score") is not None]  # "*" is drawn as suppressed
-    panels = [
-        panel(
-            scores,
-            charts.bar(
-                rows[:60],
-                "submitter" if submitter is None else "dataset",
-                "score",
-                "Data-quality score by submission",
-                y_title="score",
-            ),
-            q,
-        ),
-        panel(results, None, q),
-    ]
-    return _render(
-        request,
-        s,
-        "quality.html",
-        title="Data quality",
-        panels=panels,
-        submitters=subs,
-        submitter=submitter,
-        note=scores.note,
-    )
+# The Data quality page (/quality) is phm.web.quality.
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -24,11 +24,21 @@ log = logging.getLogger("phm.web")
 
 # object-src 'none' and frame-ancestors 'none' as governance.md asks; scripts only from this
 # server (Plotly's bundle is served from the installed package); Plotly sets inline styles.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP_DIRECTIVES = ("default-src 'self'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+                  "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+                  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def csp(script_hashes: tuple[str, ...] | list[str] = ()) -> str:
+    """The Content-Security-Policy; ``script_hashes`` (``'sha256-...'``) allow those inline
+    scripts only, for the one response that sets it (the API docs page, :mod:`phm.web.apidocs`)."""
+    return CSP_DIRECTIVES.format(scripts="".join(f" {h}" for h in script_hashes))
+
+
+CSP = csp()
+CSP_HEADER = b"content-security-policy"
 HEADERS = [
-    (b"content-security-policy", CSP.encode()),
+    (CSP_HEADER, CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
@@ -37,9 +47,9 @@ HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 NO_STORE = (b"cache-control", b"no-store")  # data and pages; not the static assets
-CACHEABLE_PREFIXES = ("/static/", "/assets/")
+CACHEABLE_PREFIXES = ("/static/", "/assets/", "/api/docs-static/")
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-UNAUDITED_PREFIXES = ("/static/", "/healthz", "/favicon.ico")
+UNAUDITED_PREFIXES = ("/static/", "/api/docs-static/", "/healthz", "/favicon.ico")
 
 OUTCOMES = {401: "unauthenticated", 403: "denied", 404: "not found", 422: "invalid request", 429: "rate limited"}
 
@@ -70,7 +80,13 @@ class Guard:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), *headers]
+                own = message.get("headers", [])
+                add = headers
+                if any(k.lower() == CSP_HEADER for k, _ in own):
+                    # a response with its own CSP (the API docs page) keeps it: it is this
+                    # policy plus that page's inline script, and two CSPs would both apply
+                    add = [h for h in headers if h[0] != CSP_HEADER]
+                message["headers"] = [*own, *add]
             await send(message)
 
         started = False

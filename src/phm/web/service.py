@@ -7,6 +7,8 @@ for anything outside the user's role and organisation, 404 for areas that do not
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -171,10 +173,12 @@ def _dq_columns():
 
     scores = (Column("dataset", Kind.LABEL, label="Dataset"), Column("submitter", Kind.LABEL, label="Submitter"),
               Column("records", Kind.COUNT, label="Records"), Column("items", Kind.LABEL, label="Items scored"),
-              Column("score", Kind.STANDARDISED, basis="records", label="DQMI-style score (%)"))
+              Column("score", Kind.STANDARDISED, basis="records", label="DQMI-style score (%)"),
+              Column("failing_rules", Kind.LABEL, label="Rules failed"))
     results = (Column("submitter", Kind.LABEL, label="Submitter"), Column("dataset", Kind.LABEL, label="Dataset"),
                Column("rule_id", Kind.LABEL, label="Rule"),
                Column("rule_name", Kind.LABEL, label="What the rule checks"),
+               Column("result", Kind.LABEL, label="Result"),
                Column("category", Kind.LABEL, label="Category"),
                Column("records", Kind.COUNT, label="Records checked"),
                Column("failures", Kind.COUNT, label="Records failing"),
@@ -191,28 +195,99 @@ def _rule_names() -> dict[str, str]:
     return {r.rule_id: r.description for r in rules()}
 
 
-def dq(data: Dashboard, session: Session, what: str, submitter: str | None) -> Result:
+def _dq_scope(session: Session, submitter: str | None):
+    """The submitters a DQ request may see (None: all); 403 outside the user's organisation."""
     allowed = permitted_submitters(session.user.role, session.user.organisation)
     if allowed is not None and not allowed:
         raise HTTPException(403, f"the {session.user.role.label} role has no data-quality feedback")
     if submitter is not None and allowed is not None and submitter not in allowed:
         raise HTTPException(403, f"submitter {submitter} is not your organisation")
+    return lambda s: (submitter is None or s == submitter) and (allowed is None or s in allowed)
+
+
+def dq(data: Dashboard, session: Session, what: str, submitter: str | None) -> Result:
+    """Data-quality ``scores`` (one row per submission: dataset x submitter, with the number of
+    rules it failed) or rule ``results`` (each rule with a failing record, in words, passed or
+    failed), for the submitters the user may see."""
+    shown = _dq_scope(session, submitter)
     cols = _dq_columns()[what]
     source = data.dq["dq_scores"] if what == "scores" else data.dq_results
-    rows = [r for r in source
-            if (submitter is None or r["submitter"] == submitter) and (allowed is None or r["submitter"] in allowed)]
-    rows = [{c.name: r.get(c.name) for c in cols} for r in rows]
-    if what == "results":  # the rule in words beside its code (phm.quality.rules.csv)
+    rows = [{c.name: r.get(c.name) for c in cols} for r in source if shown(r["submitter"])]
+    if what == "scores":  # rules failed, as the DQ report's summary counts them
+        failed = Counter((r["dataset"], r["submitter"]) for r in data.dq_results if r["result"] == "fail")
+        for r in rows:
+            r["failing_rules"] = failed[(r["dataset"], r["submitter"])]
+        rows.sort(key=lambda r: (r["submitter"] or "", r["dataset"]))
+    else:  # the rule in words beside its code (phm.quality.rules.csv)
         for r in rows:
             r["rule_name"] = _rule_names().get(r["rule_id"], r["rule_id"])
     controlled = session.user.role.disclosure_controlled
     if controlled:
         rows = protect(rows, cols)
-    title = "Data-quality scores" if what == "scores" else "Data-quality rule results (failures only)"
+    title = "Data-quality scores" if what == "scores" else "Data-quality rule results with failing records"
     return Result(f"dq_{what}", title, None, columns_for(cols, controlled), rows, controlled, [])
+
+
+def dq_passed_clean(data: Dashboard, session: Session, submitter: str | None) -> int:
+    """How many rule results (dataset x rule x submitter) of the submitters the user may see had
+    no failing record: passed, and not listed by :func:`dq` ``results``."""
+    shown = _dq_scope(session, submitter)
+    return sum(n for s, n in data.dq_clean.items() if shown(s))
 
 
 def dq_submitters(data: Dashboard, session: Session) -> list[str]:
     allowed = permitted_submitters(session.user.role, session.user.organisation)
     known = sorted({r["submitter"] for r in data.dq["dq_scores"] if r["submitter"]})
     return known if allowed is None else [s for s in known if s in allowed]
+
+
+# ---- the costliest individuals (ICB analysts only) --------------------------------------
+
+COSTLIEST = "spend_top_persons"
+
+
+def costliest(data: Dashboard, session: Session, fy: int | None) -> Result:
+    """The costliest people of financial year ``fy`` (default: the latest), one row each, from the
+    pseudonymised mart ``spend_top_persons`` (docs/analysis.md), for ICB analysts only; names
+    beside the codes (:mod:`phm.web.names`) and ``person_id`` as text (the pseudonym, which is
+    wider than a JavaScript number)."""
+    from phm.web.names import SETTING_NAMES, SEX_NAMES, segment_names
+
+    require(session, Role.ANALYST)
+    if COSTLIEST not in data.marts:
+        raise HTTPException(404, f"the warehouse has no {COSTLIEST}; run 'phm build' first")
+    t = data.mart(COSTLIEST, data.mart_count(COSTLIEST), 0)
+    years = sorted({y for y in t["fy"].to_pylist() if y is not None})
+    if fy is None:
+        fy = years[-1] if years else None
+    elif fy not in years:
+        raise HTTPException(404, f"no financial year {fy} in {COSTLIEST}; years: {', '.join(map(str, years))}")
+    settings = [c[len("cost_"):] for c in t.column_names if c.startswith("cost_") and c != "cost_total"]
+    contacts = [s for s in settings if f"n_{s}" in t.column_names]
+    columns = [
+        ("rank", "Rank (1 = costliest)", "label"), ("person_id", "Person (pseudonymised)", "label"),
+        ("age_band", "Age band", "label"), ("sex", "Sex", "label"), ("sex_name", "Sex name", "label"),
+        ("segment", "Segment", "label"), ("segment_name", "Segment name", "label"),
+        ("practice_code", "Practice", "label"), ("practice_name", "Practice name", "label"),
+        ("cost_total", "Total cost (£)", "money"),
+        *((f"cost_{s}", f"{SETTING_NAMES.get(s, s)} (£)", "money") for s in settings),
+        *((f"n_{s}", f"{SETTING_NAMES.get(s, s)}: contacts", "count") for s in contacts),
+    ]
+    rows = []
+    for r in sorted((r for r in t.to_pylist() if r["fy"] == fy), key=lambda r: r["rank"]):
+        sex, segment, practice = r.get("sex"), r.get("segment"), r.get("practice_code")
+        rows.append({
+            **{name: _finite(r.get(name)) for name, _label, _kind in columns},
+            "person_id": None if r["person_id"] is None else str(r["person_id"]),
+            "sex_name": SEX_NAMES.get(sex, sex) if sex is not None else None,
+            "segment_name": segment_names().get(segment, segment) if segment is not None else None,
+            "practice_name": data.hierarchy.name(("practice", practice)) if practice is not None else None,
+        })
+    icb = data.hierarchy.areas("icb")
+    return Result(COSTLIEST, "Costliest individuals (pseudonymised)", fy,
+                  [{"name": n, "label": label, "kind": kind} for n, label, kind in columns], rows, False,
+                  [area_info(data.hierarchy, a) for a in icb[:1]])
+
+
+def _finite(v):
+    return None if isinstance(v, float) and not math.isfinite(v) else v
