@@ -17,7 +17,7 @@ Targets on this machine (2 cores, 24 GB):
   each from its own loopback address: the server allows 30 sign-ins per address per 15 min),
   checks every URL answers 200, warms up for 5 s, then drives 32 connections for 30 s over a
   mix of ``/api/v1/me``, ``/api/v1/data/{summary,pyramid,segments,settings,programmes,
-  inequalities}`` for each client's own area, ``/api/v1/data/prevalence`` at practice level
+  inequalities,monthly}`` for each client's own area, ``/api/v1/data/prevalence`` at practice level
   within that area and ``/api/v1/practice/{code}``, then each endpoint alone for 8 s. It reports
   requests, errors (non-2xx answers and socket errors), throughput, p50/p95/p99 latency overall
   and per endpoint, the server's CPU time per request and its peak RSS; the audit log (every
@@ -210,7 +210,7 @@ WARMUP_SECONDS = 5
 LUA = Path(__file__).with_name("serve.lua")
 ROLES = ("analyst", "place", "pcn", "practice")
 ENDPOINTS = ("me", "summary", "pyramid", "segments", "settings", "programmes", "inequalities", "prevalence",
-             "practice")
+             "practice", "monthly")
 TARGET_P95_MS = 100
 
 
@@ -284,7 +284,7 @@ def endpoint_paths(role: str, org: dict[str, str]) -> dict[str, str]:
     prevalence = (urlencode({"level": "practice", "area": code}) if level == "practice"
                   else urlencode({"level": "practice", "within": f"{level}:{code}"}))
     paths = {"me": "/api/v1/me"}
-    for d in ("summary", "pyramid", "segments", "settings", "programmes", "inequalities"):
+    for d in ("summary", "pyramid", "segments", "settings", "programmes", "inequalities", "monthly"):
         paths[d] = f"/api/v1/data/{d}?{area}"
     paths["prevalence"] = f"/api/v1/data/prevalence?{prevalence}"
     paths["practice"] = f"/api/v1/practice/{org['practice']}"

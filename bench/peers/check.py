@@ -32,7 +32,7 @@ PHM = {
     "prevalence": (
         "(SELECT area_code AS practice_code, condition, register, denominator, prevalence, "
         "prevalence_lower AS lower, prevalence_upper AS upper FROM hna_prevalence "
-        "WHERE level = 'practice')",
+        "WHERE level = 'practice' AND fy = (SELECT max(fy) FROM hna_prevalence))",
         ["practice_code", "condition"],
     ),
 }

@@ -402,10 +402,12 @@ def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, w
     elif title == "Spend by setting":
         for cat, v in series(data[0]):
             check("settings", (setting[cat], cat), "spend", v)
-    elif title == "Spend per head by financial year":
-        for tr in data:
+    elif title in ("Spend per head by financial year",
+                   "Emergency admissions per 1,000 registered persons by financial year"):
+        col = "spend_per_head" if title.startswith("Spend") else "emergency_per_1000"
+        for tr in data:  # one series: the page's area, by name; years as 2024/25
             for cat, v in series(tr):
-                check("summary", (), "spend_per_head", v, fy_=int(cat), area_=tr["name"])
+                check("summary", (), col, v, fy_=int(str(cat)[:4]))
     elif title in ("People by segment", "Spend by segment", "Spend per head by segment"):
         col = {"People": "persons", "Spend by": "spend", "Spend per": "spend_per_head"}
         c = next(v for k, v in col.items() if title.startswith(k))

@@ -87,3 +87,13 @@ def test_download_this_page_as_a_workbook(clients):
     assert sheets[0] == "About" and len(sheets) >= 4
     assert "Disclosure control" in strings and "2024/25" in strings  # a practice gets protected figures
     assert "£#,##0.00" in zipfile.ZipFile(io.BytesIO(r.content)).read("xl/styles.xml").decode()
+
+
+def test_submitters_are_named_where_phm_knows_the_name(clients, dashboard):
+    rows = clients["analyst"].get("/api/v1/dq/scores").json()["rows"]
+    practices = [r for r in rows if ("practice", r["submitter"]) in dashboard.hierarchy.names]
+    assert practices and all(r["submitter_name"] == dashboard.hierarchy.name(("practice", r["submitter"]))
+                             for r in practices)
+    html = unescape(clients["analyst"].get("/quality").text)
+    code = practices[0]["submitter"]
+    assert f"{code}: {practices[0]['submitter_name']}</option>" in html

@@ -31,7 +31,7 @@ def _score(r: dict) -> float:
 def score_panels(scores: service.Result, query: dict, submitter: str | None) -> list[dict]:
     """The score chart with its table; when it cannot show every submission, the lowest
     :data:`CHART_MAX` with "showing N of M", and a second panel: every submission, filterable."""
-    rows = [dict(r, submission=f"{r['submitter']}: {r['dataset']}") for r in scores.rows]
+    rows = [dict(r, submission=f"{r.get('submitter_name') or r['submitter']}: {r['dataset']}") for r in scores.rows]
     x = "dataset" if submitter else "submission"
     if len(rows) <= CHART_MAX:
         figure = charts.bar(rows, x, "score", "Data-quality score by submission", y_title="score")
@@ -99,6 +99,7 @@ def quality(request: Request, submitter: str | None = None):
         title="Data quality",
         panels=[*score_panels(scores, q, submitter), _with_table_tools(listed)],
         submitters=subs,
+        submitter_names={c: service.submitter_name(data, c) for c in subs},
         submitter=submitter,
         note=scores.note,
     )

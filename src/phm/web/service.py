@@ -172,10 +172,13 @@ def _dq_columns():
     from phm.disclosure import Column
 
     scores = (Column("dataset", Kind.LABEL, label="Dataset"), Column("submitter", Kind.LABEL, label="Submitter"),
+              Column("submitter_name", Kind.LABEL, label="Submitter name"),
               Column("records", Kind.COUNT, label="Records"), Column("items", Kind.LABEL, label="Items scored"),
               Column("score", Kind.STANDARDISED, basis="records", label="DQMI-style score (%)"),
               Column("failing_rules", Kind.LABEL, label="Rules failed"))
-    results = (Column("submitter", Kind.LABEL, label="Submitter"), Column("dataset", Kind.LABEL, label="Dataset"),
+    results = (Column("submitter", Kind.LABEL, label="Submitter"),
+               Column("submitter_name", Kind.LABEL, label="Submitter name"),
+               Column("dataset", Kind.LABEL, label="Dataset"),
                Column("rule_id", Kind.LABEL, label="Rule"),
                Column("rule_name", Kind.LABEL, label="What the rule checks"),
                Column("result", Kind.LABEL, label="Result"),
@@ -213,6 +216,8 @@ def dq(data: Dashboard, session: Session, what: str, submitter: str | None) -> R
     cols = _dq_columns()[what]
     source = data.dq["dq_scores"] if what == "scores" else data.dq_results
     rows = [{c.name: r.get(c.name) for c in cols} for r in source if shown(r["submitter"])]
+    for r in rows:
+        r["submitter_name"] = submitter_name(data, r["submitter"])
     if what == "scores":  # rules failed, as the DQ report's summary counts them
         failed = Counter((r["dataset"], r["submitter"]) for r in data.dq_results if r["result"] == "fail")
         for r in rows:
@@ -226,6 +231,18 @@ def dq(data: Dashboard, session: Session, what: str, submitter: str | None) -> R
         rows = protect(rows, cols)
     title = "Data-quality scores" if what == "scores" else "Data-quality rule results with failing records"
     return Result(f"dq_{what}", title, None, columns_for(cols, controlled), rows, controlled, [])
+
+
+def submitter_name(data: Dashboard, code: str | None) -> str | None:
+    """A submitter's name where phm knows it (a practice, PCN or place of the warehouse; the
+    reference data holds no names for NHS trusts, so a provider keeps its code only)."""
+    if code is None:
+        return None
+    for level in ("practice", "pcn", "place", "icb"):
+        name = data.hierarchy.names.get((level, code))
+        if name:
+            return name
+    return None
 
 
 def dq_passed_clean(data: Dashboard, session: Session, submitter: str | None) -> int:
