@@ -26,6 +26,7 @@ from phm.disclosure import Kind
 from phm.errors import UserError
 from phm.web import significance
 from phm.web.datasets import AREA, DATASETS, Dataset
+from phm.web.export import precise
 from phm.web.links import protect_by_year
 from phm.web.names import fill as fill_names
 from phm.web.roles import Hierarchy, permitted_areas
@@ -142,6 +143,12 @@ class Dashboard:
                 d.after_protect(rows)
             shown_names = [c.name for c in (*AREA, *d.columns)]
             analyst = [{n: r[n] for n in shown_names} for r in raw[name]]
+            # every float at its precision, once, so pages, JSON, CSV and XLSX show one value
+            kinds = {c.name: c.kind.value for c in d.columns}
+            for r in (*analyst, *rows):
+                for k, v in r.items():
+                    if isinstance(v, float):
+                        r[k] = precise(v, kinds.get(k, ""))
             years = sorted({r["fy"] for r in analyst if r["fy"] is not None})
             served[name] = Served(d, _index(analyst), _index(rows), years)
         return served

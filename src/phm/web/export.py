@@ -29,14 +29,13 @@ def _cell(v, kind: str = ""):
 
 
 def precise(v: float, kind: str = ""):
-    """A number at the precision it means, without float noise such as 342188.4800000003: money
-    to the penny, other values of 1 or more to 4 decimal places, smaller ones to 6 significant
-    figures (a prevalence of 0.0123456)."""
+    """A number without float noise (342188.4800000003 -> 342188.48): money to the penny, any
+    other value to 10 significant figures. The dashboard applies it to every served value when it
+    loads (:class:`phm.web.data.Dashboard`), so a cell reads the same on a page and in JSON, CSV
+    and XLSX."""
     if v != v or v in (float("inf"), float("-inf")):
         return v
-    if kind == "money":
-        return round(v, 2)
-    return round(v, 4) if abs(v) >= 1 else float(f"{v:.6g}")
+    return round(v, 2) if kind == "money" else float(f"{v:.10g}")
 
 
 def csv_bytes(columns: list[dict], rows: list[dict]) -> bytes:
