@@ -117,10 +117,10 @@ def _rows(st: pa.Table, em: pa.Table, extract_date: dt.date | None) -> pa.Table:
 def _head(level: str, area: str, mkey: int, extract_date: dt.date | None) -> dict:
     month = _month(int(mkey))
     return {"level": level, "area_code": area, "fy": (int(mkey) - 3) // 12, "month": month.strftime("%Y-%m"),
-            "month_days": _days(month, extract_date)}
+            "month_days": days_covered(month, extract_date)}
 
 
-def _days(month: dt.date, extract_date: dt.date | None) -> int:
+def days_covered(month: dt.date, extract_date: dt.date | None) -> int:
     """Days of ``month`` up to the extract date (the whole month when it ends before it)."""
     nxt = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     end = nxt if extract_date is None else min(nxt, extract_date + dt.timedelta(days=1))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
+from phm.analysis.monthly import days_covered
 from phm.model import definitions
 from phm.stats import mdc
 
@@ -60,8 +61,8 @@ def change_points(measure: str, area: str) -> list[dict]:
 
 
 def _month_length(month: str) -> int:
-    d = dt.date.fromisoformat(month + "-01")
-    return ((d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - d).days
+    """Days in ``month`` (YYYY-MM)."""
+    return days_covered(dt.date.fromisoformat(month + "-01"), None)
 
 
 def view(rows: list[dict], measure: str, title: str, area: str = "*", target: float | None = None) -> SPCView:
