@@ -89,3 +89,32 @@ def test_derived_relations_hold_on_the_data():
     for r in [*extra, *derived.shared_blocks([*rels, *extra])]:
         total = sum(a * full[i] for a, i in r.terms)
         assert (abs(total) < 1e-9) if r.sense == "=" else (total <= 1e-9), r
+
+
+def test_cells_proved_equal_are_one_unknown_when_blocks_are_combined():
+    """The place lead's attack on practice F81192 of the 20k ICB (issue 16): core20 and
+    quintile 1 are both deciles 1+2, so ``persons = core20 + rest`` and ``persons = quintiles
+    1..5 + unknown`` give ``rest = quintiles 2..5 + unknown`` (rest released 125, quintiles 2-4
+    55, 25, 25), and decile 10 = quintile 5 - decile 9 (released 20) is at most 127 - 56 - 23
+    - 23 - 1 - 18 = 6. Tightening over the pairs alone leaves it free to reach 48."""
+    # 0 persons, 1 core20, 2 rest, 3..12 deciles 1..10, 13 decile unknown, 14..18 quintiles
+    # 1..5, 19 quintile unknown
+    values = [148, 22, 126, 6, 16, 23, 33, 16, 7, 16, 11, 18, 1, 1, 22, 56, 23, 27, 19, 1]
+    released = [S, S, 125, S, S, 25, 35, S, S, S, S, 20, S, S, S, 55, 25, 25, S, S]
+    rels = [
+        eq(0, 1, 2),
+        eq(0, *range(3, 14)),
+        eq(1, 3, 4),
+        eq(0, *range(14, 20)),
+        *(eq(14 + q, 3 + 2 * q, 4 + 2 * q) for q in range(5)),
+        eq(19, 13),
+    ]
+    assert derived.equal_cells(rels + derived.shared_blocks(rels)) == {14: 1, 19: 13}
+    whole, money = [True] * 20, [False] * 20
+    merged, changed = derived.substitute(rels, {14: 1, 19: 13})
+    assert changed == [3, 4] and len(merged) == len(rels) - 1  # persons = quintiles, quintile 1
+    assert eq(0, 1, *range(15, 19), 13) == merged[3] and eq(19, 13) not in merged
+    assert 12 in dif.Audit(values, rels, whole, money).unsafe(released)[0]
+    without = derived.shared_blocks(rels)  # the pairs alone, as before issue 16
+    old = dif.Audit(values, rels + without, whole, money, derive=False).unsafe(released)[0]
+    assert 12 not in old

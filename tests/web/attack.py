@@ -239,15 +239,24 @@ class Views:
     conflicts: list[tuple[Key, str, Any, str, Any]] = field(default_factory=list)
     tables: set[tuple[str, str, str, Any]] = field(default_factory=set)  # (ds, level, area, fy) seen
     views: int = 0
+    _by_table: dict[tuple, list[Key]] = field(default_factory=dict)  # cells by k[:4], once read
 
     def add(self, view: str, cells: dict[Key, Any]) -> None:
         self.views += 1
+        self._by_table.clear()
         for k, v in cells.items():
             self.tables.add(k[:4])
             if k not in self.cells:
                 self.cells[k], self.seen_in[k] = v, view
             elif not same_value(self.cells[k], v):
                 self.conflicts.append((k, self.seen_in[k], self.cells[k], view, v))
+
+    def of_table(self, table: tuple) -> list[Key]:
+        """The cells of one ``(dataset, level, area, fy)`` table."""
+        if not self._by_table:
+            for k in self.cells:
+                self._by_table.setdefault(k[:4], []).append(k)
+        return self._by_table.get(table, [])
 
     def check(self, key: Key, view: str, value) -> None:
         """A value shown outside a table (a chart point): it must equal the table's cell."""
@@ -358,11 +367,7 @@ def _expect(views: Views, key: Key, shown, where: str) -> None:
 
 def _keys_by(views: Views, dataset: str, level: str, area: str, fy, pos: int) -> dict[str, tuple]:
     """Category keys of an area's table, by the text of key number ``pos``."""
-    out: dict[str, tuple] = {}
-    for k in views.cells:
-        if k[:3] == (dataset, level, area) and k[3] == fy:
-            out[k[4][pos]] = k[4]
-    return out
+    return {k[4][pos]: k[4] for k in views.of_table((dataset, level, area, fy))}
 
 
 def chart_cells(views: Views, page: str, fig: dict, level: str, area: str, fy, where: str,
@@ -1141,14 +1146,26 @@ def attack(relations: list[Relation], released: dict[Key, Any], tables: set, tru
                 remaining = [v for v in remaining if not proven(v)]
             stall = stall + 1 if len(remaining) == before else 0
         # what the batches did not settle: each cell's own least and greatest value
+        # (every point an LP finds is feasible, so it also settles the other cells it shows
+        # free; a small count only needs its greatest value)
         for v in remaining:
+            if proven(v):
+                continue
             e = np.zeros(lp.n)
             e[pos[v]] = 1.0
             top = lp.solve(-e)
-            bot = lp.solve(e)
             if top is UNBOUNDED:  # no upper bound at all: the cell is not pinned
                 need[v].hi_seen = INF
                 continue
+            if isinstance(top, np.ndarray):
+                note(top)
+                if proven(v):
+                    continue
+            bot = top if need[v].need == "small" else lp.solve(e)
+            if isinstance(bot, np.ndarray) and bot is not top:
+                note(bot)
+                if proven(v):
+                    continue
             if top is None or not isinstance(bot, np.ndarray):
                 result.inconsistent.append(f"{show(next(k for k, i in s.var_of.items() if i == v))}: LP failed")
                 continue

@@ -111,6 +111,10 @@ class Audit:
             extra, gaps = derived.slack_sums(rels, n)
             rels += extra
             rels += derived.shared_blocks(rels)
+            rep = derived.equal_cells(rels)  # cells proved equal, as one unknown
+            if rep:
+                merged, changed = derived.substitute(rels, rep)
+                rels += derived.shared_blocks(merged, start=changed)
         self.relations = len(relations)
         self.derived = len(rels) - len(relations)
         self._rels = rels

@@ -213,12 +213,16 @@ def withheld_in(rows: list[dict], names) -> bool:
     return any(r.get(n) == "*" for r in rows for n in names)
 
 
+KEEP_CODES = ("area_code", "submitter")  # codes a reader looks up, shown beside their names
+
+
 def _named(cols: list[dict]) -> list[dict]:
     """The columns a page table shows: a code with a name column beside it (``segment`` and
     ``segment_name``, ``sex`` and ``sex_name``) shows only the name; area codes stay beside
-    their names. Downloads keep every column."""
+    their names, and so do DQ submitters (the code is what a provider searches for and what
+    links to its own view). Downloads keep every column."""
     names = {c["name"] for c in cols}
-    return [c for c in cols if c["name"] == "area_code" or f"{c['name']}_name" not in names]
+    return [c for c in cols if c["name"] in KEEP_CODES or f"{c['name']}_name" not in names]
 
 
 def _with_year(title: str, fy: int | None) -> str:
