@@ -91,7 +91,7 @@ def equal_cells(relations: Sequence[Relation]) -> dict[int, int]:
             if abs(a1 + a2) <= EPS and abs(a1) > EPS and i1 != i2:
                 x, y = find(i1), find(i2)
                 parent[max(x, y)] = min(x, y)
-    return {i: find(i) for i in parent if find(i) != i}
+    return {i: root for i in list(parent) if (root := find(i)) != i}
 
 
 def substitute(relations: Sequence[Relation], rep: dict[int, int]) -> tuple[list[Relation], list[int]]:
