@@ -118,3 +118,37 @@ def test_cells_proved_equal_are_one_unknown_when_blocks_are_combined():
     without = derived.shared_blocks(rels)  # the pairs alone, as before issue 16
     old = dif.Audit(values, rels + without, whole, money, derive=False).unsafe(released)[0]
     assert 12 not in old
+
+
+def _every_pair(relations: list[Relation]) -> set[Relation]:
+    """The first generation of :func:`derived.shared_blocks` by brute force: every two
+    relations sharing two or more cells in one proportion, combined, kept if shorter."""
+    rels = [derived.canonical(r) for r in relations]
+    out = set()
+    for j, r1 in enumerate(rels):
+        c1 = {i: a for a, i in r1.terms}
+        for r2 in rels[j + 1 :]:
+            shared = [(c1[i], a) for a, i in r2.terms if i in c1]
+            ratios = {round(x / a, 9) for x, a in shared}
+            if len(shared) < 2 or len(ratios) != 1:
+                continue
+            d = derived._combine(r1, r2, ratios.pop())
+            if d is not None and len(d.terms) < max(len(r1.terms), len(r2.terms)) and d not in rels:
+                out.add(d)
+    return out
+
+
+def test_shared_blocks_skips_only_pairs_that_cannot_shorten():
+    """The pairs skipped without combining (their shared cells are at most half the shorter
+    relation, or both are inequalities) are exactly those whose combination would have
+    been dropped: one generation equals the brute force over every pair."""
+    import random
+
+    rng = random.Random(16)
+    for _ in range(40):
+        rels = []
+        for _ in range(rng.randint(3, 12)):
+            cells = rng.sample(range(10), rng.randint(2, 7))
+            terms = tuple((rng.choice((1.0, -1.0, 2.0, 0.5)), i) for i in cells)
+            rels.append(Relation(terms, rng.choice(("=", "=", "<="))))
+        assert set(derived.shared_blocks(rels, rounds=1)) == _every_pair(rels)

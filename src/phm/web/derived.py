@@ -94,7 +94,9 @@ def equal_cells(relations: Sequence[Relation]) -> dict[int, int]:
     return {i: root for i in list(parent) if (root := find(i)) != i}
 
 
-def substitute(relations: Sequence[Relation], rep: dict[int, int]) -> tuple[list[Relation], list[int]]:
+def substitute(
+    relations: Sequence[Relation], rep: dict[int, int]
+) -> tuple[list[Relation], list[int]]:
     """``relations`` over one cell of each class of :func:`equal_cells` (terms of one cell
     added up; the equalities themselves become empty and are dropped), and the indices in
     the returned list of those that changed."""
@@ -142,6 +144,13 @@ def shared_blocks(
                 r2 = rels[k]
                 if generation and r2.sense != "=":
                     continue  # inequalities take part in the first generation only
+                if min(len(r1.terms), len(r2.terms)) >= 2 * n or (
+                    r1.sense != "=" and r2.sense != "="
+                ):
+                    # the n shared cells cancel, so r1 - lam r2 has at least |r1| + |r2| - 2n
+                    # terms: never fewer than the longer of the two (kept below); and _combine
+                    # leaves two inequalities alone
+                    continue
                 ratios = {round(c1[i] / a, 9) for a, i in r2.terms if i in c1}
                 if len(ratios) != 1:
                     continue
