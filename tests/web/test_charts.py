@@ -226,3 +226,30 @@ def test_a_practice_is_read_against_the_practices_of_its_pcn(clients, accounts, 
             if r["condition"] == "hypertension"]
     assert len(mine) == 1  # the practice's own row only
     assert ("95% limits" in own) == isinstance(mine[0]["denominator"], int), mine  # limits wherever it can be placed
+
+
+@pytest.mark.xdist_group("ingest")
+def test_every_figure_on_the_pages_is_what_plotly_would_write(clients, accounts):
+    """Figures are written as plain dicts (:func:`charts.figure`), not through Plotly's
+    objects, which took most of a page's time: every figure the pages embed, for the analyst
+    and for a practice, comes back unchanged through Plotly's validation, so a misspelt
+    property or a value Plotly would rewrite fails here."""
+    import json
+
+    import plotly.graph_objects as go
+    from plotly.utils import PlotlyJSONEncoder
+
+    from .attack import page_panels
+
+    code = accounts["practice-a1"].organisation
+    checked = 0
+    for user, area in (("analyst", None), ("practice-a1", f"practice:{code}")):
+        for page in ("/", "/population", "/inequalities", "/spend", "/needs", "/practice", "/trends"):
+            r = clients[user].get(page, params={"area": area} if area else {})
+            assert r.status_code == 200, (user, page, r.status_code)
+            for panel in page_panels(r.text):
+                if panel.figure:
+                    validated = json.loads(json.dumps(go.Figure(panel.figure).to_plotly_json(), cls=PlotlyJSONEncoder))
+                    assert validated == panel.figure, (user, page, panel.title)
+                    checked += 1
+    assert checked >= 40, checked

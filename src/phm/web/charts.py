@@ -7,17 +7,43 @@ note; every such trace is named :data:`WITHHELD`, so the legend explains it. Whe
 significance categories (:mod:`phm.web.significance`), :func:`error_bars` and
 :func:`compared_bar` colour each value by it, Fingertips-style, and always say it in words.
 
-Figures are plain Plotly JSON (``go.Figure(...).to_plotly_json()``), embedded in the page
+Figures are plain Plotly JSON, written as dicts (:func:`trace`, :func:`figure`): the JSON
+``go.Figure(...).to_plotly_json()`` gives, without building Plotly's validated objects, which
+took most of a page's time (about 2.5 ms a figure against microseconds); a test checks every
+figure the pages make against Plotly's own validation. They are embedded in the page
 as a JSON data block and drawn by ``static/app.js`` with the plotly.js bundle served from
 the installed ``plotly`` package: no CDN, no external request.
 """
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+import functools
 
 from phm.web import significance
 from phm.web.names import SEX_NAMES
+
+
+def trace(kind: str, **props) -> dict:
+    """A Plotly trace as plain JSON: what ``go.<Kind>(**props).to_plotly_json()`` gives
+    (``marker_color`` is Plotly's shorthand for ``marker={"color": ...}``)."""
+    if "marker_color" in props:
+        props["marker"] = {**props.get("marker", {}), "color": props.pop("marker_color")}
+    return {**props, "type": kind}
+
+
+@functools.cache
+def _template() -> dict:
+    """Plotly's default template, which every ``go.Figure`` embeds (the charts' look)."""
+    import plotly.graph_objects as go
+
+    return go.Figure().to_plotly_json()["layout"]["template"]
+
+
+def figure(data: list[dict], layout: dict) -> dict:
+    """A figure as plain JSON: what ``go.Figure(data, layout).to_plotly_json()`` gives (which
+    leaves out an empty list of annotations or shapes)."""
+    kept = {k: v for k, v in layout.items() if not (k in ("annotations", "shapes") and not v)}
+    return {"data": data, "layout": {**kept, "template": _template()}}
 
 NHS_BLUE, NHS_DARK_BLUE, NHS_WARM_YELLOW, NHS_GREY = "#005EB8", "#003087", "#FFB81C", "#768692"
 PALETTE = [
@@ -103,9 +129,9 @@ def _held_bars(
     if offsetgroup is not None:
         kw["offsetgroup"] = offsetgroup
     return [
-        go.Bar(y=cats, x=vals, orientation="h", **kw)
+        trace("bar", y=cats, x=vals, orientation="h", **kw)
         if horizontal
-        else go.Bar(x=cats, y=vals, **kw)
+        else trace("bar", x=cats, y=vals, **kw)
     ]
 
 
@@ -126,7 +152,7 @@ def _marks(
     zero = [at] * len(idx)
     text = [hover[i] if hover else f"{cats[i]}: suppressed (small numbers)" for i in idx]
     return [
-        go.Scatter(
+        trace("scatter",
             x=zero if horizontal else where,
             y=where if horizontal else zero,
             mode="markers+text",
@@ -149,10 +175,10 @@ def _marks(
     ]
 
 
-def _legend_only() -> go.Scatter:
+def _legend_only() -> dict:
     """A legend entry for charts whose withheld cells carry their own ``*`` (heatmaps) or
     cannot be placed (a funnel point whose list size is withheld)."""
-    return go.Scatter(
+    return trace("scatter",
         x=[None],
         y=[None],
         mode="markers",
@@ -227,9 +253,7 @@ def _fig(
             **layout.get("margin", {"l": 60, "r": 20, "b": 60}),
             "t": 50 + 18 * len(notes),
         }
-    return go.Figure(
-        data=data, layout=_layout(title, meta={"withheld": withheld}, **layout)
-    ).to_plotly_json()
+    return figure(data, _layout(title, meta={"withheld": withheld}, **layout))
 
 
 def _missing(rows: list[dict], x: str, y: str) -> list:
@@ -255,7 +279,7 @@ def bar(
     xs = [text(x, r[x]) for r in rows]
     ys = [num(r.get(y)) for r in rows]
     kw = dict(marker_color=color, name=y_title or y, showlegend=False, offsetgroup="value")
-    trace = go.Bar(y=xs, x=ys, orientation="h", **kw) if horizontal else go.Bar(x=xs, y=ys, **kw)
+    bars = trace("bar", y=xs, x=ys, orientation="h", **kw) if horizontal else trace("bar", x=xs, y=ys, **kw)
     held = _held_bars(
         xs,
         [withheld(r.get(y)) for r in rows],
@@ -266,7 +290,7 @@ def bar(
     axis = {"title": {"text": y_title}}
     n = sum(withheld(r.get(y)) for r in rows)
     return _fig(
-        [trace, *held],
+        [bars, *held],
         title,
         withheld=n,
         missing=_missing(rows, x, y),
@@ -300,9 +324,9 @@ def grouped_bar(
         group = {} if stacked else {"offsetgroup": s}
         colour = PALETTE[i % len(PALETTE)]
         data.append(
-            go.Bar(name=s, y=xs, x=ys, orientation="h", marker_color=colour, **group)
+            trace("bar", name=s, y=xs, x=ys, orientation="h", marker_color=colour, **group)
             if horizontal
-            else go.Bar(name=s, x=xs, y=ys, marker_color=colour, **group)
+            else trace("bar", name=s, x=xs, y=ys, marker_color=colour, **group)
         )
         held += _held_bars(
             xs,
@@ -346,7 +370,7 @@ def pyramid(rows: list[dict], title: str) -> dict:
         vals = {r["age_band"]: num(r["persons"]) for r in mine}
         xs = [None if vals.get(b) is None else sign * vals[b] for b in bands]
         data.append(
-            go.Bar(
+            trace("bar",
                 name=sex,
                 y=bands,
                 x=xs,
@@ -445,7 +469,7 @@ def error_bars(
     sig = _compared(rows, compare)
     coloured, groups = _groups(sig, [i for i, v in enumerate(ys) if v is not None])
     data = [
-        go.Scatter(
+        trace("scatter",
             x=[xs[i] for i in idx],
             y=[ys[i] for i in idx],
             mode="markers+text" if coloured else "markers",
@@ -502,7 +526,7 @@ def compared_bar(
     coloured, groups = _groups(sig, shown)
     fmt = f":{y_format}" if y_format else ""
     data = [
-        go.Bar(
+        trace("bar",
             y=[xs[i] for i in idx],
             x=[ys[i] for i in idx],
             orientation="h",
@@ -545,22 +569,30 @@ def compared_bar(
     )
 
 
+@functools.cache
+def _blues() -> list:
+    """The "Blues" colour scale as Plotly writes a named scale out."""
+    from plotly.colors import get_colorscale
+
+    return get_colorscale("Blues")
+
+
 def heatmap(rows: list[dict], x: str, y: str, z: str, title: str) -> dict:
     xs = list(dict.fromkeys(str(r[x]) for r in rows))
     ys = list(dict.fromkeys(str(r[y]) for r in rows))
     cell = {(str(r[x]), str(r[y])): num(r.get(z)) for r in rows}
     held = {(str(r[x]), str(r[y])) for r in rows if withheld(r.get(z))}
-    trace = go.Heatmap(
+    cells = trace("heatmap",
         x=xs,
         y=ys,
         z=[[cell.get((a, b)) for a in xs] for b in ys],
-        colorscale="Blues",
+        colorscale=_blues(),
         hoverongaps=False,
         text=[["*" if (a, b) in held else "" for a in xs] for b in ys],
         texttemplate="%{text}",
         textfont={"size": 16, "color": NHS_DARK_BLUE},
     )
-    data = [trace, _legend_only()] if held else [trace]
+    data = [cells, _legend_only()] if held else [cells]
     return _fig(
         data,
         title,
@@ -593,17 +625,17 @@ def funnel(rows: list[dict], title: str, names: dict[str, str], highlight: str |
         for level, label, dash in ((0.95, "95% limits", "dash"), (0.998, "99.8% limits", "dot")):
             lower, upper = proportion_limits(grid, target, level)
             for ys, show in ((lower, True), (upper, False)):
-                data.append(go.Scatter(x=grid.tolist(), y=np.asarray(ys, dtype=float).tolist(), mode="lines",
+                data.append(trace("scatter", x=grid.tolist(), y=np.asarray(ys, dtype=float).tolist(), mode="lines",
                                        line={"color": NHS_GREY, "dash": dash}, name=label, showlegend=show,
                                        legendgroup=label, hoverinfo="skip"))
-        data.append(go.Scatter(x=[grid[0], grid[-1]], y=[target] * 2, mode="lines", name="ICB average",
+        data.append(trace("scatter", x=[grid[0], grid[-1]], y=[target] * 2, mode="lines", name="ICB average",
                                line={"color": NHS_DARK_BLUE}))
     for chosen in (False, True):
         group = [r for r in pts if (r["area_code"] == highlight) == chosen]
         if not group:
             continue
         data.append(
-            go.Scatter(
+            trace("scatter",
                 x=[r["denominator"] for r in group],
                 y=[r["prevalence"] for r in group],
                 mode="markers+text" if chosen else "markers",

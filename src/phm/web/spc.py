@@ -15,11 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import plotly.graph_objects as go
-
 from phm.analysis.monthly import days_covered
 from phm.model import definitions
 from phm.stats import mdc
+from phm.web.charts import figure, trace
 
 COLOUR = {
     "common_cause": "#a6a6a6",
@@ -88,10 +87,9 @@ def view(rows: list[dict], measure: str, title: str, area: str = "*", target: fl
         why = (f"{held} of {len(rows)} months are suppressed (small numbers), so no process limits are drawn"
                if held else "one month only: no process limits")
         shown = [v if isinstance(v, int | float) else None for v in values]
-        fig = go.Figure(go.Scatter(x=months, y=shown, mode="lines+markers", name=info["name"],
-                                   line={"color": COLOUR["common_cause"]}, connectgaps=False))
-        fig.update_layout(**_layout(title, info))
-        return SPCView(fig.to_plotly_json(), notes=[*notes, _sentence(why)])
+        fig = figure([trace("scatter", x=months, y=shown, mode="lines+markers", name=info["name"],
+                            line={"color": COLOUR["common_cause"]}, connectgaps=False)], _layout(title, info))
+        return SPCView(fig, notes=[*notes, _sentence(why)])
     starts = sorted({months.index(c["month"]) for c in change_points(measure, area) if c["month"] in months} - {0})
     reasons = [f"rebased from {c['month']}: {c['reason']} ({c['source']})" for c in change_points(measure, area)
                if c["month"] in months[1:]]
@@ -121,11 +119,11 @@ def _layout(title: str, info: dict) -> dict:
 
 
 def _figure(months: list[str], chart: mdc.Chart, title: str, info: dict, target: float | None) -> dict:
-    traces = [go.Scatter(x=months, y=chart.values.tolist(), mode="lines", name=info["name"],
+    traces = [trace("scatter", x=months, y=chart.values.tolist(), mode="lines", name=info["name"],
                          line={"color": COLOUR["common_cause"]}, hoverinfo="skip")]
     for kind in dict.fromkeys(chart.point_type):
         idx = [i for i, t in enumerate(chart.point_type) if t == kind]
-        traces.append(go.Scatter(
+        traces.append(trace("scatter",
             x=[months[i] for i in idx], y=[chart.values[i] for i in idx], mode="markers", name=POINT_TEXT[kind],
             marker={"color": COLOUR[kind], "size": 8},
             customdata=[chart.special_cause[i] for i in idx],
@@ -137,15 +135,13 @@ def _figure(months: list[str], chart: mdc.Chart, title: str, info: dict, target:
         for what, ys, dash, colour in (("Mean", chart.mean, "solid", "#000000"),
                                        ("Upper process limit", chart.upper, "dash", "#a6a6a6"),
                                        ("Lower process limit", chart.lower, "dash", "#a6a6a6")):
-            traces.append(go.Scatter(x=xs, y=[ys[idx[0]]] * 2, mode="lines", name=what, legendgroup=what,
+            traces.append(trace("scatter", x=xs, y=[ys[idx[0]]] * 2, mode="lines", name=what, legendgroup=what,
                                      showlegend=first, line={"color": colour, "dash": dash, "width": 1.5},
                                      hovertemplate=f"{what}: %{{y:,.1f}}<extra></extra>"))
     if target is not None:
-        traces.append(go.Scatter(x=[months[0], months[-1]], y=[target] * 2, mode="lines", name="Target",
+        traces.append(trace("scatter", x=[months[0], months[-1]], y=[target] * 2, mode="lines", name="Target",
                                  line={"color": "#de1b1b", "dash": "dot"}))
-    fig = go.Figure(traces)
-    fig.update_layout(**_layout(title, info))
-    return fig.to_plotly_json()
+    return figure(traces, _layout(title, info))
 
 
 def _badge(colour: str, inner: str, label: str) -> str:
