@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import math
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -68,19 +67,24 @@ def _split(ref: str) -> tuple[str, str]:
     return name, column
 
 
+MAX_WORKERS = 8  # processes protecting years at once (each holds one year's tables)
+
+
 def protect_by_year(
     tables: dict[str, list[dict]], parent: Callable[[tuple[str, str]], tuple[str, str] | None],
     workers: int | None = None,
 ) -> tuple[dict[str, list[dict]], dict]:
     """:func:`protect_all` for each financial year apart, the years in parallel processes (up
-    to ``workers``, default the machine's cores). Exact: no relation crosses years (the key of
-    every cell a relation joins holds ``fy``, and an area's parent is the same in every year),
+    to ``workers``, default one per year, at most :data:`MAX_WORKERS`: on two cores three
+    years as three processes finish sooner than two and then one, 54 s to 45 s on the 10k
+    test ICB). Exact: no relation crosses years (the key of every cell a relation joins
+    holds ``fy``, and an area's parent is the same in every year),
     so the years are independent problems; together they took longer than apart (the checks
     grow faster than the cells). Rows come back year by year, oldest first; the statistics are
     summed, with each year's audit under ``audit``."""
     years = sorted({r["fy"] for rows in tables.values() for r in rows}, key=lambda y: (y is None, y))
     parts = [{n: [r for r in rows if r["fy"] == y] for n, rows in tables.items()} for y in years]
-    workers = min(workers or os.cpu_count() or 1, len(parts))
+    workers = min(workers or MAX_WORKERS, len(parts))
     if workers <= 1:
         results = [protect_all(p, parent) for p in parts]
     else:
