@@ -152,7 +152,8 @@ def _marks(
     zero = [at] * len(idx)
     text = [hover[i] if hover else f"{cats[i]}: suppressed (small numbers)" for i in idx]
     return [
-        trace("scatter",
+        trace(
+            "scatter",
             x=zero if horizontal else where,
             y=where if horizontal else zero,
             mode="markers+text",
@@ -178,7 +179,8 @@ def _marks(
 def _legend_only() -> dict:
     """A legend entry for charts whose withheld cells carry their own ``*`` (heatmaps) or
     cannot be placed (a funnel point whose list size is withheld)."""
-    return trace("scatter",
+    return trace(
+        "scatter",
         x=[None],
         y=[None],
         mode="markers",
@@ -370,7 +372,8 @@ def pyramid(rows: list[dict], title: str) -> dict:
         vals = {r["age_band"]: num(r["persons"]) for r in mine}
         xs = [None if vals.get(b) is None else sign * vals[b] for b in bands]
         data.append(
-            trace("bar",
+            trace(
+                "bar",
                 name=sex,
                 y=bands,
                 x=xs,
@@ -469,7 +472,8 @@ def error_bars(
     sig = _compared(rows, compare)
     coloured, groups = _groups(sig, [i for i, v in enumerate(ys) if v is not None])
     data = [
-        trace("scatter",
+        trace(
+            "scatter",
             x=[xs[i] for i in idx],
             y=[ys[i] for i in idx],
             mode="markers+text" if coloured else "markers",
@@ -526,7 +530,8 @@ def compared_bar(
     coloured, groups = _groups(sig, shown)
     fmt = f":{y_format}" if y_format else ""
     data = [
-        trace("bar",
+        trace(
+            "bar",
             y=[xs[i] for i in idx],
             x=[ys[i] for i in idx],
             orientation="h",
@@ -582,7 +587,8 @@ def heatmap(rows: list[dict], x: str, y: str, z: str, title: str) -> dict:
     ys = list(dict.fromkeys(str(r[y]) for r in rows))
     cell = {(str(r[x]), str(r[y])): num(r.get(z)) for r in rows}
     held = {(str(r[x]), str(r[y])) for r in rows if withheld(r.get(z))}
-    cells = trace("heatmap",
+    cells = trace(
+        "heatmap",
         x=xs,
         y=ys,
         z=[[cell.get((a, b)) for a in xs] for b in ys],
@@ -625,17 +631,18 @@ def funnel(rows: list[dict], title: str, names: dict[str, str], highlight: str |
         for level, label, dash in ((0.95, "95% limits", "dash"), (0.998, "99.8% limits", "dot")):
             lower, upper = proportion_limits(grid, target, level)
             for ys, show in ((lower, True), (upper, False)):
-                data.append(trace("scatter", x=grid.tolist(), y=np.asarray(ys, dtype=float).tolist(), mode="lines",
-                                       line={"color": NHS_GREY, "dash": dash}, name=label, showlegend=show,
-                                       legendgroup=label, hoverinfo="skip"))
+                data.append(trace("scatter", x=grid.tolist(), y=np.asarray(ys, dtype=float).tolist(),
+                                  mode="lines", line={"color": NHS_GREY, "dash": dash}, name=label,
+                                  showlegend=show, legendgroup=label, hoverinfo="skip"))
         data.append(trace("scatter", x=[grid[0], grid[-1]], y=[target] * 2, mode="lines", name="ICB average",
-                               line={"color": NHS_DARK_BLUE}))
+                          line={"color": NHS_DARK_BLUE}))
     for chosen in (False, True):
         group = [r for r in pts if (r["area_code"] == highlight) == chosen]
         if not group:
             continue
         data.append(
-            trace("scatter",
+            trace(
+                "scatter",
                 x=[r["denominator"] for r in group],
                 y=[r["prevalence"] for r in group],
                 mode="markers+text" if chosen else "markers",

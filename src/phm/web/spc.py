@@ -120,11 +120,11 @@ def _layout(title: str, info: dict) -> dict:
 
 def _figure(months: list[str], chart: mdc.Chart, title: str, info: dict, target: float | None) -> dict:
     traces = [trace("scatter", x=months, y=chart.values.tolist(), mode="lines", name=info["name"],
-                         line={"color": COLOUR["common_cause"]}, hoverinfo="skip")]
+                    line={"color": COLOUR["common_cause"]}, hoverinfo="skip")]
     for kind in dict.fromkeys(chart.point_type):
         idx = [i for i, t in enumerate(chart.point_type) if t == kind]
-        traces.append(trace("scatter",
-            x=[months[i] for i in idx], y=[chart.values[i] for i in idx], mode="markers", name=POINT_TEXT[kind],
+        traces.append(trace(
+            "scatter", x=[months[i] for i in idx], y=[chart.values[i] for i in idx], mode="markers", name=POINT_TEXT[kind],
             marker={"color": COLOUR[kind], "size": 8},
             customdata=[chart.special_cause[i] for i in idx],
             hovertemplate="%{x}: %{y:,}<br>%{customdata}<extra></extra>"))
@@ -136,11 +136,11 @@ def _figure(months: list[str], chart: mdc.Chart, title: str, info: dict, target:
                                        ("Upper process limit", chart.upper, "dash", "#a6a6a6"),
                                        ("Lower process limit", chart.lower, "dash", "#a6a6a6")):
             traces.append(trace("scatter", x=xs, y=[ys[idx[0]]] * 2, mode="lines", name=what, legendgroup=what,
-                                     showlegend=first, line={"color": colour, "dash": dash, "width": 1.5},
-                                     hovertemplate=f"{what}: %{{y:,.1f}}<extra></extra>"))
+                                showlegend=first, line={"color": colour, "dash": dash, "width": 1.5},
+                                hovertemplate=f"{what}: %{{y:,.1f}}<extra></extra>"))
     if target is not None:
         traces.append(trace("scatter", x=[months[0], months[-1]], y=[target] * 2, mode="lines", name="Target",
-                                 line={"color": "#de1b1b", "dash": "dot"}))
+                            line={"color": "#de1b1b", "dash": "dot"}))
     return figure(traces, _layout(title, info))
 
 
