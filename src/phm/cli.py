@@ -76,13 +76,17 @@ def synth(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     defects: Annotated[str, typer.Option("--defects", help="default or none.")] = "default",
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty --out.")] = False,
+    identity: Annotated[str, typer.Option(
+        "--identity", help="nhs_number (test-range NHS numbers, at most 900,000 persons) or pseudonymised "
+                           "(a supplier pseudonym column, as commissioners receive; ingest with --profile "
+                           "pseudonymised)")] = "nhs_number",
 ) -> None:
     """Generate a synthetic ICB with planted truth (no real patient data)."""
     from phm.synth.run import SynthConfig, run_synth
 
     config = SynthConfig.from_cli(
         icb=icb, persons=persons, years=years, start=start, seed=seed,
-        fmt=fmt, defects=defects, out=out, force=force,
+        fmt=fmt, defects=defects, out=out, force=force, identity=identity,
     )
     run_synth(config, console=Console(stderr=True))
 
@@ -91,7 +95,7 @@ def synth(
 def ingest(
     source: Annotated[str, typer.Argument(help="A file, a folder of files, or a database URL (e.g. duckdb:///x.db).")],
     warehouse: Annotated[Path, typer.Option("--warehouse", help="Warehouse: a .duckdb file (default) or a Spark folder.")],
-    profile: Annotated[str, typer.Option("--profile", help="Source profile: canonical, hes, or a YAML file.")] = "canonical",
+    profile: Annotated[str | None, typer.Option("--profile", help="Source profile: canonical, hes, pseudonymised, or a YAML file (default: canonical, or what a phm synth manifest says).")] = None,
     key_file: Annotated[Path | None, typer.Option("--key-file", help="File holding the pseudonymisation key (else $PHM_PSEUDO_KEY).")] = None,
     demo_key: Annotated[bool, typer.Option("--demo", help="Synthetic data only: use a generated demo key kept outside the warehouse.")] = False,
     backend: Annotated[str | None, typer.Option("--backend", help="duckdb or spark (default: what the warehouse is, else duckdb).")] = None,

@@ -9,6 +9,11 @@ activity rows. HMAC truncation is allowed by RFC 2104 §5; the risk that matters
 two people sharing an identifier, which for n people is about n²/2⁶⁵ (3×10⁻⁸ for a
 million). Ingest checks every run's numbers for such a collision and stops if one occurs.
 
+A feed that arrives already pseudonymised (the supplier put its own pseudonym where the NHS
+number was; see ``phm.schema.IdentitySpec`` and docs/ingest.md) is keyed the same way, on a
+labelled input: ``person_id`` = HMAC-SHA256(key, label + pseudonym). A value of the wrong form,
+or a raw NHS number the supplier failed to pseudonymise, gets no ``person_id``, only a status.
+
 The key is read from a key file or ``PHM_PSEUDO_KEY``; it is never written to the
 warehouse or logs. The warehouse records only a *key identifier* (an HMAC of a fixed
 label), which versions the pseudonyms and detects a changed key without revealing it.
@@ -33,6 +38,9 @@ MIN_KEY_CHARS = 32
 _KEY_ID_LABEL = b"phm pseudonym key identifier v1"
 
 STATUSES = ("valid", "missing", "malformed", "scientific_notation", "repeated_digits", "invalid_check_digit")
+# a source that arrives already pseudonymised (see phm.schema.IdentitySpec)
+PSEUDONYM_STATUSES = ("valid", "missing", "pseudonym_malformed", "raw_nhs_number")
+_TOKEN_LABEL = b"phm supplier pseudonym v1\x00"  # keeps the two schemes' inputs apart
 
 
 class PseudonymKey:
@@ -53,6 +61,12 @@ class PseudonymKey:
 
     def digest(self, nhs_number: str) -> int:
         d = hmac.digest(self._secret, nhs_number.encode("ascii"), "sha256")
+        return int.from_bytes(d[:8], "big", signed=True)
+
+    def token_digest(self, pseudonym: str) -> int:
+        """``person_id`` of a supplier's pseudonym: the same keyed scheme, on a labelled input,
+        so the ICB's own key still stands between the warehouse and the supplier's token."""
+        d = hmac.digest(self._secret, _TOKEN_LABEL + pseudonym.encode("utf-8"), "sha256")
         return int.from_bytes(d[:8], "big", signed=True)
 
 
@@ -130,11 +144,40 @@ def constant(value: str, n: int) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value])).cast(pa.string())
 
 
-class Pseudonymiser:
-    """Maps valid cleaned NHS numbers to person_id, caching across a run, checking for collisions."""
+def classify_pseudonyms(values: pa.Array, regex: str, *, fold_case: bool) -> tuple[pa.Array, pa.Array]:
+    """Clean supplier pseudonyms (trimmed; upper-cased when case is presentation only) and
+    their status: ``valid`` when the whole value matches the format, ``raw_nhs_number`` when it
+    is a valid NHS number (the supplier's pseudonymisation failed for that record; it is never
+    turned into a person), ``missing`` or ``pseudonym_malformed``."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    cleaned = pc.utf8_trim_whitespace(values)
+    if fold_case:
+        cleaned = pc.utf8_upper(cleaned)
+    cleaned = pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, pa.string()), cleaned)
+    fits = pc.fill_null(pc.match_substring_regex(cleaned, f"^(?:{regex})$"), False).to_numpy(zero_copy_only=False)
+    _, nhs_status = classify(cleaned)
+    raw = pc.equal(nhs_status, "valid").to_numpy(zero_copy_only=False)
+    missing = pc.is_null(cleaned).to_numpy(zero_copy_only=False)
+    codes = np.full(len(cleaned), PSEUDONYM_STATUSES.index("pseudonym_malformed"), np.int8)
+    codes[fits] = PSEUDONYM_STATUSES.index("valid")
+    codes[raw] = PSEUDONYM_STATUSES.index("raw_nhs_number")
+    codes[missing] = PSEUDONYM_STATUSES.index("missing")
+    status = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(PSEUDONYM_STATUSES)).cast(pa.string())
+    return cleaned, status
 
-    def __init__(self, key: PseudonymKey) -> None:
+
+class Pseudonymiser:
+    """Maps valid cleaned NHS numbers (or, for an already pseudonymised source, valid supplier
+    pseudonyms) to person_id, caching across a run, checking for collisions."""
+
+    def __init__(self, key: PseudonymKey, identity=None) -> None:
         self.key = key
+        self.identity = identity  # a phm.schema.IdentitySpec, or None for NHS numbers
+        self._tokens = identity is not None and identity.scheme == "pseudonym"
+        self._digest = key.token_digest if self._tokens else key.digest
         self._cache: dict[str, int] = {}
         self._seen_ids: set[int] = set()
 
@@ -145,7 +188,11 @@ class Pseudonymiser:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         enc = pc.dictionary_encode(values)
-        cleaned, status = classify(enc.dictionary)
+        if self._tokens:
+            cleaned, status = classify_pseudonyms(enc.dictionary, self.identity.regex,
+                                                  fold_case=self.identity.format == "hex64")
+        else:
+            cleaned, status = classify(enc.dictionary)
         ids = self.person_ids(cleaned, status)
         status = pc.fill_null(pc.take(status, enc.indices), "missing")  # a null index: no value
         return pc.take(ids, enc.indices), status
@@ -160,9 +207,10 @@ class Pseudonymiser:
         for i, w in enumerate(words):
             pid = cache.get(w)
             if pid is None:
-                pid = self.key.digest(w)
+                pid = self._digest(w)
                 if pid in self._seen_ids:
-                    raise UserError("two different NHS numbers gave the same person_id; this is astronomically "
+                    what = "pseudonyms" if self._tokens else "NHS numbers"
+                    raise UserError(f"two different {what} gave the same person_id; this is astronomically "
                                     "rare - rotate the key and re-ingest into a new warehouse")
                 self._seen_ids.add(pid)
                 cache[w] = pid

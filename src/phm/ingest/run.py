@@ -17,7 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 
 import phm
@@ -31,9 +33,10 @@ from phm.schema import SCHEMA_VERSION, Profile, contract, dataset_names, load_pr
 from phm.timings import Timings
 from phm.warehouse import Warehouse, connect
 from phm.warehouse import ledger as ledger_mod
-from phm.warehouse.base import meta_table
+from phm.warehouse.base import fetch, meta_table
 
 QUARANTINE_TABLE = "quarantine"
+MIN_IDS_FOR_LINK_CHECK = 50  # fewer distinct people than this say nothing about a key mismatch
 IGNORED_FILES = {"manifest.json", "README.md", "readme.txt"}
 
 
@@ -141,17 +144,35 @@ def discover(source: str, profile: Profile, dataset: str | None) -> tuple[list[S
     return items, skipped
 
 
+def _manifest(source: str) -> dict:
+    path = Path(source) / "manifest.json"
+    if _URL.match(source) or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def profile_of(source: str, given: str | Path | None) -> str | Path:
+    """The profile given, else the one a phm synth manifest's feeds need, else canonical."""
+    if given is not None:
+        return given
+    config = _manifest(source).get("config")
+    if isinstance(config, dict) and config.get("identity") == "pseudonymised":
+        return "pseudonymised"
+    return "canonical"
+
+
 def extract_date_of(source: str, given: dt.date | None) -> dt.date:
     """The date the extract was taken: given, else a phm synth manifest's, else today (UTC)."""
     if given is not None:
         return given
-    manifest = Path(source) / "manifest.json"
-    if not _URL.match(source) and manifest.is_file():
-        try:
-            return dt.date.fromisoformat(json.loads(manifest.read_text())["extract_date"])
-        except (KeyError, ValueError, json.JSONDecodeError):
-            pass
-    return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(_manifest(source)["extract_date"])
+    except (KeyError, TypeError, ValueError):
+        return dt.datetime.now(dt.UTC).date()
 
 
 class Ingestor:
@@ -171,14 +192,48 @@ class Ingestor:
         self.options = json.dumps({"profile": hashlib.sha256(profile.model_dump_json().encode()).hexdigest()[:16],
                                    "encoding": self.encoding, "delimiter": self.delimiter}, sort_keys=True)
         self.extract_date = extract_date
-        self.pseudo = Pseudonymiser(key)
+        self.identity = profile.identity
+        self.pseudo = Pseudonymiser(key, self.identity)
+        self._registered = None  # distinct person_id on the patients list, read once a run
         meta = wh.meta()
         if meta.get("pseudonym_key_id") and meta["pseudonym_key_id"] != key.key_id:
             raise UserError(f"this warehouse was pseudonymised with key {meta['pseudonym_key_id']}, but the key "
                             f"given ({key.origin}) is {key.key_id}; use the same key, or a new warehouse "
                             "after a key rotation")
-        self.meta = {"pseudonym_key_id": key.key_id, "schema_version": SCHEMA_VERSION,
-                     "backend": wh.backend, "created_by": f"phm {phm.__version__}"}
+        # A warehouse holds people identified one way only: NHS numbers keyed here, or one
+        # supplier pseudonym format. Mixing would split each person in two without a word.
+        held = meta.get("identity_scheme") or ("nhs_number" if meta.get("pseudonym_key_id") else None)
+        if held is not None and held != self.identity.label:
+            raise UserError(f"this warehouse identifies people by {_scheme_words(held)}, but profile "
+                            f"{profile.name!r} gives {_scheme_words(self.identity.label)}; one warehouse never "
+                            "mixes the two (the same person would become two): use a new warehouse, or the "
+                            "profile the warehouse was built with")
+        self.meta = {"pseudonym_key_id": key.key_id, "identity_scheme": self.identity.label,
+                     "schema_version": SCHEMA_VERSION, "backend": wh.backend,
+                     "created_by": f"phm {phm.__version__}"}
+
+    def registered(self):
+        """Sorted distinct person_id of the patients list in the warehouse (None if not loaded)."""
+        if self._registered is None and self.wh.has_table("raw_patients"):
+            t = self.wh.table("raw_patients")
+            ids = fetch(t.filter(t.person_id.notnull()).select("person_id").distinct())["person_id"]
+            self._registered = np.sort(ids.to_numpy(zero_copy_only=False))
+        return self._registered
+
+    def check_pseudonyms_link(self, item: SourceItem, ids) -> None:
+        """A file pseudonymised with another key or salt (each DSCRO recipient gets its own)
+        matches almost nobody on the patients list; refuse it rather than load strangers."""
+        reg = self.registered()
+        ids = np.unique(np.concatenate(ids)) if ids else np.empty(0, np.int64)
+        if reg is None or reg.size == 0 or ids.size < MIN_IDS_FOR_LINK_CHECK:
+            return
+        pos = np.minimum(np.searchsorted(reg, ids), reg.size - 1)
+        share = float((reg[pos] == ids).mean())
+        if share < self.identity.min_match:
+            raise BadFile(item.name, f"only {share:.1%} of its {ids.size:,} distinct pseudonyms are on the "
+                          f"patients list (at least {self.identity.min_match:.0%} expected); it looks "
+                          "pseudonymised with a different key or salt from the patients file, so it is not "
+                          "loaded; ask the supplier for the feed pseudonymised for this ICB")
 
     def _same(self, prev: dict, sha: str | None, item: SourceItem) -> bool:
         return (prev["sha256"] == sha and prev["dataset"] == item.dataset and prev["schema_version"] == SCHEMA_VERSION
@@ -214,7 +269,9 @@ class Ingestor:
             batches = read_table(item.table, item.name, wanted, must, info, hasher=hasher)
         schema = raw_schema(item.dataset)
         nhs_col = next((n for n, col in c.columns.items() if col.type == "nhs_number"), None)
-        loaded = quarantined = 0
+        loaded = quarantined = raw_nhs = 0
+        check_link = self.identity.scheme == "pseudonym" and nhs_col is not None and item.dataset != "patients"
+        seen_ids: list = []
         task = progress.add_task(f"{item.dataset}: {item.name}", total=None) if progress else None
         tx = self.wh.transaction()
         # Writes run on one background thread (the engine releases the GIL) while the next batch
@@ -248,6 +305,11 @@ class Ingestor:
                 if nhs_col is not None:
                     with self.timings.step(part + "pseudonymise"):
                         cols["person_id"], cols["nhs_number_status"] = self.pseudo.pseudonymise(typed[nhs_col])
+                    if self.identity.scheme == "pseudonym":
+                        raw_nhs += int(pc.sum(pc.equal(cols["nhs_number_status"],
+                                                                       "raw_nhs_number")).as_py() or 0)
+                    if check_link:
+                        seen_ids.append(pc.unique(cols["person_id"].drop_null()).to_numpy())
                 else:
                     cols["person_id"] = pa.nulls(len(lines), pa.int64())
                     cols["nhs_number_status"] = pa.nulls(len(lines), pa.string())
@@ -268,6 +330,13 @@ class Ingestor:
             if loaded + quarantined != info.rows_in:
                 raise RuntimeError(f"{item.name}: rows in {info.rows_in} != loaded {loaded} + quarantined "
                                    f"{quarantined}; this is a bug in phm")
+            if check_link:
+                with self.timings.step(part + "pseudonyms link to the patients list"):
+                    self.check_pseudonyms_link(item, seen_ids)
+            if raw_nhs:
+                info.notes.append(f"{raw_nhs:,} rows carry a valid NHS number in the pseudonym column "
+                                  f"{self.identity.column}: the supplier did not pseudonymise them; they are "
+                                  "not linked and the number is not stored (DQ-PSN-02)")
             if hasher is not None:
                 sha = hasher.hexdigest()
                 if prev is not None and self._same(prev, sha, item):
@@ -298,6 +367,8 @@ class Ingestor:
             pool.shutdown(wait=True)
             if progress:
                 progress.remove_task(task)
+        if item.dataset == "patients":
+            self._registered = None
         status = "replaced" if prev is not None else "loaded"
         return SourceResult(item.name, item.dataset, status, info.rows_in, loaded, quarantined, notes=info.notes)
 
@@ -310,6 +381,7 @@ def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | N
     """Load every source under ``source`` into ``warehouse``; see the module docstring."""
     source = str(source)
     key = load_key(key_file, demo=demo)
+    profile = profile_of(source, profile)
     prof = load_profile(profile)
     label = prof.name if profile is None or str(profile) == prof.name else f"{prof.name} ({Path(str(profile)).name})"
     items, skipped = discover(source, prof, dataset)
@@ -356,6 +428,12 @@ def ingest(source: str | Path, warehouse: str | Path, *, profile: str | Path | N
         wh.close()
         timings.close()
     return report
+
+
+def _scheme_words(label: str) -> str:
+    if label == "nhs_number":
+        return "NHS number (pseudonymised by phm)"
+    return "supplier pseudonym (" + label.removeprefix("pseudonym:") + ")"
 
 
 def _progress(console: Console | None):

@@ -29,6 +29,7 @@ __all__ = [
     "ColumnSpec",
     "Contract",
     "DatasetProfile",
+    "IdentitySpec",
     "Profile",
     "contract",
     "contracts",
@@ -49,7 +50,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 # Columns every raw_* table carries besides the contract's own (the NHS number is replaced).
 PROVENANCE_FIELDS = [
     pa.field("person_id", pa.int64()),          # keyed pseudonym; null when the NHS number is not valid
-    pa.field("nhs_number_status", pa.string()),  # valid | missing | invalid_check_digit | repeated_digits | malformed | scientific_notation
+    pa.field("nhs_number_status", pa.string()),  # see phm.ingest.pseudonym.STATUSES
     pa.field("_source", pa.string()),            # the source name recorded in the load ledger
     pa.field("_line", pa.int64()),               # CSV: physical line the record starts on; parquet/database: row number from 1
 ]
@@ -167,12 +168,69 @@ class DatasetProfile(_Strict):
     timestamp_format: str | None = None
 
 
+PSEUDONYM_FORMATS = {
+    # Open Pseudonymiser and most SHA-256 tokenisers write 64 hexadecimal characters; case is
+    # presentation only (one system writes A541CA..., another a541ca...), so it is folded.
+    "hex64": r"[0-9A-F]{64}",
+    # a numeric token (as in NHS England's Der_Pseudo_NHS_Number); never ten digits, see below
+    "digits": r"[0-9]{1,9}|[0-9]{11,19}",
+}
+
+
+class IdentitySpec(_Strict):
+    """How a source identifies people: by NHS number (phm pseudonymises it) or by a pseudonym
+    the supplier already put in its place (the data services for commissioners replace the NHS
+    number with a pseudonym that is the same across datasets for one recipient).
+
+    ``format`` is ``hex64``, ``digits`` or ``pattern`` (then ``pattern`` is a regular
+    expression the whole value must match). A ten-digit numeric pseudonym is refused: it could
+    not be told from an NHS number, and phm must catch a raw NHS number in the column.
+    ``min_match`` is the share of a non-patients file's distinct pseudonyms that must be on the
+    patients list; below it the file was pseudonymised differently and is not loaded.
+    """
+
+    scheme: Literal["nhs_number", "pseudonym"] = "nhs_number"
+    column: str | None = None
+    format: Literal["hex64", "digits", "pattern"] = "hex64"
+    pattern: str | None = None
+    min_match: float = Field(0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> IdentitySpec:
+        if self.scheme == "pseudonym" and not self.column:
+            raise ValueError("a pseudonym identity needs 'column' (the source column holding the pseudonym)")
+        if self.format == "pattern":
+            if not self.pattern:
+                raise ValueError("format 'pattern' needs 'pattern' (a regular expression)")
+            try:
+                rx = re.compile(self.pattern)
+            except re.error as e:
+                raise ValueError(f"pattern is not a valid regular expression: {e}") from None
+            if rx.fullmatch("9434765919"):
+                raise ValueError("pattern accepts ten-digit values, which cannot be told from NHS numbers")
+        elif self.pattern is not None:
+            raise ValueError(f"'pattern' is only used with format 'pattern', not {self.format!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        """What the warehouse records: two labels differ exactly when schemes may not mix."""
+        if self.scheme == "nhs_number":
+            return "nhs_number"
+        return f"pseudonym:{self.format}" + (f":{self.pattern}" if self.pattern else "")
+
+    @property
+    def regex(self) -> str:
+        return self.pattern if self.format == "pattern" else PSEUDONYM_FORMATS[self.format]
+
+
 class Profile(_Strict):
     name: str
     description: str = ""
     encoding: str | None = None
     delimiter: str | None = None
     date_format: str | None = None
+    identity: IdentitySpec = Field(default_factory=IdentitySpec)
     datasets: dict[str, DatasetProfile] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -191,7 +249,11 @@ class Profile(_Strict):
 
     def source_column(self, dataset: str, column: str) -> str:
         dp = self.datasets.get(dataset)
-        return dp.columns.get(column, column) if dp else column
+        if dp and column in dp.columns:
+            return dp.columns[column]
+        if self.identity.scheme == "pseudonym" and contract(dataset).columns[column].type == "nhs_number":
+            return self.identity.column
+        return column
 
     def date_format_for(self, dataset: str) -> str | None:
         dp = self.datasets.get(dataset)
@@ -305,6 +367,9 @@ def data_dictionary_markdown() -> str:
               + ", ".join(f"`{p}`" for p in profile_names()) + ". Write your own in YAML:", "",
               "```yaml", "name: my_trust", "encoding: cp1252        # optional; otherwise sniffed",
               "delimiter: '|'          # optional; otherwise sniffed", "date_format: '%d/%m/%Y' # optional; otherwise ISO 8601",
+              "identity:               # optional; for feeds already pseudonymised (docs/ingest.md)",
+              "  scheme: pseudonym     # default nhs_number", "  column: PSEUDO_ID     # in every dataset",
+              "  format: hex64         # hex64 | digits | pattern",
               "datasets:", "  apc_episodes:", "    files: ['APC_*.csv']", "    columns:",
               "      admission_date: ADMIDATE", "      nhs_number: NHSNO", "```", ""]
     return "\n".join(lines)

@@ -15,6 +15,10 @@ from phm.errors import UserError
 # (one prefix in eleven has no valid check digit). Persons plus the planted
 # unregistered people must fit, so a synthetic ICB has at most this many persons.
 MAX_PERSONS = 900_000
+# Feeds that arrive pseudonymised (``--identity pseudonymised``) carry no NHS number, so the
+# test range does not bind; the limit is then memory (the population is held whole).
+MAX_PERSONS_PSEUDONYMISED = 5_000_000
+IDENTITIES = ("nhs_number", "pseudonymised")
 CHUNK_PERSONS = 20_000  # fixed, so output never depends on the machine
 
 
@@ -33,6 +37,7 @@ class SynthConfig(BaseModel):
     out: Path
     force: bool = False
     workers: int = 2
+    identity: Literal["nhs_number", "pseudonymised"] = "nhs_number"
 
     @property
     def end(self) -> dt.date:
@@ -75,15 +80,23 @@ class SynthConfig(BaseModel):
         out: Path,
         force: bool,
         workers: int = 2,
+        identity: str = "nhs_number",
     ) -> SynthConfig:
         """Check CLI values and explain any problem in one line."""
         if persons <= 0:
             raise UserError(f"--persons must be a positive whole number (got {persons})")
-        if persons > MAX_PERSONS:
+        identity = identity.lower().strip().replace("-", "_")
+        if identity not in IDENTITIES:
+            raise UserError(f"--identity must be nhs_number or pseudonymised (got '{identity}')")
+        if identity == "pseudonymised" and persons > MAX_PERSONS_PSEUDONYMISED:
+            raise UserError(f"--persons {persons:,} is too many: at most {MAX_PERSONS_PSEUDONYMISED:,} "
+                            "persons (the population is held in memory)")
+        if identity == "nhs_number" and persons > MAX_PERSONS:
             raise UserError(
                 f"--persons {persons:,} is too many: the NHS test range 999 000 0000 to "
                 f"999 999 9999 holds only 909,091 valid NHS numbers, so at most "
-                f"{MAX_PERSONS:,} persons"
+                f"{MAX_PERSONS:,} persons; --identity pseudonymised writes feeds without NHS numbers "
+                f"and allows up to {MAX_PERSONS_PSEUDONYMISED:,}"
             )
         if not 1 <= years <= 10:
             raise UserError(f"--years must be between 1 and 10 (got {years})")
@@ -104,5 +117,5 @@ class SynthConfig(BaseModel):
         return cls(
             icb=icb.strip().upper(), persons=persons, years=years, start=start_date,
             seed=seed, fmt=fmt, defects=defects, out=out, force=force,
-            workers=max(1, workers),
+            workers=max(1, workers), identity=identity,
         )

@@ -11,7 +11,7 @@ import pyarrow as pa
 from phm.synth import model
 from phm.synth.config import SynthConfig
 from phm.synth.definitions import condition_ids, providers
-from phm.synth.population import Population, dates_from_days
+from phm.synth.population import Population, dates_from_days, identifiers
 
 SETTING_DEFAULT_COSTS = {  # used only where no NCC unit cost applies (documented)
     "apc": 1500.0, "op": 160.0, "ecds": 300.0, "community": 80.0, "mh": 280.0, "gp": 42.0,
@@ -38,7 +38,8 @@ class Chunk:
 
     @cached_property
     def nhs_str(self) -> pa.Array:
-        return pa.array(self.pop.nhs[self.lo : self.hi]).cast(pa.string())
+        """The person identifier each feed carries (NHS number or supplier pseudonym)."""
+        return identifiers(self.cfg, self.pop.nhs[self.lo : self.hi])
 
     @cached_property
     def practice_codes(self) -> pa.Array:

@@ -18,6 +18,14 @@ admission). Detection rules a data-quality check should apply:
 - unknown_icd10 / unknown_opcs4: a well-formed code that is not in the classification
 - exact_duplicate: a row identical to another; near_duplicate: same natural key, other values differ
 - excel_nhs_scientific, excel_leading_zero_lost, excel_date_ddmmyyyy (CSV only)
+
+Feeds that arrive pseudonymised (``--identity pseudonymised``) carry a supplier pseudonym
+instead, and its defects take the place of the NHS number's:
+
+- pseudonym_malformed (for nhs_invalid_check_digit): a token cut short (fixed-width export)
+- pseudonym_raw_nhs_number (for nhs_repeated_digits): a valid NHS number that the supplier
+  failed to pseudonymise; ingest must catch it, link nobody and store nothing of it
+- pseudonym_lowercase: a quirk, not a defect: the same token in lower case, which must link
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from phm.synth.config import SynthConfig
-from phm.synth.population import Population
+from phm.synth.population import Population, identifiers
 
 NHS_DEFECTS = ("nhs_invalid_check_digit", "nhs_repeated_digits", "nhs_missing")
 NATURAL_KEYS = {
@@ -74,6 +82,8 @@ RATES: dict[str, dict[str, float]] = {
     "prescriptions": {"nhs_missing": 0.001, "unregistered_person": 0.001, "activity_after_death": 0.0005},
     "social_care": {"nhs_missing": 0.02, "nhs_invalid_check_digit": 0.002},
 }
+PSEUDONYM_KINDS = {"nhs_invalid_check_digit": "pseudonym_malformed", "nhs_repeated_digits": "pseudonym_raw_nhs_number"}
+PSEUDONYM_LOWERCASE = 0.002  # activity rows whose supplier wrote the token in lower case
 CSV_ONLY = {"excel_leading_zero_lost", "excel_date_ddmmyyyy", "excel_nhs_scientific"}
 EPOCH = dt.date(1970, 1, 1)
 SENTINEL = {"sentinel_date_null": dt.date(1800, 1, 1), "sentinel_date_invalid": dt.date(1801, 1, 1)}
@@ -94,6 +104,14 @@ class DefectPlanter:
         letters = "ABCDEFGHJKLMNPRSTVW"
         self.bad_icd10 = _unknown_codes(icd10(), "code_hes", [f"{a}99{d}" for a in letters for d in "789"])[:12]
         self.bad_opcs4 = _unknown_codes(opcs4(), "code_compact", [f"{a}99{d}" for a in letters for d in "789"])[:12]
+        self.pseudonymised = cfg.identity == "pseudonymised"
+        if self.pseudonymised:
+            from phm.synth.population import valid_test_numbers
+
+            self.leaked = valid_test_numbers()[::97].astype(str)  # NHS numbers a supplier let through
+
+    def _label(self, kind: str) -> str:
+        return PSEUDONYM_KINDS.get(kind, kind) if self.pseudonymised else kind
 
     def plant(self, index: int, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         for name in tables:
@@ -124,11 +142,11 @@ class DefectPlanter:
         counts = self.counts[name]
 
         def pick(kind: str, eligible: np.ndarray) -> np.ndarray:
-            k = int(round(rates[kind] * n))
+            k = int(round(rates.get(kind, PSEUDONYM_LOWERCASE) * n))
             cand = np.flatnonzero(eligible & ~touched)
             chosen = np.sort(rng.choice(cand, size=min(k, cand.size), replace=False)) if k else cand[:0]
             touched[chosen] = True
-            counts[kind] += int(chosen.size)
+            counts[self._label(kind)] += int(chosen.size)
             return chosen
 
         if name == "patients":
@@ -139,7 +157,7 @@ class DefectPlanter:
                 g = table.take(pa.array(src))
                 vals = [self._bad_nhs(kind, x, rng) for x in g["nhs_number"].to_pylist()]
                 ghosts.append(g.set_column(0, "nhs_number", pa.array(vals, pa.string())))
-                counts[kind] += k
+                counts[self._label(kind)] += k
             lsoa = np.asarray(cols["lsoa"].to_pylist(), dtype=object)
             i = pick("lsoa_invalid", np.ones(n, bool))
             lsoa[i] = np.where(rng.random(i.size) < 0.5, "E0100000", "E01099999")
@@ -158,7 +176,11 @@ class DefectPlanter:
                 nhs[i] = [self._bad_nhs(kind, x, rng) for x in nhs[i]]
         if "unregistered_person" in rates:
             i = pick("unregistered_person", np.ones(n, bool))
-            nhs[i] = self.pop.unregistered_pool[rng.integers(0, self.pop.unregistered_pool.size, i.size)].astype(str)
+            pool = self.pop.unregistered_pool[rng.integers(0, self.pop.unregistered_pool.size, i.size)]
+            nhs[i] = identifiers(self.cfg, pool).to_numpy(zero_copy_only=False)
+            if self.pseudonymised:
+                i = pick("pseudonym_lowercase", nhs != None)  # noqa: E711
+                nhs[i] = [x.lower() for x in nhs[i]]
         date_col = ACTIVITY_DATE.get(name)
         if date_col:
             is_ts = pa.types.is_timestamp(cols[date_col].type)
@@ -226,10 +248,13 @@ class DefectPlanter:
         return pa.concat_tables([result, *extra_rows]) if extra_rows else result
 
     # -- helpers -----------------------------------------------------------------------
-    @staticmethod
-    def _bad_nhs(kind: str, valid: str, rng) -> str | None:
+    def _bad_nhs(self, kind: str, valid: str, rng) -> str | None:
         if kind == "nhs_missing":
             return None
+        if self.pseudonymised:
+            if kind == "nhs_repeated_digits":
+                return str(self.leaked[int(rng.integers(0, self.leaked.size))])
+            return valid[:40]
         if kind == "nhs_repeated_digits":
             return "9999999999"
         check = int(valid[9])

@@ -7,6 +7,7 @@ then generated chunk by chunk from these arrays.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +80,22 @@ def valid_test_numbers() -> np.ndarray:
     return numbers[numbers != 9_999_999_999]  # repeated digits are not valid
 
 
+UNREGISTERED_POOL = 9_000  # people who appear in activity but are not on the patients list
+# Not a secret: it stands for the salt a data service for commissioners keeps to itself.
+_SUPPLIER_SALT = b"phm synthetic supplier pseudonymisation salt v1"
+
+
+def identifiers(cfg: SynthConfig, numbers: np.ndarray) -> pa.Array:
+    """What a feed carries for these people: the NHS number, or (``--identity pseudonymised``)
+    the supplier's pseudonym, 64 upper-case hexadecimal characters of HMAC-SHA256 as Open
+    Pseudonymiser writes them, the same in every dataset."""
+    if cfg.identity != "pseudonymised":
+        return pa.array(numbers, pa.int64()).cast(pa.string())
+    salt = hmac.new(_SUPPLIER_SALT, str(cfg.seed).encode(), "sha256").digest()
+    return pa.array([hmac.new(salt, b"%d" % x, "sha256").hexdigest().upper() for x in numbers.tolist()],
+                    pa.string())
+
+
 def _weighted_choice(rng, n: int, weights: np.ndarray) -> np.ndarray:
     cum = np.cumsum(weights / weights.sum())
     return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(weights) - 1)
@@ -92,9 +109,12 @@ def build_population(cfg: SynthConfig, rng: np.random.Generator) -> Population:
     practices = practices.filter(pa.compute.greater(practices["registered_population"], 0))
     n = cfg.persons
 
-    numbers = rng.permutation(valid_test_numbers())
+    if cfg.identity == "pseudonymised":  # the supplier's own record numbers, turned into tokens on output
+        numbers = rng.permutation(n + UNREGISTERED_POOL).astype(np.int64) + 1
+    else:
+        numbers = rng.permutation(valid_test_numbers())
     nhs = numbers[:n]
-    unregistered_pool = numbers[n : n + 9_000]
+    unregistered_pool = numbers[n : n + UNREGISTERED_POOL]
 
     # Practice in proportion to its registered list; home LSOA in the practice's LA.
     practice = _weighted_choice(rng, n, practices["registered_population"].to_numpy())

@@ -104,6 +104,9 @@ def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
                 tables["apc_episodes"], again, chunk_truth["resubmitted_episodes"] = resubmission.split(
                     tables["apc_episodes"], rng_r, planter.extract_day)
             tables = planter.plant(index, tables)
+            if cfg.identity == "pseudonymised":  # the feeds carry the supplier's pseudonym column
+                tables = {k: _pseudonym_column(t) for k, t in tables.items()}
+                again = _pseudonym_column(again) if refresh is not None else again
             for name in DATASETS:
                 writers[name].write(tables[name])
             if refresh is not None:
@@ -126,12 +129,21 @@ def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
         "generator": "phm synth", "phm_version": phm.__version__, "pyarrow_version": pa.__version__,
         "numpy_version": np.__version__, "python": platform.python_version(),
         "config": {"icb": cfg.icb, "persons": cfg.persons, "years": cfg.years, "start": cfg.start.isoformat(),
-                   "seed": cfg.seed, "format": cfg.fmt, "defects": cfg.defects},
+                   "seed": cfg.seed, "format": cfg.fmt, "defects": cfg.defects, "identity": cfg.identity},
         "extract_date": cfg.extract_date.isoformat(), "files": files,
     }
     (out / MARKER).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     _summary(console, files, out)
     return manifest
+
+
+PSEUDONYM_COLUMN = "pseudo_nhs_number"  # as the shipped profile 'pseudonymised' expects
+
+
+def _pseudonym_column(t: pa.Table) -> pa.Table:
+    if "nhs_number" not in t.column_names:
+        return t
+    return t.rename_columns([PSEUDONYM_COLUMN if c == "nhs_number" else c for c in t.column_names])
 
 
 def _summary(console: Console, files: dict, out: Path) -> None:
