@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from phm.analysis import dashboard, inequalities, magnitude, monthly, needs, spend
+from phm.analysis import dashboard, inequalities, magnitude, monthly, needs, peers, spend
 from phm.analysis._common import LEVELS, resolve_fy
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "inequalities",
     "magnitude",
     "needs",
+    "peers",
     "spend",
 ]
 
@@ -53,12 +54,14 @@ TABLES = (
     "spend_top_persons",
     *dashboard.TABLES,
     "dash_monthly",
+    "dash_peers",
+    "dash_peer_profile",
 )
 
 
 # Tables that are not one financial year's: every year at once (dash_summary), or the areas
 # as registered in the latest year (dash_areas, the menu of areas).
-ACROSS_YEARS = ("dash_areas", "dash_summary", "dash_monthly")
+ACROSS_YEARS = ("dash_areas", "dash_summary", "dash_monthly", "dash_peers", "dash_peer_profile")
 
 
 def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20,
@@ -112,4 +115,6 @@ def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_dat
     }
     if across and "spells" in marts:
         out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date)
+    if across and "dash_summary" in out and "dash_areas" in out:
+        out.update(peers.peer_tables(out["dash_summary"], out["dash_areas"]))
     return {name: out[name] for name in TABLES if name in out}

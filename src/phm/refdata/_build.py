@@ -124,6 +124,20 @@ def _specs() -> list[Spec]:
             "Converted from R .rda to CSV upstream of phm (values unchanged); regzipped here.",
         ),
         Spec(
+            "deprivation/imd2025_england_icb24.csv",
+            "deprivation/imd2025_england_icb24.csv",
+            "English Indices of Deprivation 2025: ICB (April 2024) summary measures",
+            hv_imd + "imd2025_england_icb24.rda",
+            "MHCLG",
+            OGL + " (R package code MIT)",
+            "IoD2025 (published 2025-10), ICB April 2024 boundaries",
+            "Converted from R .rda to CSV upstream of phm (values unchanged). Kept the ICB code and "
+            "name and the IMD average score, average rank and proportion of LSOAs in the most deprived "
+            "10% nationally; dropped the domain summaries. Used for similar-ICB peer groups.",
+            keep=("icb24_code", "icb24_name", "imd_average_rank", "imd_average_score",
+                  "imd_proportion_of_lso_as_in_most_deprived_10_percent_nationally"),
+        ),
+        Spec(
             "geography/lookup_lsoa21_icb24.csv.gz",
             "geography_lookups/lookup_lsoa21_icb24.csv",
             "LSOA 2021 to sub-ICB location to ICB (April 2024)",

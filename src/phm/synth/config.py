@@ -40,6 +40,15 @@ class SynthConfig(BaseModel):
     identity: Literal["nhs_number", "pseudonymised"] = "nhs_number"
 
     @property
+    def icbs(self) -> tuple[str, ...]:
+        """The ICBs to generate: one, or several written into one extract (a region)."""
+        return tuple(self.icb.split(","))
+
+    def for_icb(self, icb: str, persons: int) -> SynthConfig:
+        """This config narrowed to one ICB of a region."""
+        return self.model_copy(update={"icb": icb, "persons": persons})
+
+    @property
     def end(self) -> dt.date:
         """First day after the window (exclusive)."""
         return self.start.replace(year=self.start.year + self.years)
@@ -115,7 +124,25 @@ class SynthConfig(BaseModel):
         if defects not in ("default", "none"):
             raise UserError(f"--defects must be default or none (got '{defects}')")
         return cls(
-            icb=icb.strip().upper(), persons=persons, years=years, start=start_date,
+            icb=_icb_list(icb), persons=persons, years=years, start=start_date,
             seed=seed, fmt=fmt, defects=defects, out=out, force=force,
             workers=max(1, workers), identity=identity,
         )
+
+
+def _icb_list(text: str) -> str:
+    """'QWU', 'QWU,QHM' or an NHS region code ('Y60': every ICB in it), as a comma-joined list
+    of distinct ICB ODS codes in the order given (a region's in code order)."""
+    from phm.refdata import check_icb, practices
+
+    codes = [c.strip().upper() for c in text.split(",") if c.strip()]
+    if not codes:
+        raise UserError("--icb needs an ICB ODS code (e.g. QWU), a comma-separated list, or a region code (e.g. Y60)")
+    out: list[str] = []
+    regions = dict(zip(practices()["icb_code"].to_pylist(), practices()["region_code"].to_pylist(), strict=True))
+    for code in codes:
+        in_region = sorted({icb for icb, region in regions.items() if region == code})
+        for icb in in_region or [check_icb(code)]:
+            if icb not in out:
+                out.append(icb)
+    return ",".join(out)

@@ -99,14 +99,16 @@ class Chunk:
 class Providers:
     """The ICB's providers by role, with each person's home acute and community trust."""
 
-    def __init__(self, icb: str) -> None:
+    def __init__(self, icb: str, own_codes: bool = False) -> None:
         rows = [r for r in providers() if r["icb"] == icb]
         if not rows:  # an ICB without a provider table: synthetic, clearly non-real codes
+            # (in a region each such ICB gets its own, e.g. QHMA1, so two ICBs never share a trust)
+            code = (lambda c: icb + c[2] + c[4]) if own_codes else (lambda c: c)
             rows = [
-                {"provider_code": "SYA01", "role": "acute", "lad_codes": "", "share": "0.9", "plics": "1"},
-                {"provider_code": "SYA02", "role": "acute_out_of_area", "lad_codes": "", "share": "0.1", "plics": "0"},
-                {"provider_code": "SYM01", "role": "mental_health", "lad_codes": "", "share": "1", "plics": "0"},
-                {"provider_code": "SYC01", "role": "community", "lad_codes": "", "share": "1", "plics": "0"},
+                {"provider_code": code("SYA01"), "role": "acute", "lad_codes": "", "share": "0.9", "plics": "1"},
+                {"provider_code": code("SYA02"), "role": "acute_out_of_area", "lad_codes": "", "share": "0.1", "plics": "0"},
+                {"provider_code": code("SYM01"), "role": "mental_health", "lad_codes": "", "share": "1", "plics": "0"},
+                {"provider_code": code("SYC01"), "role": "community", "lad_codes": "", "share": "1", "plics": "0"},
             ]
         self.rows = rows
         self.acute = [r["provider_code"] for r in rows if r["role"] == "acute"]

@@ -101,7 +101,18 @@ def _weighted_choice(rng, n: int, weights: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(weights) - 1)
 
 
-def build_population(cfg: SynthConfig, rng: np.random.Generator) -> Population:
+def person_numbers(cfg: SynthConfig, rng: np.random.Generator, total: int) -> np.ndarray:
+    """Distinct numbers for ``total`` people: test-range NHS numbers, or (pseudonymised) the
+    supplier's record numbers, turned into tokens on output."""
+    if cfg.identity == "pseudonymised":
+        return rng.permutation(total).astype(np.int64) + 1
+    return rng.permutation(valid_test_numbers())[:total]
+
+
+def build_population(cfg: SynthConfig, rng: np.random.Generator,
+                     numbers: tuple[np.ndarray, np.ndarray] | None = None) -> Population:
+    """The people of ``cfg.icb``; ``numbers`` (theirs, and the unregistered pool's) are given
+    when several ICBs share one extract and so one number space."""
     from phm.refdata import icb_lsoas, icb_practices
 
     lsoas = icb_lsoas(cfg.icb)
@@ -109,12 +120,11 @@ def build_population(cfg: SynthConfig, rng: np.random.Generator) -> Population:
     practices = practices.filter(pa.compute.greater(practices["registered_population"], 0))
     n = cfg.persons
 
-    if cfg.identity == "pseudonymised":  # the supplier's own record numbers, turned into tokens on output
-        numbers = rng.permutation(n + UNREGISTERED_POOL).astype(np.int64) + 1
+    if numbers is None:
+        numbers = person_numbers(cfg, rng, n + UNREGISTERED_POOL)
+        nhs, unregistered_pool = numbers[:n], numbers[n : n + UNREGISTERED_POOL]
     else:
-        numbers = rng.permutation(valid_test_numbers())
-    nhs = numbers[:n]
-    unregistered_pool = numbers[n : n + UNREGISTERED_POOL]
+        nhs, unregistered_pool = numbers
 
     # Practice in proportion to its registered list; home LSOA in the practice's LA.
     practice = _weighted_choice(rng, n, practices["registered_population"].to_numpy())
