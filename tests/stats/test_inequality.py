@@ -267,3 +267,11 @@ SE = [1.5] * 10
 def test_sii_invalid_inputs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sii(**kwargs)
+
+
+def test_rii_is_undefined_not_a_crash_when_every_group_is_zero():
+    # a small area: every quintile's value 0, so the fitted line starts at 0 and the RII (a
+    # ratio to that intercept) has no value; the SII (a difference) is still 0
+    r = sii(np.zeros(5), np.full(5, 100.0), value_type="normal", se=np.full(5, 1.0), repetitions=1000, seed=1)
+    assert r.sii == 0.0
+    assert math.isnan(r.rii) and math.isnan(r.rii_lower) and math.isnan(r.rii_upper)

@@ -19,14 +19,16 @@ among the ICBs held in this warehouse, whose figures can be compared. The exact 
 NHS England uses for ICB comparators is not published with the RightCare packs phm can cite:
 UNVERIFIED, so peer groups are phm's documented choice, not RightCare's own.
 
-Places, PCNs and practices are standardised over the areas of their level in the warehouse,
-on the share of registered people aged 65+ and in the most deprived national quintile
+Places, PCNs and practices are compared with the areas of their level in their own ICB
+(``basis = 'icb'``; standardised over those), so a comparison never needs another ICB's
+practice-level figures, on the share of registered people aged 65+ and in the most deprived national quintile
 (Core20, from ``dash_summary``) and the allocation need index (NHS England 2025/26 practice
 weighted populations, summed over member practices).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,10 +46,16 @@ PROFILE_TYPES = {"level": S, "area_code": S, "variable": S, "value": F64, "z": F
 def standardise(values: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """z-scores of each column over the rows, and the columns kept (those that vary)."""
     x = np.asarray(values, dtype=float)
-    mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-    kept = [j for j in range(x.shape[1]) if np.isfinite(sd[j]) and sd[j] > 0]
-    z = (x[:, kept] - mean[kept]) / sd[kept]
-    return np.nan_to_num(z, nan=0.0), kept  # a missing value sits at the mean
+    kept, cols = [], []
+    for j in range(x.shape[1]):
+        v = x[:, j]
+        known = v[np.isfinite(v)]
+        if known.size < 2 or known.std() == 0:
+            continue
+        kept.append(j)
+        cols.append(np.where(np.isfinite(v), (v - known.mean()) / known.std(), 0.0))  # missing: at the mean
+    z = np.column_stack(cols) if cols else np.zeros((x.shape[0], 0))
+    return z, kept
 
 
 def nearest(codes: Sequence[str], values: np.ndarray, k: int = K,
@@ -90,7 +98,7 @@ def icb_peers(warehouse_icbs: Sequence[str], k: int = K) -> tuple[pa.Table, pa.T
                 _add(rows, level="icb", area_code=area, basis=basis, rank=rank, peer_code=peer, distance=dist)
     z, kept = standardise(x)
     profile = {k_: [] for k_ in PROFILE_TYPES}
-    mean, sd = x.mean(axis=0), x.std(axis=0)
+    mean, sd = x.mean(axis=0), x.std(axis=0)  # the 42 ICBs' characteristics are all known
     for i, area in enumerate(codes):
         for jj, j in enumerate(kept):
             _add(profile, level="icb", area_code=area, variable=PEER_VARIABLES[j], value=float(x[i, j]),
@@ -138,20 +146,46 @@ def peer_tables(summary: pa.Table, areas: pa.Table, k: int = K) -> dict[str, pa.
     profile = [profile_t]
     for level in ("place", "pcn", "practice"):
         codes, x = local_characteristics(summary, areas, level, fy)
-        if len(codes) < 2:
-            continue
+        icb_of = _icb_of(areas, level)
         rows = {k_: [] for k_ in PEERS_TYPES}
-        for area, rank, peer, dist in nearest(codes, x, k):
-            _add(rows, level=level, area_code=area, basis="warehouse", rank=rank, peer_code=peer, distance=dist)
-        peers.append(table(rows, PEERS_TYPES))
-        z, kept = standardise(x)
         prof = {k_: [] for k_ in PROFILE_TYPES}
-        for i, area in enumerate(codes):
-            for jj, j in enumerate(kept):
-                _add(prof, level=level, area_code=area, variable=LOCAL_VARIABLES[j], value=float(x[i, j]),
-                     z=float(z[i, jj]))
+        for icb in sorted({icb_of.get(c) or "" for c in codes}):  # peers within the area's own ICB
+            mine = [i for i, c in enumerate(codes) if (icb_of.get(c) or "") == icb]
+            if len(mine) < 2:
+                continue
+            group, xg = [codes[i] for i in mine], x[mine]
+            for area, rank, peer, dist in nearest(group, xg, k):
+                _add(rows, level=level, area_code=area, basis="icb", rank=rank, peer_code=peer, distance=dist)
+            z, kept = standardise(xg)
+            for i, area in enumerate(group):
+                for jj, j in enumerate(kept):
+                    _add(prof, level=level, area_code=area, variable=LOCAL_VARIABLES[j], value=float(xg[i, j]),
+                         z=float(z[i, jj]))
+        peers.append(table(rows, PEERS_TYPES))
         profile.append(table(prof, PROFILE_TYPES))
     return {"dash_peers": pa.concat_tables(peers), "dash_peer_profile": pa.concat_tables(profile)}
+
+
+def _icb_of(areas: pa.Table, level: str) -> dict[str, str]:
+    """Each ``level`` area's ICB along the area tree, as the dashboard's access rules walk it
+    (practice -> PCN -> place -> ICB, the first row of each code naming its parent): a PCN or
+    place is in one ICB even when a member practice's own ICB code says otherwise (practices
+    that moved between the 2023-24 structures and the 2025/26 allocations)."""
+    up: dict[tuple[str, str], tuple[str, str]] = {}
+    for r in areas.to_pylist():
+        chain = [("practice", r["practice_code"]), ("pcn", r["pcn_code"]), ("place", r["place_code"]),
+                 ("icb", r["icb_code"])]
+        for (lv, c), parent in itertools.pairwise(chain):
+            if c is not None and parent[1] is not None:
+                up.setdefault((lv, c), parent)
+    out = {}
+    for lv, c in up:
+        if lv == level:
+            node = (lv, c)
+            while node[0] != "icb" and node in up:
+                node = up[node]
+            out[c] = node[1] if node[0] == "icb" else ""
+    return out
 
 
 def _add(out: dict[str, list], **row) -> None:

@@ -232,20 +232,24 @@ def sii(
 
     if not transform:
         sii_value = slope * mult
-        rii_value = (icpt + slope) / icpt
+        # RII is a ratio to the intercept: undefined (NaN) when the fitted line starts at 0, as it
+        # does for a small area whose every group has value 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rii_value = (icpt + slope) / icpt
+            sim_rii = (coefs[:, 0] + coefs[:, 1]) / coefs[:, 0]
+            if mult < 0:
+                rii_value = 1.0 / rii_value
+                sim_rii = 1.0 / sim_rii
+        rii_value = rii_value if np.isfinite(rii_value) else np.nan
         sim_sii = np.sort(coefs[:, 1] * mult)
-        sim_rii = (coefs[:, 0] + coefs[:, 1]) / coefs[:, 0]
-        if mult < 0:
-            rii_value = 1.0 / rii_value
-            sim_rii = 1.0 / sim_rii
         sim_rii = np.sort(sim_rii)
         return SIIResult(
             sii=float(sii_value),
             sii_lower=float(sim_sii[i_lo]),
             sii_upper=float(sim_sii[i_hi]),
             rii=float(rii_value),
-            rii_lower=float(sim_rii[i_lo]),
-            rii_upper=float(sim_rii[i_hi]),
+            rii_lower=float(sim_rii[i_lo]) if np.isfinite(rii_value) else np.nan,
+            rii_upper=float(sim_rii[i_hi]) if np.isfinite(rii_value) else np.nan,
             intercept=float(icpt * abs(mult)),
         )
 

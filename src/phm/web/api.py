@@ -212,8 +212,8 @@ def dq_feedback(request: Request, session: Auth, submitter: Annotated[str, Path(
 @router.get("/marts", response_model=list[MartInfo], responses=ERRORS)
 def marts(request: Request, session: Auth):
     """The row-level pseudonymised marts (ICB analysts only)."""
-    service.require(session, Role.ANALYST)
     data = service.web(request).data
+    service.require_row_level(data, session)
     return [MartInfo(name=m, rows=data.mart_count(m)) for m in data.marts]
 
 
@@ -224,8 +224,8 @@ MartName = StrEnum("MartName", {m: m for m in MART_NAMES})
 def mart_rows(request: Request, session: Auth, name: MartName,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
     """Rows of one pseudonymised mart (ICB analysts only): ``person_id`` is the spine's surrogate key."""
-    service.require(session, Role.ANALYST)
     data = service.web(request).data
+    service.require_row_level(data, session)
     if name.value not in data.marts:
         raise HTTPException(404, f"the warehouse has no {name.value}")
     t = data.mart(name.value, limit, offset)

@@ -87,6 +87,9 @@ class Dashboard:
         self.dq = {t: self._wh.to_arrow(t).to_pylist() if t in tables else [] for t in DQ_TABLES}
         self.dq_results, self.dq_clean = self._dq_results() if "dq_results" in tables else ([], {})
         self.marts = [m for m in MART_NAMES if m in tables]
+        # similar areas (phm.analysis.peers): small, and not about people
+        self.peers = self._wh.to_arrow("dash_peers").to_pylist() if "dash_peers" in tables else []
+        self.peer_profile = self._wh.to_arrow("dash_peer_profile").to_pylist() if "dash_peer_profile" in tables else []
         self._permitted: dict = {}
         self._json: OrderedDict[tuple, bytes] = OrderedDict()  # responses: the data never changes
         self._json_lock = threading.Lock()

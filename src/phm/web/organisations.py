@@ -28,23 +28,25 @@ from pathlib import Path
 from phm.errors import InputError, UserError
 from phm.web.roles import LEVELS, Role
 
-KINDS = (*LEVELS, "provider")
+KINDS = (*LEVELS, "provider", "region")
 KIND_NAMES = {
     "icb": ("the ICB", "ICBs"),
+    "region": ("the NHS region of a warehouse of several ICBs", "regions"),
     "place": ("a place", "places"),
     "pcn": ("a PCN", "PCNs"),
     "practice": ("a practice", "practices"),
     "provider": ("a data-quality submitter", "submitters"),
 }
 ROLE_KINDS = {
-    Role.ANALYST: ("icb",),
+    Role.ANALYST: ("icb", "region"),  # a region: a warehouse-wide analyst of several ICBs
     Role.PLACE: ("place",),
     Role.PCN: ("pcn",),
     Role.PRACTICE: ("practice",),
     Role.PROVIDER: ("provider",),
     Role.ADMIN: KINDS,
 }
-SOURCES = {"provider": "dq_scores (written by phm ingest)"} | {
+SOURCES = {"provider": "dq_scores (written by phm ingest)",
+           "region": "dash_areas (its ICBs' NHS regions, when it holds several)"} | {
     level: "dash_areas (written by phm build)" for level in LEVELS
 }
 KIND_ROLE = {
@@ -53,6 +55,7 @@ KIND_ROLE = {
     "pcn": Role.PCN,
     "practice": Role.PRACTICE,
     "provider": Role.PROVIDER,
+    "region": Role.ANALYST,
 }
 
 
@@ -84,6 +87,7 @@ class Organisations:
             level: frozenset(c for c in areas.get(f"{level}_code", []) if c) for level in LEVELS
         }
         codes["provider"] = frozenset(s for s in scores["submitter"] if s)
+        codes["region"] = _regions(codes["icb"]) if len(codes["icb"]) > 1 else frozenset()
         return cls(codes, str(path))
 
     def check(self, role: Role, organisation: str) -> str:
@@ -133,3 +137,12 @@ class Organisations:
             return code
         folded = [c for c in self.codes[kind] if c.casefold() == code.casefold()]
         return folded[0] if len(folded) == 1 else None
+
+
+def _regions(icbs: frozenset[str]) -> frozenset[str]:
+    """The NHS regions (ODS, e.g. Y60) of these ICBs, from the shipped allocations file."""
+    from phm.refdata import practices
+
+    p = practices()
+    return frozenset(r for i, r in zip(p["icb_code"].to_pylist(), p["region_code"].to_pylist(), strict=True)
+                     if i in icbs and r)

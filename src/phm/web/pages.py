@@ -44,6 +44,7 @@ NAV = (  # (path, label, roles)
     ("/spend", "Spend", POPULATION_ROLES),
     ("/needs", "Health needs", POPULATION_ROLES),
     ("/practice", "Practice", POPULATION_ROLES),
+    ("/compare", "How we compare", POPULATION_ROLES),
     ("/quality", "Data quality", (Role.ANALYST, Role.PRACTICE, Role.PROVIDER)),
     ("/audit", "Audit", (Role.ADMIN,)),
     ("/admin/users", "Users", (Role.ADMIN,)),

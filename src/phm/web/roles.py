@@ -5,7 +5,8 @@ Organisation scoping is decided here and only here, on the server, for every req
 ========== ======================================================= ===================
 role       areas                                                   other
 ========== ======================================================= ===================
-analyst    every area; row-level pseudonymised marts               all DQ submitters
+analyst    every area (of their ICB, in a warehouse of several);   all DQ submitters
+           row-level pseudonymised marts (warehouse-wide accounts)
 place      their place, its PCNs and their practices               --
 pcn        their PCN and its member practices                      --
 practice   their practice                                          DQ of its own submissions
@@ -108,11 +109,22 @@ def home_area(role: Role, organisation: str) -> tuple[str, str] | None:
 def permitted_areas(role: Role, organisation: str, h: Hierarchy) -> set[tuple[str, str]]:
     """Every area whose own figures this user may see."""
     if role is Role.ANALYST:
-        return set(h.names)
+        if spans_warehouse(role, organisation, h):
+            return set(h.names)
+        return {("icb", organisation)} | h.descendants(("icb", organisation))
     home = home_area(role, organisation)
     if home is None or home not in h.names:
         return set()
     return {home} | h.descendants(home)
+
+
+def spans_warehouse(role: Role, organisation: str, h: Hierarchy) -> bool:
+    """Whether an analyst sees the whole warehouse: always when it holds one ICB; in a
+    warehouse of several ICBs only an analyst whose organisation is not one of them (a region
+    or commissioning-support account). An ICB's analyst sees their ICB, and other ICBs only
+    through the disclosure-controlled peer aggregates."""
+    icbs = h.areas("icb")
+    return role is Role.ANALYST and (len(icbs) <= 1 or ("icb", organisation) not in icbs)
 
 
 def permitted_submitters(role: Role, organisation: str) -> set[str] | None:

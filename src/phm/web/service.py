@@ -18,7 +18,7 @@ from phm.disclosure import Kind, protect
 from phm.web import significance
 from phm.web.data import Dashboard
 from phm.web.datasets import AREA, DATASETS
-from phm.web.roles import Hierarchy, Role, home_area, permitted_submitters
+from phm.web.roles import Hierarchy, Role, home_area, permitted_submitters, spans_warehouse
 from phm.web.store import Session
 
 DISCLOSURE_NOTE = ("Disclosure control: counts of 1-7 are shown as *, other counts are rounded to the nearest 5 "
@@ -51,6 +51,15 @@ def require(session: Session, *roles: Role) -> None:
         raise HTTPException(403, f"the {session.user.role.label} role cannot see this")
 
 
+def require_row_level(data: Dashboard, session: Session) -> None:
+    """Row-level marts hold every person of the warehouse: ICB analysts only, and in a warehouse
+    of several ICBs only a warehouse-wide analyst (an ICB's analyst would see other ICBs' people)."""
+    require(session, Role.ANALYST)
+    if not spans_warehouse(session.user.role, session.user.organisation, data.hierarchy):
+        raise HTTPException(403, "this warehouse holds several ICBs and the row-level marts hold all of their "
+                                 "people; they are for a warehouse-wide analyst account, not one ICB's")
+
+
 def permitted(data: Dashboard, session: Session) -> frozenset:
     return data.permitted(session.user.role, session.user.organisation)
 
@@ -58,7 +67,8 @@ def permitted(data: Dashboard, session: Session) -> frozenset:
 def default_area(data: Dashboard, session: Session) -> tuple[str, str]:
     u = session.user
     if u.role is Role.ANALYST:
-        return data.hierarchy.areas("icb")[0]
+        allowed = permitted(data, session)
+        return next(a for a in data.hierarchy.areas("icb") if a in allowed)
     home = home_area(u.role, u.organisation)
     if home is None:
         raise HTTPException(403, f"the {u.role.label} role has no population pages")
@@ -270,7 +280,7 @@ def costliest(data: Dashboard, session: Session, fy: int | None) -> Result:
     wider than a JavaScript number)."""
     from phm.web.names import SETTING_NAMES, SEX_NAMES, segment_names
 
-    require(session, Role.ANALYST)
+    require_row_level(data, session)
     if COSTLIEST not in data.marts:
         raise HTTPException(404, f"the warehouse has no {COSTLIEST}; run 'phm build' first")
     t = data.mart(COSTLIEST, data.mart_count(COSTLIEST), 0)
