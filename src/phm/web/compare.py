@@ -189,16 +189,19 @@ def compare(request: Request, area: str | None = None):
     peer_cols = [{"name": n, "label": lbl, "kind": k} for n, lbl, k in (
         ("rank", "Rank", "count"), ("peer_code", "Code", "label"), ("peer_name", "Peer", "label"))]
     fig = spine(c["measures"], name)
-    panels = [
-        _panel("Key measures against peers and England", fig, measure_cols, c["measures"], note),
-        _panel("What the peers were chosen on", None, char_cols, c["characteristics"], ""),
-        _panel("Peer group", None, peer_cols, c["peers"], ""),
+    year = charts.fy_label(c["fy"]) if c["fy"] is not None else "the latest year"
+    panels = [  # peers are chosen once, on the latest year's characteristics (dash_peers)
+        _panel(f"Key measures against peers and England, {year}", fig, measure_cols, c["measures"], note),
+        _panel(f"What the peers were chosen on, {year}", None, char_cols, c["characteristics"],
+               "ICB characteristics are published figures of their own vintage (IoD2025; mid-2015 ages; "
+               "2025/26 allocations); local ones are the registered population's in the year shown."),
+        _panel(f"Peer group, {year}", None, peer_cols, c["peers"], ""),
     ]
     if level == "icb":
         england = [r for r in data.peers if r["level"] == "icb" and r["area_code"] == code and r["basis"] == "england"]
         rows = [{"rank": r["rank"], "peer_code": r["peer_code"], "peer_name": _icb_name(r["peer_code"])}
                 for r in sorted(england, key=lambda r: r["rank"])]
-        panels.append(_panel("Similar 10 ICBs of England", None, peer_cols, rows,
+        panels.append(_panel(f"Similar 10 ICBs of England, {year}", None, peer_cols, rows,
                              "Most of these are not in this warehouse; their figures are not held."))
     return pages._area_page(request, s, "How we compare", level, code, c["fy"], panels=panels, years=None)
 
