@@ -306,8 +306,8 @@ class Ingestor:
                     with self.timings.step(part + "pseudonymise"):
                         cols["person_id"], cols["nhs_number_status"] = self.pseudo.pseudonymise(typed[nhs_col])
                     if self.identity.scheme == "pseudonym":
-                        raw_nhs += int(pc.sum(pc.equal(cols["nhs_number_status"],
-                                                                       "raw_nhs_number")).as_py() or 0)
+                        leaked = pc.equal(cols["nhs_number_status"], "raw_nhs_number")
+                        raw_nhs += int(pc.sum(leaked).as_py() or 0)
                     if check_link:
                         seen_ids.append(pc.unique(cols["person_id"].drop_null()).to_numpy())
                 else:

@@ -142,7 +142,8 @@ class DefectPlanter:
         counts = self.counts[name]
 
         def pick(kind: str, eligible: np.ndarray) -> np.ndarray:
-            k = int(round(rates.get(kind, PSEUDONYM_LOWERCASE) * n))
+            rate = PSEUDONYM_LOWERCASE if kind == "pseudonym_lowercase" else rates[kind]
+            k = int(round(rate * n))
             cand = np.flatnonzero(eligible & ~touched)
             chosen = np.sort(rng.choice(cand, size=min(k, cand.size), replace=False)) if k else cand[:0]
             touched[chosen] = True

@@ -3,8 +3,9 @@
 
 What each role sees (governance.md, Access and Disclosure control):
 
-- an ICB: its peer ICBs in the warehouse are shown as disclosure-controlled aggregates (each
-  peer ICB's protected key measures; the peer mean and range of those), to every role;
+- an ICB (a page for the ICB's analyst; other roles see their own areas): its peer ICBs in
+  the warehouse are shown only as disclosure-controlled aggregates (each peer ICB's protected
+  key measures; the peer mean and range of those), never their exact figures;
 - a place, PCN or practice: its peers are areas of its own ICB. Their figures are shown to the
   ICB analyst; for any other role only the peer group and the characteristics it was chosen
   on, because means over overlapping peer groups could be differenced into one practice's
