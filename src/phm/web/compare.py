@@ -146,22 +146,30 @@ def spine(measures: list[dict], area_name: str) -> dict:
     def pos(x, ref, spread):
         return None if not isinstance(x, int | float) else 0.5 + 0.5 * (x - ref) / spread
 
-    traces = [
-        charts.trace("bar", orientation="h", y=labels, base=[pos(r["peer_min"], ref, sp) for r, ref, sp in data_rows],
-                     x=[(pos(r["peer_max"], ref, sp) - pos(r["peer_min"], ref, sp)) if r["peer_min"] is not None else None
-                        for r, ref, sp in data_rows],
-                     name="Peer range", marker_color="#AEB7BD", hoverinfo="skip"),
-        charts.trace("scatter", mode="markers", y=labels, x=[pos(r["peer_mean"], ref, sp) for r, ref, sp in data_rows],
-                     name="Peer mean", marker={"symbol": "line-ns-open", "size": 18, "color": charts.NHS_DARK_BLUE}),
-        charts.trace("scatter", mode="markers", y=labels, x=[pos(r["england"], ref, sp) for r, ref, sp in data_rows],
-                     name="England", marker={"symbol": "diamond", "size": 11, "color": charts.NHS_GREY}),
-        charts.trace("scatter", mode="markers", y=labels, x=[pos(r["value"], ref, sp) for r, ref, sp in data_rows],
-                     name=area_name, marker={"symbol": "circle", "size": 12, "color": charts.NHS_WARM_YELLOW},
-                     text=[str(r["value"]) for r, _, _ in data_rows], hovertemplate="%{y}: %{text}<extra></extra>"),
-    ]
+    def marks(key: str) -> tuple[list, list]:
+        """The measures that have this mark, and where it goes (a trace has no empty points:
+        a peer figure withheld from this user is left out of the chart, as the note says)."""
+        got = [(r["measure"], pos(r[key], ref, sp)) for r, ref, sp in data_rows if isinstance(r[key], int | float)]
+        return [g[0] for g in got], [g[1] for g in got]
+
+    ranged = [(r["measure"], pos(r["peer_min"], ref, sp), pos(r["peer_max"], ref, sp))
+              for r, ref, sp in data_rows if isinstance(r["peer_min"], int | float)]
+    traces = []
+    if ranged:
+        traces.append(charts.trace("bar", orientation="h", y=[m for m, _, _ in ranged], base=[lo for _, lo, _ in ranged],
+                                   x=[hi - lo for _, lo, hi in ranged], name="Peer range", marker_color="#AEB7BD",
+                                   hoverinfo="skip"))
+    for key, name, marker in (
+        ("peer_mean", "Peer mean", {"symbol": "line-ns-open", "size": 18, "color": charts.NHS_DARK_BLUE}),
+        ("england", "England", {"symbol": "diamond", "size": 11, "color": charts.NHS_GREY}),
+        ("value", area_name, {"symbol": "circle", "size": 12, "color": charts.NHS_WARM_YELLOW}),
+    ):
+        y, x = marks(key)
+        if y:
+            traces.append(charts.trace("scatter", mode="markers", y=y, x=x, name=name, marker=marker))
     layout = {"title": {"text": "How this area compares (England, or the peer mean, at the centre)"},
               "xaxis": {"range": [-0.05, 1.05], "showticklabels": False, "zeroline": False},
-              "yaxis": {"autorange": "reversed"}, "barmode": "overlay", "height": 120 + 48 * len(labels),
+              "yaxis": {"autorange": "reversed", "categoryorder": "array", "categoryarray": labels}, "barmode": "overlay", "height": 120 + 48 * len(labels),
               "margin": {"l": 260}, "legend": {"orientation": "h"}}
     return charts.figure(traces, layout)
 
