@@ -25,29 +25,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from phm.refdata._io import lookup, read_csv
-from phm.refdata.deprivation import imd2025, iod2019_population
-from phm.refdata.geography import lsoa11_to_lsoa21, lsoa21_icb
+from phm.refdata.deprivation import imd2025
+from phm.refdata.geography import lsoa21_icb
 from phm.refdata.icb import icbs
-from phm.refdata.population import lsoa21_population
+from phm.refdata.population import lsoa21_denominators
 from phm.refdata.practices import practices
 
 F64 = pa.float64()
 S = pa.string()
 #: the characteristics peer groups are chosen on (equal weights; see phm.analysis.peers)
 PEER_VARIABLES = ("imd_score", "imd_most_deprived_10pc", "share_0_15", "share_60_plus", "need_index")
-
-
-def _age_by_lsoa21() -> pa.Table:
-    pairs = lsoa11_to_lsoa21()
-    pairs = pairs.filter(pc.starts_with(pairs["lsoa11_code"], "E"))
-    pop = iod2019_population()
-    n = pairs.group_by("lsoa11_code").aggregate([("lsoa21_code", "count")])
-    share = pc.divide(1.0, pc.cast(lookup(pairs["lsoa11_code"], n, "lsoa11_code")["lsoa21_code_count"], F64))
-    src = lookup(pairs["lsoa11_code"], pop, "lsoa11_code")
-    cols = {"lsoa21_code": pairs["lsoa21_code"]}
-    for c in ("population", "population_0_15", "population_60_plus"):
-        cols[c] = pc.multiply(src[c], share)
-    return pa.table(cols).group_by("lsoa21_code").aggregate([(c, "sum") for c in list(cols)[1:]])
 
 
 @lru_cache(maxsize=1)
@@ -58,11 +45,9 @@ def icb_characteristics() -> pa.Table:
                    {"icb24_code": S, "imd_average_score": F64,
                     "imd_proportion_of_lso_as_in_most_deprived_10_percent_nationally": F64})
     imd_row = lookup(ref["icb_code_ons"], imd, "icb24_code")
-    geo = lsoa21_icb().select(["lsoa21_code", "icb24_code_nhs"])
-    age = _age_by_lsoa21()
-    j = lookup(geo["lsoa21_code"], age, "lsoa21_code")
-    by_icb = pa.table({"icb": geo["icb24_code_nhs"], "pop": j["population_sum"], "young": j["population_0_15_sum"],
-                       "old": j["population_60_plus_sum"]}).group_by("icb").aggregate(
+    age = lsoa21_denominators()  # in lsoa21_icb's order
+    by_icb = pa.table({"icb": lsoa21_icb()["icb24_code_nhs"], "pop": age["population"],
+                       "young": age["population_0_15"], "old": age["population_60_plus"]}).group_by("icb").aggregate(
         [("pop", "sum"), ("young", "sum"), ("old", "sum")])
     a = lookup(ref["icb_code"], by_icb, "icb")
     p = practices()
@@ -83,15 +68,15 @@ def icb_characteristics() -> pa.Table:
 def england_characteristics() -> dict[str, float]:
     """The same measures for England as a whole (the national reference row)."""
     imd = imd2025()
-    pop = lookup(imd["lsoa21_code"], lsoa21_population(), "lsoa21_code")["population"]
-    age = _age_by_lsoa21()
+    age = lsoa21_denominators()
+    pop = lookup(imd["lsoa21_code"], age, "lsoa21_code")["population"]
     p = practices()
     deciles = imd["imd_decile"].to_numpy(zero_copy_only=False)
     return {
         "registered_population": float(pc.sum(p["registered_population"]).as_py()),
         "imd_score": float(pc.sum(pc.multiply(imd["imd_score"], pop)).as_py() / pc.sum(pop).as_py()),
         "imd_most_deprived_10pc": float((deciles == 1).mean()),
-        "share_0_15": float(pc.sum(age["population_0_15_sum"]).as_py() / pc.sum(age["population_sum"]).as_py()),
-        "share_60_plus": float(pc.sum(age["population_60_plus_sum"]).as_py() / pc.sum(age["population_sum"]).as_py()),
+        "share_0_15": float(pc.sum(age["population_0_15"]).as_py() / pc.sum(age["population"]).as_py()),
+        "share_60_plus": float(pc.sum(age["population_60_plus"]).as_py() / pc.sum(age["population"]).as_py()),
         "need_index": float(pc.sum(p["final_wp"]).as_py() / pc.sum(p["registered_population"]).as_py()),
     }

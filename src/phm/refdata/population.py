@@ -104,18 +104,26 @@ def lsoa21_population() -> pa.Table:
     ignores where people live within the old LSOA, and the vintage is mid-2015:
     good enough for weighting and shares, not for small-area counts.
     """
+    t = lsoa21_denominators()
+    return t.select(["lsoa21_code", "population"])
+
+
+@lru_cache(maxsize=1)
+def lsoa21_denominators() -> pa.Table:
+    """The IoD2019 population denominators carried to LSOA 2021 as :func:`lsoa21_population`
+    describes: ``lsoa21_code, population, population_0_15, population_60_plus`` (float64), in
+    the order of :func:`phm.refdata.lsoa21_icb`."""
+    columns = ("population", "population_0_15", "population_60_plus")
     pairs = lsoa11_to_lsoa21()
     pairs = pairs.filter(pc.starts_with(pairs["lsoa11_code"], "E"))
-    pop = iod2019_population().select(["lsoa11_code", "population"])
-    n_pairs = pairs.group_by("lsoa11_code").aggregate([("lsoa21_code", "count")])
-    per_pair = pc.divide(
-        lookup(pairs["lsoa11_code"], pop, "lsoa11_code")["population"],
-        pc.cast(lookup(pairs["lsoa11_code"], n_pairs, "lsoa11_code")["lsoa21_code_count"], F64),
-    )
-    contrib = pa.table({"lsoa21_code": pairs["lsoa21_code"], "population": per_pair})
-    summed = contrib.group_by("lsoa21_code").aggregate([("population", "sum")])
+    pop = iod2019_population().select(["lsoa11_code", *columns])
+    n_pairs = pc.cast(lookup(pairs["lsoa11_code"], pairs.group_by("lsoa11_code").aggregate(
+        [("lsoa21_code", "count")]), "lsoa11_code")["lsoa21_code_count"], F64)
+    src = lookup(pairs["lsoa11_code"], pop, "lsoa11_code")
+    contrib = pa.table({"lsoa21_code": pairs["lsoa21_code"], **{c: pc.divide(src[c], n_pairs) for c in columns}})
+    summed = contrib.group_by("lsoa21_code").aggregate([(c, "sum") for c in columns])
     order = lsoa21_icb()["lsoa21_code"]
-    population = lookup(order, summed, "lsoa21_code")["population_sum"]
-    if population.null_count:
+    matched = lookup(order, summed, "lsoa21_code")
+    if matched["population_sum"].null_count:
         raise RuntimeError("lsoa21_population: some English LSOA21s have no LSOA11 parent")
-    return pa.table({"lsoa21_code": order, "population": population})
+    return pa.table({"lsoa21_code": order, **{c: matched[f"{c}_sum"] for c in columns}})

@@ -206,7 +206,7 @@ class IdentitySpec(_Strict):
                 rx = re.compile(self.pattern)
             except re.error as e:
                 raise ValueError(f"pattern is not a valid regular expression: {e}") from None
-            if rx.fullmatch("9434765919"):
+            if rx.fullmatch("9990000026"):
                 raise ValueError("pattern accepts ten-digit values, which cannot be told from NHS numbers")
         elif self.pattern is not None:
             raise ValueError(f"'pattern' is only used with format 'pattern', not {self.format!r}")

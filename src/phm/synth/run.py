@@ -113,6 +113,7 @@ def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
     refresh = DatasetWriter(out, resubmission.REFRESH_STEM, cfg.fmt) if cfg.defects == "default" else None
     n_chunks = sum((n + CHUNK_PERSONS - 1) // CHUNK_PERSONS for _, n in sizes)
     first = used = 0
+    costs, snomed = Costs(), _snomed_pools()  # the same for every ICB of a region
     with progress_for(console, steps=True) as progress:
         task = progress.add_task("Generating activity", total=n_chunks)
         for k, (icb, n) in enumerate(sizes):
@@ -126,7 +127,7 @@ def run_synth(cfg: SynthConfig, console: Console | None = None) -> dict:
                 pop = build_population(part, np.random.default_rng([cfg.seed, 0]))
             progress.update(task, description=f"Generating activity ({icb})" if region else "Generating activity")
             shared = {
-                "providers": Providers(icb, own_codes=region), "costs": Costs(), "snomed": _snomed_pools(),
+                "providers": Providers(icb, own_codes=region), "costs": costs, "snomed": snomed,
                 "acute_rate": primary.acute_items_rate(pop),
             }
             truth = TruthWriter(part, pop, out / "truth" / icb if region else out / "truth")

@@ -24,11 +24,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from phm.web import charts, pages, service
+from phm.web.data import _icb_names
 from phm.web.roles import Role
 
 router = APIRouter(include_in_schema=False)
 
-MEASURES = (  # (summary column, label, higher is ...)
+MEASURES = (  # (dash_summary measure, label)
     ("spend_per_head", "Spend per head (£)"),
     ("emergency_per_1000", "Emergency admissions per 1,000"),
     ("ae_per_1000", "A&E attendances per 1,000"),
@@ -208,18 +209,12 @@ def compare(request: Request, area: str | None = None):
     ]
     if level == "icb":
         england = [r for r in data.peers if r["level"] == "icb" and r["area_code"] == code and r["basis"] == "england"]
-        rows = [{"rank": r["rank"], "peer_code": r["peer_code"], "peer_name": _icb_name(r["peer_code"])}
+        icb_names = _icb_names()
+        rows = [{"rank": r["rank"], "peer_code": r["peer_code"], "peer_name": icb_names.get(r["peer_code"], r["peer_code"])}
                 for r in sorted(england, key=lambda r: r["rank"])]
         panels.append(_panel(f"Similar 10 ICBs of England, {year}", None, peer_cols, rows,
                              "Most of these are not in this warehouse; their figures are not held."))
     return pages._area_page(request, s, "How we compare", level, code, c["fy"], panels=panels, years=None)
-
-
-def _icb_name(code: str) -> str:
-    from phm.refdata.characteristics import icb_characteristics
-
-    t = icb_characteristics()
-    return dict(zip(t["icb_code"].to_pylist(), t["icb_name"].to_pylist(), strict=True)).get(code, code)
 
 
 def _panel(title: str, figure: dict | None, columns: list[dict], rows: list[dict], note: str) -> dict:
