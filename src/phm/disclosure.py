@@ -186,6 +186,33 @@ def money_sensitive(total: Any, people: Any, top1: Any, top2: Any) -> bool:
     return float(total) - x1 - x2 < P_PERCENT / 100 * x1
 
 
+def money_sum_sensitive(cells: Sequence[tuple[Any, Any, Any, Any]]) -> bool:
+    """:func:`money_sensitive` for the sum of several £ cells ``(total, people, top1, top2)``
+    whose contributors may overlap (one person in several settings of a programme), judged
+    from the cells' support columns alone, conservatively:
+
+    - people: at least the largest cell's count (a person counted in two cells is one person);
+    - p% rule: one person's share of the sum is at most the sum of the cells' ``top1``, and two
+      persons' shares together at most the sum of ``top1 + top2`` (in each cell two persons
+      hold at most the two largest contributions). The sum is released only if
+      ``X - sum(top1 + top2) >= P_PERCENT/100 * sum(top1)``, which implies the rule holds for
+      the true two largest contributors.
+    """
+    if not cells:
+        return False
+    total = sum(float(c[0] or 0.0) for c in cells)
+    if any(c[1] is None or c[1] != c[1] for c in cells):
+        return True
+    people = max(int(c[1]) for c in cells)
+    if people == 0 and not total:
+        return False
+    if people < MONEY_MIN_PEOPLE:
+        return True
+    t1 = sum(float(c[2] or 0.0) for c in cells)
+    t12 = t1 + sum(float(c[3] or 0.0) for c in cells)
+    return total - t12 < P_PERCENT / 100 * t1
+
+
 def column_kinds(columns: Sequence[Column]) -> dict[str, Kind]:
     """name -> kind for the columns that :func:`protect` releases."""
     return {c.name: c.kind for c in columns if c.kind is not Kind.ANALYST_ONLY}

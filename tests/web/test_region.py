@@ -146,3 +146,31 @@ def test_local_peers_figures_are_for_the_analyst_only(region_dashboard, region_c
     r = clients["analyst-b"].get("/compare", params={"area": f"practice:{practice}"})
     assert r.status_code == 200 and "shown to the ICB analyst only" not in r.text
     assert ("practice", practice) in h.names
+
+
+def test_each_icb_sees_its_opportunity_against_the_better_half_of_its_peers(region_dashboard, region_clients):
+    """Issue 17 part 4: activity and £ by programme and by setting, with the caveats; the page's
+    totals are the dash_opportunity rows', and the ICB benchmark uses only released peer figures."""
+    _, clients, users = region_clients
+    a = ICBS[0]
+    text = clients["analyst-a"].get("/compare", params={"area": f"icb:{a}"}).text
+    assert "Opportunity by programme of care against the better half of peers" in text
+    assert "Opportunity by setting against the better half of peers" in text
+    assert "An opportunity is not a saving" in text and "Lower is not always better" in text
+    assert "UNVERIFIED" in text
+    rows = region_dashboard.opportunity[("icb", a)]
+    assert {r["dimension"] for r in rows} == {"programme", "setting"}
+    assert {r["peers"] for r in rows} == {2}  # the other two ICBs of the warehouse
+    for dim in ("programme", "setting"):
+        total = sum(r["opportunity"] for r in rows if r["dimension"] == dim and r["measure"] == "spend"
+                    and r["opportunity"] == r["opportunity"])
+        assert f"£{total:,.0f}" in text
+    # the two cuts are the same money: setting and programme spend totals agree
+    spend = {d: sum(r["value"] for r in rows if r["dimension"] == d and r["measure"] == "spend")
+             for d in ("programme", "setting")}
+    assert spend["programme"] == pytest.approx(spend["setting"])
+    # a place lead gets the caveat and no figures
+    place = users["place-a"][1]
+    r = clients["place-a"].get("/compare", params={"area": f"place:{place}"})
+    assert r.status_code == 200 and "Opportunity figures are shown to the ICB analyst only" in r.text
+    assert "£ opportunity on registered population" not in r.text

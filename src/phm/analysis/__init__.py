@@ -24,7 +24,16 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from phm.analysis import dashboard, inequalities, magnitude, monthly, needs, peers, spend
+from phm.analysis import (
+    dashboard,
+    inequalities,
+    magnitude,
+    monthly,
+    needs,
+    opportunity,
+    peers,
+    spend,
+)
 from phm.analysis._common import LEVELS, resolve_fy
 
 __all__ = [
@@ -36,6 +45,7 @@ __all__ = [
     "inequalities",
     "magnitude",
     "needs",
+    "opportunity",
     "peers",
     "spend",
 ]
@@ -56,12 +66,13 @@ TABLES = (
     "dash_monthly",
     "dash_peers",
     "dash_peer_profile",
+    "dash_opportunity",
 )
 
 
 # Tables that are not one financial year's: every year at once (dash_summary), or the areas
 # as registered in the latest year (dash_areas, the menu of areas).
-ACROSS_YEARS = ("dash_areas", "dash_summary", "dash_monthly", "dash_peers", "dash_peer_profile")
+ACROSS_YEARS = ("dash_areas", "dash_summary", "dash_monthly", "dash_peers", "dash_peer_profile", "dash_opportunity")
 
 
 def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20,
@@ -117,4 +128,6 @@ def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_dat
         out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date)
     if across and "dash_summary" in out and "dash_areas" in out:
         out.update(peers.peer_tables(out["dash_summary"], out["dash_areas"]))
+        out["dash_opportunity"] = opportunity.opportunity_table(
+            out["spend_programme_budget"], out["dash_peers"], out["dash_areas"])
     return {name: out[name] for name in TABLES if name in out}

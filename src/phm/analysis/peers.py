@@ -110,8 +110,10 @@ def icb_peers(warehouse_icbs: Sequence[str], k: int = K) -> tuple[pa.Table, pa.T
     return table(rows, PEERS_TYPES), table(profile, PROFILE_TYPES)
 
 
-def local_characteristics(summary: pa.Table, areas: pa.Table, level: str, fy: int) -> tuple[list[str], np.ndarray]:
-    """Codes and :data:`LOCAL_VARIABLES` of the ``level`` areas in ``dash_summary`` for ``fy``."""
+def need_index(areas: pa.Table, level: str) -> dict[str, float]:
+    """Each ``level`` area's allocation need index: the NHS England 2025/26 weighted population
+    over the published registered population, summed over the area's practices in
+    ``dash_areas`` (practices without published figures are left out)."""
     from phm.refdata import practices
 
     p = practices()
@@ -119,19 +121,26 @@ def local_characteristics(summary: pa.Table, areas: pa.Table, level: str, fy: in
     reg = dict(zip(p["practice_code"].to_pylist(), p["registered_population"].to_pylist(), strict=True))
     need_w: dict[str, float] = {}
     need_p: dict[str, float] = {}
+    seen: set[tuple[str, str]] = set()
     for r in areas.to_pylist():
-        c = r[f"{level}_code"]
-        if c is None or wp.get(r["practice_code"]) is None or not reg.get(r["practice_code"]):
+        c, pr = r[f"{level}_code"], r["practice_code"]
+        if c is None or wp.get(pr) is None or not reg.get(pr) or (c, pr) in seen:
             continue
-        need_w[c] = need_w.get(c, 0.0) + wp[r["practice_code"]]
-        need_p[c] = need_p.get(c, 0.0) + reg[r["practice_code"]]
+        seen.add((c, pr))
+        need_w[c] = need_w.get(c, 0.0) + wp[pr]
+        need_p[c] = need_p.get(c, 0.0) + reg[pr]
+    return {c: need_w[c] / need_p[c] for c in need_w if need_p[c]}
+
+
+def local_characteristics(summary: pa.Table, areas: pa.Table, level: str, fy: int) -> tuple[list[str], np.ndarray]:
+    """Codes and :data:`LOCAL_VARIABLES` of the ``level`` areas in ``dash_summary`` for ``fy``."""
+    need = need_index(areas, level)
     codes, values = [], []
     for r in summary.to_pylist():
         if r["level"] != level or r["fy"] != fy or not r["persons"]:
             continue
         codes.append(r["area_code"])
-        need = need_w[r["area_code"]] / need_p[r["area_code"]] if need_p.get(r["area_code"]) else np.nan
-        values.append([r["age65plus"] / r["persons"], r["core20"] / r["persons"], need])
+        values.append([r["age65plus"] / r["persons"], r["core20"] / r["persons"], need.get(r["area_code"], np.nan)])
     order = np.argsort(codes, kind="stable")
     return [codes[i] for i in order], np.array([values[i] for i in order], dtype=float).reshape(len(codes), 3)
 

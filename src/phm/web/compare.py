@@ -207,6 +207,9 @@ def compare(request: Request, area: str | None = None):
                "2025/26 allocations); local ones are the registered population's in the year shown."),
         _panel(f"Peer group, {year}", None, peer_cols, c["peers"], ""),
     ]
+    from phm.web import opportunity
+
+    panels += opportunity.panels(data, s, level, code, name, year, _panel)
     if level == "icb":
         england = [r for r in data.peers if r["level"] == "icb" and r["area_code"] == code and r["basis"] == "england"]
         icb_names = _icb_names()

@@ -90,6 +90,9 @@ class Dashboard:
         # similar areas (phm.analysis.peers): small, and not about people
         self.peers = self._wh.to_arrow("dash_peers").to_pylist() if "dash_peers" in tables else []
         self.peer_profile = self._wh.to_arrow("dash_peer_profile").to_pylist() if "dash_peer_profile" in tables else []
+        self.opportunity: dict[tuple[str, str], list[dict]] = {}  # phm.analysis.opportunity, by area
+        for r in self._wh.to_arrow("dash_opportunity").to_pylist() if "dash_opportunity" in tables else []:
+            self.opportunity.setdefault((r["level"], r["area_code"]), []).append(r)
         self._permitted: dict = {}
         self._json: OrderedDict[tuple, bytes] = OrderedDict()  # responses: the data never changes
         self._json_lock = threading.Lock()
