@@ -31,10 +31,16 @@ Targets on this machine (2 cores, 24 GB):
   (``bench/peers/check.py``); targets: phm at least 5x the pandas and 3x the polars script's
   speed, ``phm ingest`` and ``phm build`` each <= 40 s and <= 6 GB at 900,000 persons.
 
-The NHS test range holds only 909,091 valid NHS numbers, so the largest synthetic ICB is
-900,000 persons; the large run uses that. Environment:
-``PHM_BENCH_SIZES`` (default ``100000,900000``), ``PHM_BENCH_STAGES`` (default
-``synth,ingest-parquet,build,peers,ingest-csv,serve``), ``PHM_BENCH_SERVE_SECONDS`` (mixed run, default
+- issue 17, stages ``large``, ``region`` and ``spark`` (``bench/scale.py``, their own sizes): a
+  3,000,000-person ICB and a 6-ICB region of 3,000,000 people (pseudonymised feeds), synth <= 9
+  min, ingest <= 12 min, build <= 15 min, peak RSS <= 12 GB each; and Spark (local mode) ingest
+  and build at 100,000, 300,000 and 1,000,000 persons with the scaling slope.
+
+The NHS test range holds only 909,091 valid NHS numbers, so the largest synthetic ICB with NHS
+numbers is 900,000 persons; the sized stages use that, the scale stages pseudonymised feeds.
+Environment: ``PHM_BENCH_SIZES`` (default ``100000,900000``), ``PHM_BENCH_STAGES`` (default
+``synth,ingest-parquet,build,peers,ingest-csv,serve,large,region,spark``; the scale stages take
+over an hour), ``PHM_BENCH_SERVE_SECONDS`` (mixed run, default
 30) and ``PHM_BENCH_SERVE_ENDPOINT_SECONDS`` (each per-endpoint run, default 8).
 """
 
@@ -61,7 +67,8 @@ from urllib.parse import urlencode
 OUT = Path(__file__).parent / "out"
 RESULTS = OUT / "results.json"
 SIZES = [int(s) for s in os.environ.get("PHM_BENCH_SIZES", "100000,900000").split(",")]
-STAGES = os.environ.get("PHM_BENCH_STAGES", "synth,ingest-parquet,build,peers,ingest-csv,serve").split(",")
+STAGES = os.environ.get("PHM_BENCH_STAGES",
+                        "synth,ingest-parquet,build,peers,ingest-csv,serve,large,region,spark").split(",")
 BENCH_KEY = "phm-benchmark-key-not-a-secret-0123456789abcdef"
 
 
@@ -529,6 +536,11 @@ def main() -> None:
             r = serve(wh, n)
             print("\n".join(serve_lines(n, r)), flush=True)
             record("serve", n, r)
+    if {"large", "region", "spark"} & set(STAGES):  # their own sizes (bench/scale.py)
+        sys.path.insert(0, str(Path(__file__).parent))
+        import scale
+
+        scale.main(sys.modules[__name__], STAGES)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ class DuckDBWarehouse(Warehouse):
         if not read_only:
             tmp = str(self.path.parent / (self.path.name + ".tmp")).replace("'", "''")
             self.raw.execute(f"SET temp_directory = '{tmp}'")
+            for (name,) in self.raw.execute(  # staging a killed ingest left behind (_StagingWriter)
+                    "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, ?)",
+                    [STAGE_PREFIX]).fetchall():
+                self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
         if threads:
             self.raw.execute(f"SET threads = {int(threads)}")
 
@@ -95,27 +99,121 @@ class DuckDBWarehouse(Warehouse):
 
 
 class _DuckWriter(SourceWriter):
-    def __init__(self, tx: _DuckTransaction, table: str) -> None:
-        self.tx, self.table = tx, table
+    def __init__(self, raw, table: str) -> None:
+        self.raw, self.table = raw, table
 
     def write(self, batch: pa.Table) -> None:
         if batch.num_rows == 0:
             return
         name = f"_phm_batch_{next(_counter)}"
-        self.tx.raw.register(name, batch)
+        self.raw.register(name, batch)
         try:
-            self.tx.raw.execute(f"INSERT INTO {_q(self.table)} BY NAME SELECT * FROM {name}")
+            self.raw.execute(f"INSERT INTO {_q(self.table)} BY NAME SELECT * FROM {name}")
         finally:
-            self.tx.raw.unregister(name)
+            self.raw.unregister(name)
+
+
+STAGE_PREFIX = "_phm_stage_"
+STAGE_COMMIT_ROWS = 8_000_000  # a staging transaction's rows held in memory (about 0.5 GB)
+
+
+class _StagingWriter(SourceWriter):
+    """A source's rows for ``table``, appended to a staging table on a connection of its own,
+    committed every ``STAGE_COMMIT_ROWS`` rows (so DuckDB writes them out and can evict them);
+    the transaction moves them into ``table`` at commit."""
+
+    def __init__(self, tx: _DuckTransaction, table: str, schema: pa.Schema, source: str | None, replace: bool) -> None:
+        self.tx, self.table, self.schema, self.source, self.replace = tx, table, schema, source, replace
+        self.stage: str | None = None
+        self.cursor = None
+        self.open_rows = 0
+
+    def write(self, batch: pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        if self.tx.begun:
+            raise RuntimeError("rows written to a staging writer after its transaction began; this is a bug in phm")
+        if self.stage is None:
+            self.cursor = self.tx.raw.cursor()
+            self.stage = f"{STAGE_PREFIX}{os.getpid()}_{next(_counter)}"
+            cols = ", ".join(f"{_q(f.name)} {_duck_type(f.type)}" for f in self.schema)
+            self.cursor.execute(f"CREATE TABLE {_q(self.stage)} ({cols})")
+            self.open_rows = 0
+        if self.open_rows == 0:
+            self.cursor.execute("BEGIN TRANSACTION")
+        _DuckWriter(self.cursor, self.stage).write(batch)
+        self.open_rows += batch.num_rows
+        if self.open_rows >= STAGE_COMMIT_ROWS:  # large appends are written out at commit
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the staged rows written so far."""
+        if self.stage is not None and self.open_rows:
+            self.cursor.execute("COMMIT")
+            self.open_rows = 0
+
+    def land(self) -> None:
+        """In the transaction: the table made or widened, the source's old rows removed, the
+        staged rows moved in. When the table holds nothing but this source's old rows (a first
+        load, or a reload of the only source), the staging table becomes the table: no copy."""
+        raw = self.tx.raw
+        if self.stage is not None and self.replace and self.source is not None:
+            self.tx._begin()
+            exists = raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                 [self.table]).fetchone()[0]
+            others = exists and raw.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {_q(self.table)} WHERE _source IS DISTINCT FROM ? LIMIT 1)",
+                [self.source]).fetchone()[0]
+            if not others:
+                raw.execute(f"DROP TABLE IF EXISTS {_q(self.table)}")
+                raw.execute(f"ALTER TABLE {_q(self.stage)} RENAME TO {_q(self.table)}")
+                self.stage = None  # it is the table now
+                self.cursor.close()
+                return
+        self.tx._ensure(self.table, self.schema)
+        if self.replace and self.source is not None:
+            self.tx.raw.execute(f"DELETE FROM {_q(self.table)} WHERE _source = ?", [self.source])
+        if self.stage is not None:
+            cols = ", ".join(_q(f.name) for f in self.schema)
+            self.tx.raw.execute(f"INSERT INTO {_q(self.table)} ({cols}) SELECT {cols} FROM {_q(self.stage)}")
+
+    def discard(self) -> None:
+        if self.stage is not None:
+            if self.open_rows:
+                self.cursor.execute("ROLLBACK")
+                self.open_rows = 0
+            self.cursor.execute(f"DROP TABLE IF EXISTS {_q(self.stage)}")
+            self.cursor.close()
+            self.stage = None
 
 
 class _DuckTransaction(Transaction):
+    """Writes that land together at :meth:`commit`, or not at all.
+
+    DuckDB keeps the rows a transaction appends in memory until it commits (about 50 bytes a
+    row, whatever its memory limit: 165M prescription rows would take over 8 GB), so a writer
+    asked for before anything else stages its rows (:class:`_StagingWriter`) and the
+    transaction begins only at its first other statement, once the staging tables exist and
+    can be seen: at commit they move in with ``INSERT ... SELECT``, which DuckDB runs out of
+    core. A writer asked for after the transaction began writes into it directly. Staging
+    tables are dropped after commit or rollback, and any a killed process left behind when the
+    warehouse next opens for writing."""
+
     def __init__(self, wh: DuckDBWarehouse) -> None:
         self.wh, self.raw = wh, wh.raw
-        self.raw.execute("BEGIN TRANSACTION")
         self.done = False
+        self.begun = False
+        self.staging: list[_StagingWriter] = []
+
+    def _begin(self) -> None:
+        if not self.begun:
+            for w in self.staging:  # the staged rows committed first, so the transaction sees them
+                w.flush()
+            self.raw.execute("BEGIN TRANSACTION")
+            self.begun = True
 
     def _ensure(self, table: str, schema: pa.Schema) -> None:
+        self._begin()
         cols = ", ".join(f"{_q(f.name)} {_duck_type(f.type)}" for f in schema)
         self.raw.execute(f"CREATE TABLE IF NOT EXISTS {_q(table)} ({cols})")
         # A table made under an older contract gains the new columns (null in its old rows).
@@ -126,35 +224,60 @@ class _DuckTransaction(Transaction):
                 self.raw.execute(f"ALTER TABLE {_q(table)} ADD COLUMN {_q(f.name)} {_duck_type(f.type)}")
 
     def writer(self, table, schema, source, *, replace=True) -> SourceWriter:
+        if not self.begun:
+            w = _StagingWriter(self, table, schema, source, replace)
+            self.staging.append(w)
+            return w
         self._ensure(table, schema)
         if replace and source is not None:
             self.raw.execute(f"DELETE FROM {_q(table)} WHERE _source = ?", [source])
-        return _DuckWriter(self, table)
+        return _DuckWriter(self.raw, table)
 
     def replace_table(self, table: str, data: pa.Table) -> None:
+        self._begin()
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(table)}")
         self._ensure(table, data.schema)
-        _DuckWriter(self, table).write(data)
+        _DuckWriter(self.raw, table).write(data)
 
     def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None) -> None:
+        self._begin()
         self.raw.execute(_create_as(self.wh, table, expr, categories))
         return self.wh.con.table(table)
 
     def table(self, name: str):
+        self._begin()
         return self.wh.con.table(name)  # one connection: it sees its own transaction's writes
 
     def drop(self, table: str) -> None:
+        self._begin()
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(table)}")
 
     def commit(self) -> None:
-        if not self.done:
+        if self.done:
+            return
+        try:
+            self._begin()
+            for w in self.staging:
+                w.land()
             self.raw.execute("COMMIT")
             self.done = True
 
+        finally:
+            if not self.done:
+                self.rollback()
+            self._discard()
+
     def rollback(self) -> None:
         if not self.done:
-            self.raw.execute("ROLLBACK")
+            if self.begun:
+                self.raw.execute("ROLLBACK")
             self.done = True
+        self._discard()
+
+    def _discard(self) -> None:
+        for w in self.staging:
+            w.discard()
+        self.staging = []
 
 
 def _create_as(wh: DuckDBWarehouse, table: str, expr, categories: dict[str, list[str]] | None) -> str:
@@ -206,7 +329,7 @@ class _StagedTransaction(Transaction):
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(stage)}")
         cols = ", ".join(f"{_q(f.name)} {_duck_type(f.type)}" for f in data.schema)
         self.raw.execute(f"CREATE TABLE {_q(stage)} ({cols})")
-        _DuckWriter(self, stage).write(data)
+        _DuckWriter(self.raw, stage).write(data)
 
     def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None):
         stage = self._stage(table)
