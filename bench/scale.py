@@ -10,7 +10,7 @@
 - stage ``spark``: ``phm ingest --backend spark`` and ``phm build`` on a Spark (local mode)
   warehouse at 100,000, 300,000 and 1,000,000 persons (pseudonymised feeds), each timed, and the
   scaling slope between sizes, ``b`` in time ~ persons^b (1 is linear). No target: the
-  figures are for reading the slope.
+  figures are for reading the slope (``PHM_BENCH_SPARK_SIZES`` picks other sizes).
 
 Both 3M stages work out of core: DuckDB spills past ``PHM_DUCKDB_MEMORY`` (default 4 GB) to
 its temporary directory, and synth writes in chunks.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,7 @@ LARGE_ICB = "QOP"  # NHS Greater Manchester ICB, one of the largest (about 3.2M 
 REGION = "Y61"  # East of England: six ICBs
 TARGETS_S = {"synth": 9 * 60, "ingest": 12 * 60, "build": 15 * 60}
 TARGET_GB = 12.0
-SPARK_SIZES = (100_000, 300_000, 1_000_000)
+SPARK_SIZES = tuple(int(n) for n in os.environ.get("PHM_BENCH_SPARK_SIZES", "100000,300000,1000000").split(","))
 
 
 def pipeline(b, name: str, persons: int, icb: str, backend: str = "duckdb", steps=("synth", "ingest", "build")) -> dict:

@@ -145,6 +145,7 @@ def test_differencing_attack_on_the_test_icb(web_app, dashboard):
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.xdist_group("attack-place")  # the suite's longest test: beside the ingest group, not in it
 def test_differencing_attack_on_the_test_icb_as_the_place_lead(web_app, dashboard):
     """The place lead sees every practice and PCN of the ICB's one place: the largest
     system (about 100,000 cells; 5 minutes of linear programming)."""
