@@ -44,7 +44,8 @@ import pyarrow as pa
 
 from phm import disclosure
 from phm.analysis._common import F64, I64, S, empty_like, table
-from phm.analysis.peers import need_index
+from phm.analysis.peers import comparable_basis, need_index
+from phm.analysis.spend import _programme_names
 
 PER_1000 = 1000.0
 MEASURES = ("activity", "spend")
@@ -125,13 +126,11 @@ def opportunity_table(budget: pa.Table, peers: pa.Table, areas: pa.Table, fy: in
         return empty_like(TYPES)
     fy = max(years) if fy is None else fy
     values, support, pop = _cells(budget, fy)
-    from phm.analysis.spend import _programme_names
-
     names = _programme_names()
     cats = sorted({k[2:] for k in values})
     groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for r in peers.to_pylist():
-        if (r["level"] == "icb") == (r["basis"] == "warehouse") and r["basis"] in ("warehouse", "icb"):
+        if r["basis"] == comparable_basis(r["level"]):
             groups.setdefault((r["level"], r["area_code"]), []).append((r["rank"], r["peer_code"]))
     if need is None:
         need = {lv: need_index(areas, lv) for lv in ("icb", "place", "pcn", "practice")}

@@ -43,6 +43,12 @@ PEERS_TYPES = {"level": S, "area_code": S, "basis": S, "rank": I64, "peer_code":
 PROFILE_TYPES = {"level": S, "area_code": S, "variable": S, "value": F64, "z": F64}
 
 
+def comparable_basis(level: str) -> str:
+    """The ``dash_peers`` basis whose peers' figures this warehouse holds: ICBs in the
+    warehouse for an ICB, areas of its own ICB for a place, PCN or practice."""
+    return "warehouse" if level == "icb" else "icb"
+
+
 def standardise(values: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """z-scores of each column over the rows, and the columns kept (those that vary)."""
     x = np.asarray(values, dtype=float)

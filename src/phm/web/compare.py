@@ -23,6 +23,7 @@ import statistics
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from phm.analysis.peers import comparable_basis
 from phm.web import charts, pages, service
 from phm.web.data import _icb_names
 from phm.web.roles import Role
@@ -78,7 +79,7 @@ def _number(v) -> float | None:
 
 
 def _peer_rows(data, session, level: str, code: str) -> tuple[list[tuple[str, str]], str]:
-    basis = "warehouse" if level == "icb" else "icb"
+    basis = comparable_basis(level)
     peers = [r for r in data.peers if r["level"] == level and r["area_code"] == code and r["basis"] == basis]
     return [(level, r["peer_code"]) for r in sorted(peers, key=lambda r: r["rank"])], basis
 
