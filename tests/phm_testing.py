@@ -29,3 +29,26 @@ def ingest_with_key(source, warehouse, key: str = TEST_KEY, **kw):
             os.environ.pop("PHM_PSEUDO_KEY", None)
         else:
             os.environ["PHM_PSEUDO_KEY"] = old
+
+
+def differences(d, s, names: tuple[str, str] = ("left", "right")) -> list[str]:
+    """Columns of two normalised tables that differ (doubles may differ in the last bits:
+    engines, and parts of a build, add in another order), each with its first differing rows,
+    so a failure says where to look."""
+    import numpy as np
+    import pyarrow as pa
+
+    out = []
+    for name in d.column_names:
+        x, y = d[name], s[name]
+        if pa.types.is_floating(x.type):
+            a, b = x.to_numpy(zero_copy_only=False), y.to_numpy(zero_copy_only=False)
+            bad = ~np.isclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True)
+        else:
+            bad = np.array([p != q for p, q in zip(x.to_pylist(), y.to_pylist(), strict=True)], dtype=bool)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:3].tolist()
+            out.append(f"{name}: {int(bad.sum())} rows, e.g. " + "; ".join(
+                f"{ {k: d[k][i].as_py() for k in d.column_names if not pa.types.is_floating(d[k].type)} } "
+                f"{names[0]}={x[i].as_py()!r} {names[1]}={y[i].as_py()!r}" for i in rows))
+    return out

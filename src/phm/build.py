@@ -19,15 +19,16 @@ from phm.analysis import analysis_tables
 from phm.errors import UserError
 from phm.model import definitions
 from phm.model.activity import (
-    all_activity,
+    activity_by_setting,
     in_progress_rows,
     may_be_unlinked,
     split_linked,
     value_sets,
 )
 from phm.model.common import Window, load_order, with_contract_columns
+from phm.model.parts import part_count, slicers
 from phm.model.person import person as person_mart
-from phm.model.person_year import condition_first_dates
+from phm.model.person_year import condition_first_dates, hri_cut, with_hri
 from phm.model.person_year import person_year as person_year_mart
 from phm.model.refs import reference_tables
 from phm.model.spells import clean_episodes, continuous_spells, provider_spells
@@ -155,6 +156,11 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             with prof.step(name):
                 return tx.materialize(name, expr, categories)
 
+        def mat_parts(name, exprs, categories=None):
+            say(name)
+            with prof.step(name):
+                return tx.materialize_parts(name, exprs, categories)
+
         scratch = []
 
         def stage(name, expr):
@@ -173,32 +179,34 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         episodes = stage("episodes", clean_episodes(raw["apc_episodes"], window, refs["load_order"]))
         pspells = mat("provider_spells", provider_spells(episodes, refs, window))
         spells = mat("spells", continuous_spells(pspells, window.extract_date))
-        linked, _ = split_linked(all_activity(raw, pspells, refs, window), person, window)
+        # one query per setting (activity_by_setting says why)
+        linked = [split_linked(p, person, window)[0] for p in activity_by_setting(raw, pspells, refs, window)]
         # the rows set apart, from only the rows that may be (not every row costed again)
-        few = all_activity(raw, pspells, refs, window, keep=may_be_unlinked(person, window))
-        _, unlinked = split_linked(few, person, window)
-        unlinked = unlinked.union(in_progress_rows(episodes), distinct=False)
+        few = activity_by_setting(raw, pspells, refs, window, keep=may_be_unlinked(person, window))
+        unlinked = [split_linked(p, person, window)[1] for p in few] + [in_progress_rows(episodes)]
         labels = value_sets(window)
-        activity = mat("activity", linked, labels)
-        mat("activity_unlinked", unlinked, labels)
+        activity = mat_parts("activity", linked, labels)
+        mat_parts("activity_unlinked", unlinked, labels)
         conditions = mat(
             "person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window)
         )
-        py = mat(
-            "person_year",
-            person_year_mart(
-                person,
-                activity,
-                spells,
-                conditions,
-                episodes,
-                refs,
-                condition_ids(),
-                programme_ids(),
-                raw["gp_events"],
-                raw["prescriptions"],
-            ),
-        )
+        py_inputs = (person, activity, spells, conditions, episodes)
+        py_events = (raw["gp_events"], raw["prescriptions"])
+
+        def py_expr(cut=lambda t: t, hri=True):
+            p, a, sp, c, e = (cut(t) for t in py_inputs)
+            g, rx = (cut(t) for t in py_events)
+            return person_year_mart(p, a, sp, c, e, refs, condition_ids(), programme_ids(), g, rx, hri=hri)
+
+        parts = part_count(_count(person)) if wh.backend == "duckdb" else 1
+        if parts == 1:
+            py = mat("person_year", py_expr())
+        else:  # in slices of the population (phm.model.parts); hri needs the whole year
+            say("person_year")
+            with prof.step("person_year"):
+                whole = tx.materialize_parts("_scratch_person_year", [py_expr(cut, hri=False) for cut in slicers(parts)])
+                scratch.append("_scratch_person_year")
+                py = tx.materialize("person_year", with_hri(whole, hri_cut(whole)))
         with prof.step("row counts and cost notes"):
             for name in MARTS:
                 summary.rows[name] = _count(tx.table(name))

@@ -4,7 +4,6 @@ area tree, peers and opportunity are all compared."""
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -13,7 +12,7 @@ from phm.build import MARTS
 from phm.cli import main
 from phm.warehouse import connect
 from phm.warehouse.base import normalise
-from phm_testing import ingest_with_key, synth
+from phm_testing import differences, ingest_with_key, synth
 
 pytestmark = pytest.mark.xdist_group("spark")
 
@@ -21,25 +20,6 @@ pytestmark = pytest.mark.xdist_group("spark")
 def _marts(path) -> dict[str, pa.Table]:
     with connect(path) as wh:
         return {m: normalise(wh.to_arrow(m)) for m in (*MARTS, *TABLES, "build_meta")}
-
-
-def _differences(d: pa.Table, s: pa.Table) -> list[str]:
-    """Columns that differ (doubles may differ in the last bits: engines add in another order),
-    each with its first differing rows, so a failure says where to look."""
-    out = []
-    for name in d.column_names:
-        x, y = d[name], s[name]
-        if pa.types.is_floating(x.type):
-            a, b = x.to_numpy(zero_copy_only=False), y.to_numpy(zero_copy_only=False)
-            bad = ~np.isclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True)
-        else:
-            bad = np.array([p != q for p, q in zip(x.to_pylist(), y.to_pylist(), strict=True)], dtype=bool)
-        if bad.any():
-            rows = np.flatnonzero(bad)[:3].tolist()
-            out.append(f"{name}: {int(bad.sum())} rows, e.g. " + "; ".join(
-                f"{ {k: d[k][i].as_py() for k in d.column_names if not pa.types.is_floating(d[k].type)} } "
-                f"duckdb={x[i].as_py()!r} spark={y[i].as_py()!r}" for i in rows))
-    return out
 
 
 ICBS = "QSL,QT6,QOC"
@@ -60,7 +40,7 @@ def test_duckdb_and_spark_build_identical_marts(tmp_path):
     for name in duck:
         assert duck[name].schema == spark[name].schema, name
         assert duck[name].num_rows == spark[name].num_rows, name
-        assert not (diff := _differences(duck[name], spark[name])), f"{name}: {diff}"
+        assert not (diff := differences(duck[name], spark[name], ("duckdb", "spark"))), f"{name}: {diff}"
 
 
 def test_a_last_bit_difference_in_a_double_does_not_reorder_rows():

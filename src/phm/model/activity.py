@@ -518,6 +518,15 @@ def all_activity(raw, pspells, refs, window: Window, keep=None):
     known, before they are costed and placed (:func:`may_be_unlinked` keeps only the few rows
     ``activity_unlinked`` needs, instead of costing every row again); :func:`split_linked`
     still decides. Social care services are kept whole (their years come from the split)."""
+    return ibis.union(*activity_by_setting(raw, pspells, refs, window, keep), distinct=False)
+
+
+def activity_by_setting(raw, pspells, refs, window: Window, keep=None) -> list:
+    """:func:`all_activity` as one expression per setting (social care's two kinds of row
+    together), whose rows together are all of it. The build writes them one query each: as one
+    union DuckDB planned the whole 3,000,000-person activity 27% slower than its settings one by
+    one (157 s against 115 s), and the few rows of ``activity_unlinked`` three times slower
+    (87 s against 32 s)."""
     sc_in, sc_out = social_care_rows(raw["social_care"], refs, window)
     placed = programme.apc(pspells, refs)
     parts = [
@@ -528,10 +537,9 @@ def all_activity(raw, pspells, refs, window: Window, keep=None):
         mh_rows(raw["mh_contacts"], refs, window, keep),
         gp_rows(raw["gp_appointments"], window, keep),
         prescribing_rows(raw["prescriptions"], refs, window, keep),
-        sc_in,
-        sc_out,
+        ibis.union(sc_in, sc_out, distinct=False),
     ]
-    return at_year_prices(ibis.union(*parts, distinct=False), window)
+    return [at_year_prices(p, window) for p in parts]
 
 
 def at_year_prices(rows, window: Window):

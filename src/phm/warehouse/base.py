@@ -45,6 +45,14 @@ class Transaction(ABC):
         names string columns whose every value is in the given list: an engine may store them
         as categories (DuckDB ENUMs); they read back as strings."""
 
+    def materialize_parts(self, table: str, exprs, categories: dict[str, list[str]] | None = None):
+        """:meth:`materialize` of the rows of all the expressions ``exprs`` (same schema), which
+        an engine may compute one at a time (:mod:`phm.model.parts`); here, as one union."""
+        import ibis
+
+        return self.materialize(table, ibis.union(*exprs, distinct=False) if len(exprs) > 1 else exprs[0],
+                                categories)
+
     @abstractmethod
     def table(self, name: str):
         """The Ibis table ``name`` as this transaction sees it, including its own uncommitted writes."""

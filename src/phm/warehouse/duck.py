@@ -281,9 +281,14 @@ class _DuckTransaction(Transaction):
 
 
 def _create_as(wh: DuckDBWarehouse, table: str, expr, categories: dict[str, list[str]] | None) -> str:
-    """``CREATE OR REPLACE TABLE table AS`` the Ibis expression, with the Ibis schema's types
-    exactly (DuckDB sums integers into HUGEINT whatever Ibis infers) and ``categories`` columns
-    as ENUMs (a fraction of the cost of compressing repeated strings)."""
+    """``CREATE OR REPLACE TABLE table AS`` the Ibis expression (:func:`_select`)."""
+    return f"CREATE OR REPLACE TABLE {_q(table)} AS {_select(wh, expr, categories)}"
+
+
+def _select(wh: DuckDBWarehouse, expr, categories: dict[str, list[str]] | None) -> str:
+    """The SQL ``SELECT`` of the Ibis expression with the Ibis schema's types exactly (DuckDB
+    sums integers into HUGEINT whatever Ibis infers) and ``categories`` columns as ENUMs (a
+    fraction of the cost of compressing repeated strings)."""
     expr = conform(expr)
     sql = wh.con.compile(expr)
     categories = categories or {}
@@ -293,7 +298,7 @@ def _create_as(wh: DuckDBWarehouse, table: str, expr, categories: dict[str, list
         if name in categories and typ.is_string():
             cast = "ENUM(" + ", ".join(_literal(v) for v in categories[name]) + ")"
         cols.append(f"CAST({_q(name)} AS {cast}) AS {_q(name)}" if cast else _q(name))
-    return f"CREATE OR REPLACE TABLE {_q(table)} AS SELECT {', '.join(cols)} FROM ({sql})"
+    return f"SELECT {', '.join(cols)} FROM ({sql})"
 
 
 STAGED = "_staged_"
@@ -334,6 +339,15 @@ class _StagedTransaction(Transaction):
     def materialize(self, table: str, expr, categories: dict[str, list[str]] | None = None):
         stage = self._stage(table)
         self.raw.execute(_create_as(self.wh, stage, expr, categories))
+        return self.wh.con.table(stage)
+
+    def materialize_parts(self, table: str, exprs, categories: dict[str, list[str]] | None = None):
+        """One query per part, appended in turn: each part's hash tables are freed before the
+        next starts (one ``UNION ALL`` query would let DuckDB hold them together)."""
+        stage = self._stage(table)
+        self.raw.execute(_create_as(self.wh, stage, exprs[0], categories))
+        for expr in exprs[1:]:
+            self.raw.execute(f"INSERT INTO {_q(stage)} {_select(self.wh, expr, categories)}")
         return self.wh.con.table(stage)
 
     def table(self, name: str):
