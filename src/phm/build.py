@@ -26,9 +26,9 @@ from phm.model.activity import (
     value_sets,
 )
 from phm.model.common import Window, load_order, with_contract_columns
-from phm.model.parts import part_count, slicers
+from phm.model.parts import part_count
 from phm.model.person import person as person_mart
-from phm.model.person_year import condition_first_dates, hri_cut, with_hri
+from phm.model.person_year import condition_first_dates
 from phm.model.person_year import person_year as person_year_mart
 from phm.model.refs import reference_tables
 from phm.model.spells import clean_episodes, continuous_spells, provider_spells
@@ -190,23 +190,13 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         conditions = mat(
             "person_condition", condition_first_dates(raw["gp_events"], episodes, refs, window)
         )
-        py_inputs = (person, activity, spells, conditions, episodes)
-        py_events = (raw["gp_events"], raw["prescriptions"])
-
-        def py_expr(cut=lambda t: t, hri=True):
-            p, a, sp, c, e = (cut(t) for t in py_inputs)
-            g, rx = (cut(t) for t in py_events)
-            return person_year_mart(p, a, sp, c, e, refs, condition_ids(), programme_ids(), g, rx, hri=hri)
-
+        py = mat(
+            "person_year",
+            person_year_mart(person, activity, spells, conditions, episodes, refs, condition_ids(),
+                             programme_ids(), raw["gp_events"], raw["prescriptions"]),
+        )
+        # dash_monthly's per-person-month stage in slices of a large population (phm.model.parts)
         parts = part_count(_count(person)) if wh.backend == "duckdb" else 1
-        if parts == 1:
-            py = mat("person_year", py_expr())
-        else:  # in slices of the population (phm.model.parts); hri needs the whole year
-            say("person_year")
-            with prof.step("person_year"):
-                whole = tx.materialize_parts("_scratch_person_year", [py_expr(cut, hri=False) for cut in slicers(parts)])
-                scratch.append("_scratch_person_year")
-                py = tx.materialize("person_year", with_hri(whole, hri_cut(whole)))
         with prof.step("row counts and cost notes"):
             for name in MARTS:
                 summary.rows[name] = _count(tx.table(name))
@@ -216,7 +206,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
         with prof.step("analysis") as s:
             marts = {"person_year": py, "activity": activity, "spells": spells,
                      "ref_practice": refs["ref_practice"]}
-            tables = analysis_tables(marts, years=list(window.years), extract_date=window.extract_date)
+            tables = analysis_tables(marts, years=list(window.years), extract_date=window.extract_date, parts=parts)
             for name, table in tables.items():
                 tx.replace_table(name, table)
                 summary.rows[name] = table.num_rows

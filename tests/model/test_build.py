@@ -292,9 +292,9 @@ def test_python_api_gives_ibis_marts(icb10k_built):
 
 
 def test_a_build_in_parts_of_the_population_gives_the_same_marts(icb10k_built, tmp_path, monkeypatch):
-    """A large population is built in slices of person_id (phm.model.parts): 10,000 people in
-    parts of 3,000 (four parts) give the marts and analysis tables of the one-pass build,
-    High Resource Individuals included (ranked over the whole year, not within a part)."""
+    """A large population's dash_monthly is computed in slices of person_id (phm.model.parts):
+    10,000 people in parts of 3,000 (four parts) give the marts and analysis tables of the
+    one-pass build."""
     import shutil
 
     from phm.analysis import TABLES
@@ -315,7 +315,7 @@ def test_a_build_in_parts_of_the_population_gives_the_same_marts(icb10k_built, t
             got[path] = {m: normalise(w.to_arrow(m)) for m in names}
             assert not [t for t in w.list_tables() if t.startswith("_")], "scratch tables left behind"
     whole, sliced = got[icb10k_built], got[copy]
-    assert sliced["person_year"]["hri"].to_pylist().count(True) > 100
+    assert sliced["dash_monthly"].num_rows > 100
     for name in names:
         assert whole[name].schema == sliced[name].schema, name
         assert whole[name].num_rows == sliced[name].num_rows, name
@@ -337,3 +337,26 @@ def test_parts_cover_every_person_id_once():
     t = ibis.memtable(pa.table({"person_id": pa.array([-(2**63), -1, 0, 5, 2**63 - 1, None], pa.int64())}))
     seen = sorted(v for cut in parts.slicers(3) for v in cut(t).person_id.to_pyarrow().to_pylist())
     assert seen == [-(2**63), -1, 0, 5, 2**63 - 1]  # each once; a missing id in no part
+
+
+def test_hri_from_the_narrow_ranking_is_the_window_over_the_year():
+    """person_year marks High Resource Individuals from the last HRI of each year's ranking
+    (hri_cut on three columns) instead of a window over the 150-column mart: same flags, ties
+    on cost broken by person_id, zero cost never HRI, each year on its own."""
+    import ibis
+    import pyarrow as pa
+
+    from phm.model.person_year import hri_cut, hri_flag, with_hri
+
+    t = ibis.memtable(pa.table({
+        "person_id": pa.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], pa.int64()),
+        "fy": pa.array([2024] * 7 + [2023] * 3, pa.int64()),
+        # 2024: total 100; 40, then 20 and 20 (a tie, broken by person_id), then 10, 10, 0, 0
+        "cost_total": [40.0, 20.0, 20.0, 10.0, 10.0, 0.0, 0.0, 5.0, 5.0, 0.0],
+    }))
+    want = t.mutate(hri=hri_flag(t)).order_by("person_id").hri.to_pyarrow().to_pylist()
+    got = with_hri(t, hri_cut(t)).order_by("person_id").hri.to_pyarrow().to_pylist()
+    # 2024: 40 (0 before), 20 (person 2: 40 before < 50); person 3 has 60 before: not HRI.
+    # 2023: person 8 (0 before < 5), person 9 has 5 before, not < 5.
+    assert want == [True, True, False, False, False, False, False, True, False, False]
+    assert got == want

@@ -76,7 +76,7 @@ ACROSS_YEARS = ("dash_areas", "dash_summary", "dash_monthly", "dash_peers", "das
 
 
 def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20,
-                    years: list[int] | None = None, extract_date=None) -> dict[str, pa.Table]:
+                    years: list[int] | None = None, extract_date=None, parts: int = 1) -> dict[str, pa.Table]:
     """Every analysis output for one financial year (default: the latest in ``person_year``),
     or, given ``years``, for each of them stacked (the ``fy`` column tells them apart;
     :data:`ACROSS_YEARS` are computed once, for the latest).
@@ -87,21 +87,24 @@ def analysis_tables(marts: dict, fy: int | None = None, top_n: int = 20,
     without it.
     Returns ``{name: table}`` for the names in :data:`TABLES`; area tables stack all four
     levels (``level`` column), inequality tables all dimensions (``dimension`` column).
+    ``parts`` > 1: ``dash_monthly``, whose per-person-month stage is the largest, computes it in
+    slices of the population (:mod:`phm.model.parts`).
     """
     missing = [m for m in ("person_year", "activity") if m not in marts]
     if missing:
         raise KeyError(f"analysis_tables needs the marts {', '.join(missing)}")
     if years:
         years = sorted(set(years))
-        latest = _one_year(marts, years[-1], top_n, across=True, extract_date=extract_date)
-        earlier = [_one_year(marts, f, top_n, across=False) for f in years[:-1]]
+        latest = _one_year(marts, years[-1], top_n, across=True, extract_date=extract_date, parts=parts)
+        earlier = [_one_year(marts, f, top_n, across=False, parts=parts) for f in years[:-1]]
         return {name: latest[name] if name in ACROSS_YEARS
                 else pa.concat_tables([*(e[name] for e in earlier), latest[name]], promote_options="default")
                 for name in TABLES if name in latest}
-    return _one_year(marts, fy, top_n, across=True, extract_date=extract_date)
+    return _one_year(marts, fy, top_n, across=True, extract_date=extract_date, parts=parts)
 
 
-def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_date=None) -> dict[str, pa.Table]:
+def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_date=None,
+              parts: int = 1) -> dict[str, pa.Table]:
     py, act = marts["person_year"], marts["activity"]
     f = resolve_fy(py, fy)
     levels = tuple(LEVELS)
@@ -125,7 +128,7 @@ def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_dat
                                      across_years=across),
     }
     if across and "spells" in marts:
-        out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date)
+        out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date, parts=parts)
     if across and "dash_summary" in out and "dash_areas" in out:
         out.update(peers.peer_tables(out["dash_summary"], out["dash_areas"]))
         out["dash_opportunity"] = opportunity.opportunity_table(

@@ -35,6 +35,7 @@ from phm.analysis import magnitude as mg
 from phm.analysis._common import I64, S, col, strata, table
 from phm.analysis.dashboard import KEYS, _append, _by_area
 from phm.model.activity import SETTINGS
+from phm.model.parts import slicers
 
 COUNTS = ("emergency_admissions", "ae_attendances", "elective_admissions", "op_attendances")
 MONEY = ("spend", *(f"spend_{s}" for s in SETTINGS))
@@ -52,8 +53,19 @@ def _with_fy(t):
     return t.mutate(fy=((t.mkey - 3) // 12).cast("int64"))
 
 
-def monthly(person_year, activity, spells, extract_date: dt.date | None = None) -> pa.Table:
-    """Every area's monthly series (see the module docstring), for every month with activity."""
+def monthly(person_year, activity, spells, extract_date: dt.date | None = None, parts: int = 1) -> pa.Table:
+    """Every area's monthly series (see the module docstring), for every month with activity.
+    ``parts`` > 1 computes the per-person strata in that many slices of the population
+    (:mod:`phm.model.parts`; a person is in one slice, so the strata merge exactly)."""
+    st, em = [], []
+    for cut in slicers(parts):
+        s, e = _strata(cut(person_year), cut(activity), cut(spells))
+        st.append(s)
+        em.append(e)
+    return _rows(pa.concat_tables(st), pa.concat_tables(em), extract_date)
+
+
+def _strata(person_year, activity, spells) -> tuple[pa.Table, pa.Table]:
     areas = person_year.select("person_id", "fy", *KEYS)
     a = activity.filter(activity.person_id.notnull() & activity.activity_date.notnull())
     icb = a.funder == "icb"
@@ -74,7 +86,7 @@ def monthly(person_year, activity, spells, extract_date: dt.date | None = None) 
     s = _with_fy(s.select("person_id", _month_key(s.activity_date)))
     s = s.join(areas, ["person_id", "fy"])
     em = strata(s, KEYS, ["mkey"], {"emergency_admissions": s.count()})
-    return _rows(st, em, extract_date)
+    return st, em
 
 
 def _month(mkey: int) -> dt.date:

@@ -1,11 +1,13 @@
-"""Person parts: the heavy per-person steps of a build over a large population, in slices.
+"""Person parts: a per-person stage over a large population, in slices of the people.
 
-A step whose every result row belongs to one person (``person_year``; the per-person stages of
-the area tables) gives the same answer whether it runs over everyone at once or over disjoint
-slices of the people whose results are then put together. Over a few million people, one
-pass holds every person's groups in its hash tables at once and spills them to disk many times
-over (a 3,000,000-person ``person_year`` took 5.5 times as long as a 900,000-person one); in
-slices of about :data:`PERSONS_PER_PART` people each pass fits in memory.
+A stage whose every intermediate row belongs to one person (the person x month contributions
+behind ``dash_monthly``) gives the same answer whether it runs over everyone at once or over
+disjoint slices of the people whose results are then merged (counts and sums add; a person is
+in one slice, so the top-2 contributions of a cell are the top-2 of the slices' top-2s). Over
+3,000,000 people that stage groups 258M activity rows into 79M person-months and ranks them in
+a window; in three slices it took 136 s instead of 196 s. Measured and not adopted: the
+``person_year`` mart in three slices (237 s against 209 s whole: every slice still scans the
+whole of activity and the GP tables) and ``spend_programme_budget`` (no gain).
 
 The slices are ranges of ``person_id``. Pseudonyms are keyed HMACs read as signed 64-bit
 integers (:mod:`phm.ingest.pseudonym`), so equal ranges of that space hold nearly equal
