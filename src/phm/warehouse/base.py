@@ -46,8 +46,9 @@ class Transaction(ABC):
         as categories (DuckDB ENUMs); they read back as strings."""
 
     def materialize_parts(self, table: str, exprs, categories: dict[str, list[str]] | None = None):
-        """:meth:`materialize` of the rows of all the expressions ``exprs`` (same schema), which
-        an engine may compute one at a time (:mod:`phm.model.parts`); here, as one union."""
+        """:meth:`materialize` of the rows of all the expressions ``exprs`` (same schema; the
+        build passes one per setting), which an engine may compute one query at a time (DuckDB
+        does: :func:`phm.model.activity.activity_by_setting` says why); here, as one union."""
         import ibis
 
         return self.materialize(table, ibis.union(*exprs, distinct=False) if len(exprs) > 1 else exprs[0],
