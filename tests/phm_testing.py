@@ -52,3 +52,12 @@ def differences(d, s, names: tuple[str, str] = ("left", "right")) -> list[str]:
                 f"{ {k: d[k][i].as_py() for k in d.column_names if not pa.types.is_floating(d[k].type)} } "
                 f"{names[0]}={x[i].as_py()!r} {names[1]}={y[i].as_py()!r}" for i in rows))
     return out
+
+
+def assert_same_tables(a: dict, b: dict, names: tuple[str, str] = ("left", "right")) -> None:
+    """Every normalised table of ``a`` has the schema, row count and values (doubles to the
+    last bits, :func:`differences`) of the same-named table of ``b``."""
+    for name in a:
+        assert a[name].schema == b[name].schema, name
+        assert a[name].num_rows == b[name].num_rows, name
+        assert not (diff := differences(a[name], b[name], names)), f"{name}: {diff}"

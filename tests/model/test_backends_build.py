@@ -12,7 +12,7 @@ from phm.build import MARTS
 from phm.cli import main
 from phm.warehouse import connect
 from phm.warehouse.base import normalise
-from phm_testing import differences, ingest_with_key, synth
+from phm_testing import assert_same_tables, ingest_with_key, synth
 
 pytestmark = pytest.mark.xdist_group("spark")
 
@@ -37,10 +37,7 @@ def test_duckdb_and_spark_build_identical_marts(tmp_path):
     assert duck["person"].num_rows >= 6_000
     assert set(duck["dash_areas"]["icb_code"].to_pylist()) == set(ICBS.split(","))
     assert duck["dash_opportunity"].num_rows > 0
-    for name in duck:
-        assert duck[name].schema == spark[name].schema, name
-        assert duck[name].num_rows == spark[name].num_rows, name
-        assert not (diff := differences(duck[name], spark[name], ("duckdb", "spark"))), f"{name}: {diff}"
+    assert_same_tables(duck, spark, ("duckdb", "spark"))
 
 
 def test_a_last_bit_difference_in_a_double_does_not_reorder_rows():

@@ -163,7 +163,7 @@ def apc_rows(placed):
 
 
 def _kept(t, keep, date):
-    """``t`` filtered by ``keep(t, date column name)`` (see :func:`all_activity`), or whole."""
+    """``t`` filtered by ``keep(t, date column name)`` (see :func:`activity_by_setting`), or whole."""
     return t if keep is None else keep(t, date.get_name())
 
 
@@ -512,18 +512,14 @@ def _in_window_date(d, window: Window):
     return ibis.ifelse(d > window.extract_date, ibis.null("date"), d)
 
 
-def all_activity(raw, pspells, refs, window: Window, keep=None):
-    """Every setting's rows, before linkage. ``raw`` maps dataset names to Ibis tables.
+def activity_by_setting(raw, pspells, refs, window: Window, keep=None) -> list:
+    """Every setting's rows, before linkage, as one expression per setting (social care's two
+    kinds of row together). ``raw`` maps dataset names to Ibis tables.
     ``keep(rows, date_column)``, if given, filters each setting's rows as soon as their date is
     known, before they are costed and placed (:func:`may_be_unlinked` keeps only the few rows
     ``activity_unlinked`` needs, instead of costing every row again); :func:`split_linked`
-    still decides. Social care services are kept whole (their years come from the split)."""
-    return ibis.union(*activity_by_setting(raw, pspells, refs, window, keep), distinct=False)
-
-
-def activity_by_setting(raw, pspells, refs, window: Window, keep=None) -> list:
-    """:func:`all_activity` as one expression per setting (social care's two kinds of row
-    together), whose rows together are all of it. The build writes them one query each: as one
+    still decides. Social care services are kept whole (their years come from the split).
+    The build writes the settings one query each: as one
     union DuckDB planned the whole 3,000,000-person activity 27% slower than its settings one by
     one (157 s against 115 s), and the few rows of ``activity_unlinked`` three times slower
     (87 s against 32 s)."""
@@ -639,7 +635,7 @@ def in_progress_rows(episodes):
 
 
 def may_be_unlinked(person, window: Window):
-    """A ``keep`` for :func:`all_activity`: rows that :func:`split_linked` may set apart (no
+    """A ``keep`` for :func:`activity_by_setting`: rows that :func:`split_linked` may set apart (no
     person_id, not on the spine, no date, or dated outside the window).
 
     "Not on the spine" is a left join, not ``NOT IN``: Spark plans ``NOT IN (subquery)`` as a
