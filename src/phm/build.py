@@ -17,6 +17,8 @@ import pyarrow as pa
 from phm import refdata
 from phm.analysis import analysis_tables
 from phm.errors import UserError
+from phm.indicators import indicator_marts, indicator_notes, indicator_tables
+from phm.indicators.acsc import condition_codes
 from phm.model import definitions
 from phm.model.activity import (
     activity_by_setting,
@@ -45,6 +47,8 @@ MARTS = (
     "activity_unlinked",
     "person_condition",
     "person_year",
+    "ind_readmissions",
+    "ind_acsc_admissions",
 )
 STEPS = ("reference tables", *MARTS, "analysis")
 
@@ -139,7 +143,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
     with wh.transaction(staged=True) as tx:
         say("reference tables")
         with prof.step("reference tables") as s:
-            ref_tables = reference_tables(window)
+            ref_tables = {**reference_tables(window), "ref_acsc_codes": condition_codes()}
             for name, table in ref_tables.items():
                 tx.replace_table(name, table)
             refs = {name: tx.table(name) for name in ref_tables}
@@ -195,18 +199,23 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             person_year_mart(person, activity, spells, conditions, episodes, refs, condition_ids(),
                              programme_ids(), raw["gp_events"], raw["prescriptions"]),
         )
+        for name, expr in indicator_marts(spells, person, episodes, refs, window.extract_date).items():
+            mat(name, expr)
         # dash_monthly's per-person-month stage in slices of a large population (phm.model.parts)
         parts = part_count(_count(person)) if wh.backend == "duckdb" else 1
         with prof.step("row counts and cost notes"):
             for name in MARTS:
                 summary.rows[name] = _count(tx.table(name))
                 prof.steps[name].rows = summary.rows[name]
-            summary.notes = _cost_notes(tx)
+            summary.notes = _cost_notes(tx) + indicator_notes(tx.table("ind_readmissions"),
+                                                              tx.table("ind_acsc_admissions"))
         say("analysis")
         with prof.step("analysis") as s:
             marts = {"person_year": py, "activity": activity, "spells": spells,
                      "ref_practice": refs["ref_practice"]}
             tables = analysis_tables(marts, years=list(window.years), extract_date=window.extract_date, parts=parts)
+            tables.update(indicator_tables({"person_year": py, "ind_readmissions": tx.table("ind_readmissions"),
+                                            "ind_acsc_admissions": tx.table("ind_acsc_admissions")}))
             for name, table in tables.items():
                 tx.replace_table(name, table)
                 summary.rows[name] = table.num_rows

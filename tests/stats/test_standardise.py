@@ -15,7 +15,7 @@ import math
 
 import pytest
 
-from phm.stats import dsr, dsr_nonindependent, isr
+from phm.stats import dsr, dsr_many, dsr_nonindependent, isr
 
 # PHEindicatormethods@093fd28 tests/testthat/testdata_DSR_ISR.xlsx sheet testdata_multiarea
 # (19 age bands 0-4 ... 90+; the sheet labels band 12 "55-69", a typo for 55-59).
@@ -82,6 +82,20 @@ def test_dsr_tiny_total_is_na():
     # testresults_DSR row testdata_tiny: total_count 9 -> "dsr NA for total count < 10".
     r = dsr(COUNTS["tiny"], POP, ESP2013)
     assert math.isnan(r.value) and math.isnan(r.lower) and math.isnan(r.upper)
+
+
+def test_dsr_many_gives_each_row_the_phe_values():
+    rows = ["big", "small", "tiny"]
+    v, lo, hi = dsr_many([COUNTS[a] for a in rows], [POP] * 3, ESP2013)
+    expect = {a: (val, l95, u95) for a, mult, val, l95, u95, _, _ in DSR_EXPECTED if mult == 100000}
+    for i, a in enumerate(rows[:2]):
+        assert (v[i], lo[i], hi[i]) == pytest.approx(expect[a], rel=1e-6)
+    assert math.isnan(v[2]) and math.isnan(lo[2]) and math.isnan(hi[2])  # total 9 < 10
+
+
+def test_dsr_many_refuses_counts_without_population():
+    with pytest.raises(ValueError, match="zero population"):
+        dsr_many([[1, 0]], [[0, 5]], [1, 1])
 
 
 def test_dsr_result_is_frozen():

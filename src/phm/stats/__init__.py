@@ -20,7 +20,7 @@ from .funnel import (
 from .inequality import SIIResult, relative_ranks, sii
 from .intervals import Estimate, byars_ci, crude_rate, exact_poisson_ci, poisson_ci, wilson_ci
 from .spc import SpecialCause, XmRLimits, special_cause, xmr_limits
-from .standardise import ISRResult, dsr, dsr_nonindependent, isr
+from .standardise import ISRResult, dsr, dsr_many, dsr_nonindependent, isr
 
 __all__ = [
     "Estimate",
@@ -33,6 +33,7 @@ __all__ = [
     "byars_ci",
     "crude_rate",
     "dsr",
+    "dsr_many",
     "dsr_nonindependent",
     "exact_poisson_ci",
     "isr",

@@ -84,6 +84,38 @@ def dsr(
     )
 
 
+def dsr_many(counts, populations, standard_populations, conf: float = 0.95, multiplier: float = 100000):
+    """:func:`dsr` for many areas at once: ``counts`` and ``populations`` are 2-D (one row per
+    area, one column per band), ``standard_populations`` 1-D. Returns ``(value, lower, upper)``
+    arrays, NaN where the row's total count is below 10; each row equals :func:`dsr` of it
+    (same Dobson et al. 1991 formula, Byar's limits on the total)."""
+    check_conf(conf)
+    o = np.atleast_2d(np.asarray(counts, dtype=float))
+    n = np.atleast_2d(np.asarray(populations, dtype=float))
+    w = np.asarray(standard_populations, dtype=float)
+    if o.shape != n.shape or o.shape[1] != w.size:
+        raise ValueError("counts and populations must have one row per area and one column per standard band")
+    if np.any(o < 0) or np.any(n < 0) or np.any(w < 0):
+        raise ValueError("counts, populations and standard_populations must not be negative")
+    if np.any((o > 0) & (n == 0)):
+        raise ValueError("a band has counts but zero population")
+    sw = w.sum()
+    if sw == 0:
+        raise ValueError("standard_populations must not all be zero")
+    rate = _safe_rate(o, n)
+    value = (w * rate).sum(axis=1) / sw
+    var = (w * w * _safe_rate(o, n * n)).sum(axis=1) / sw**2
+    total = o.sum(axis=1)
+    o_l, o_u = byars_ci(total, conf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.sqrt(var / total)
+    small = total < DSR_MIN_COUNT
+    nan = np.full(total.shape, np.nan)
+    return (np.where(small, nan, value * multiplier),
+            np.where(small, nan, (value + k * (np.asarray(o_l) - total)) * multiplier),
+            np.where(small, nan, (value + k * (np.asarray(o_u) - total)) * multiplier))
+
+
 def _frequency_table(persons_by_frequency) -> tuple[np.ndarray, list[np.ndarray]]:
     """Validate a {frequency: per-band persons} mapping; return frequencies and rows."""
     if not hasattr(persons_by_frequency, "items") or not persons_by_frequency:

@@ -1,0 +1,102 @@
+"""Commissioning indicators (issue 18): pure Ibis transforms over the marts, then statistics.
+
+Each indicator has a definition row in ``definitions/indicators.csv`` (numerator, denominator,
+exclusions, standardisation, confidence interval, source, version, what is UNVERIFIED) and its
+code lists as data beside it; ``docs/indicators.md`` is generated from them
+(:func:`indicators_markdown`; a test keeps the page in step).
+
+- :mod:`.readmission`: emergency readmissions within 30 days (NHS Digital I02040 / NHS OF 3b);
+  the mart ``ind_readmissions`` holds one row per index discharge (and why any was excluded);
+- :mod:`.acsc`: emergency admissions for ambulatory care sensitive conditions (CCG OIS 2.6 /
+  NHS OF 2.3.i chronic; acute, vaccine-preventable and the 19-condition list); the mart
+  ``ind_acsc_admissions`` holds one row per counted emergency admission;
+- :mod:`.values`: ``ind_values``, every indicator by area and period with confidence limits.
+"""
+
+from __future__ import annotations
+
+from phm.indicators.acsc import LISTS, acsc_admissions
+from phm.indicators.codes import indicator, indicators, rows
+from phm.indicators.readmission import index_discharges
+from phm.indicators.values import acsc_values, readmission_values
+
+MARTS = ("ind_readmissions", "ind_acsc_admissions")
+TABLES = ("ind_values",)
+
+
+def indicator_marts(spells, person, episodes, refs, extract_date) -> dict:
+    """The patient-level indicator marts as Ibis expressions (``{name: expr}``)."""
+    return {
+        "ind_readmissions": index_discharges(spells, person, episodes, extract_date),
+        "ind_acsc_admissions": acsc_admissions(episodes, person, refs["ref_acsc_codes"]),
+    }
+
+
+def indicator_tables(marts: dict) -> dict:
+    """``{"ind_values": table}`` from the materialised indicator marts and ``person_year``."""
+    import pyarrow as pa
+
+    py = marts["person_year"]
+    parts = [readmission_values(marts["ind_readmissions"], py),
+             acsc_values(marts["ind_acsc_admissions"], py, LISTS)]
+    return {"ind_values": pa.concat_tables(parts)}
+
+
+def indicator_notes(readmissions, acsc) -> list[str]:
+    """How much of each indicator rests on UNVERIFIED definitions (two small queries): the index
+    discharges each unverified readmission rule set apart, and the admissions counted only by
+    the unverified ACSC lists."""
+    from phm.indicators.readmission import UNVERIFIED_RULES
+    from phm.warehouse import fetch
+
+    r = readmissions
+    by = {x["excluded"]: x["n"] for x in fetch(r.group_by("excluded").aggregate(n=r.count())).to_pylist()}
+    total = sum(by.values()) or 1
+    unverified = {k: v for k, v in by.items() if k in UNVERIFIED_RULES}
+    a = acsc
+    counts = fetch(a.aggregate(**{lst: a[f"acsc_{lst}"].cast("int64").sum() for lst in LISTS})).to_pylist()[0]
+    return [
+        f"readmissions: of {total:,} continuous spells, rules whose codes are UNVERIFIED "
+        "(indicators/definitions/readmission_exclusions.csv) set apart "
+        + ", ".join(f"'{k}' {n:,} ({100 * n / total:.1f}%)" for k, n in sorted(unverified.items()))
+        + f"; {by.get(None, 0):,} index discharges remain",
+        f"ACSC: {counts['chronic'] or 0:,} chronic admissions rest on the verified CCG OIS 2.6 v1.15 codes; "
+        f"{counts['acute'] or 0:,} acute, {counts['vaccine_preventable'] or 0:,} vaccine-preventable and "
+        f"{counts['broad'] or 0:,} 19-condition admissions rest wholly on UNVERIFIED code lists",
+    ]
+
+
+def indicators_markdown() -> str:
+    """The whole of ``docs/indicators.md``: each indicator's definition, then its code lists.
+
+    Regenerate with ``python -m phm.indicators > docs/indicators.md``."""
+    out = [
+        "# Indicators\n",
+        "Generated from `src/phm/indicators/definitions/` by `phm.indicators.indicators_markdown()` "
+        "(regenerate with `python -m phm.indicators > docs/indicators.md`); a test fails when this page "
+        "is out of date. UNVERIFIED marks what phm has not checked against the published specification.\n",
+    ]
+    fields = ("unit", "numerator", "denominator", "exclusions", "standardisation", "confidence_interval",
+              "reference", "source", "version", "verified", "unverified")
+    for r in indicators():
+        out.append(f"## {r['name']} (`{r['id']}`)\n")
+        for f in fields:
+            label = "UNVERIFIED" if f == "unverified" else f.replace("_", " ").capitalize()
+            if r[f]:
+                out.append(f"- **{label}**: {r[f]}")
+        out.append("")
+    for name, title in (("acsc_conditions.csv", "ACSC code lists"),
+                        ("readmission_exclusions.csv", "Readmission exclusions")):
+        table = rows(name)
+        cols = list(table[0])
+        out.append(f"## {title} (`{name}`)\n")
+        out.append("| " + " | ".join(cols) + " |")
+        out.append("|" + "---|" * len(cols))
+        for r in table:
+            out.append("| " + " | ".join(r[c].replace("|", "\\|") for c in cols) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+__all__ = ["MARTS", "TABLES", "indicator", "indicator_marts", "indicator_notes", "indicator_tables", "indicators",
+           "indicators_markdown"]
