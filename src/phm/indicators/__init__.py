@@ -10,6 +10,9 @@ code lists as data beside it; ``docs/indicators.md`` is generated from them
 - :mod:`.acsc`: emergency admissions for ambulatory care sensitive conditions (CCG OIS 2.6 /
   NHS OF 2.3.i chronic; acute, vaccine-preventable and the 19-condition list); the mart
   ``ind_acsc_admissions`` holds one row per counted emergency admission;
+- :mod:`.frequent`: frequent A&E attenders and high intensity users from ``person_year``
+  (parameters in ``definitions/parameters.csv``); their activity and cost in every setting in
+  ``ind_frequent_attenders``;
 - :mod:`.values`: ``ind_values``, every indicator by area and period with confidence limits.
 """
 
@@ -17,11 +20,12 @@ from __future__ import annotations
 
 from phm.indicators.acsc import LISTS, acsc_admissions
 from phm.indicators.codes import indicator, indicators, rows
+from phm.indicators.frequent import cohort_profile, frequent_values
 from phm.indicators.readmission import index_discharges
 from phm.indicators.values import acsc_values, readmission_values
 
 MARTS = ("ind_readmissions", "ind_acsc_admissions")
-TABLES = ("ind_values",)
+TABLES = ("ind_values", "ind_frequent_attenders")
 
 
 def indicator_marts(spells, person, episodes, refs, extract_date) -> dict:
@@ -33,13 +37,14 @@ def indicator_marts(spells, person, episodes, refs, extract_date) -> dict:
 
 
 def indicator_tables(marts: dict) -> dict:
-    """``{"ind_values": table}`` from the materialised indicator marts and ``person_year``."""
+    """``ind_values`` and ``ind_frequent_attenders`` from the indicator marts and ``person_year``."""
     import pyarrow as pa
 
     py = marts["person_year"]
     parts = [readmission_values(marts["ind_readmissions"], py),
-             acsc_values(marts["ind_acsc_admissions"], py, LISTS)]
-    return {"ind_values": pa.concat_tables(parts)}
+             acsc_values(marts["ind_acsc_admissions"], py, LISTS),
+             frequent_values(py)]
+    return {"ind_values": pa.concat_tables(parts), "ind_frequent_attenders": cohort_profile(py)}
 
 
 def indicator_notes(readmissions, acsc) -> list[str]:
@@ -85,7 +90,7 @@ def indicators_markdown() -> str:
             if r[f]:
                 out.append(f"- **{label}**: {r[f]}")
         out.append("")
-    for name, title in (("acsc_conditions.csv", "ACSC code lists"),
+    for name, title in (("parameters.csv", "Parameters"), ("acsc_conditions.csv", "ACSC code lists"),
                         ("readmission_exclusions.csv", "Readmission exclusions")):
         table = rows(name)
         cols = list(table[0])
