@@ -1,6 +1,6 @@
 """The same build on DuckDB and Spark gives identical marts: the parity suite runs on a
 warehouse of three ICBs with pseudonymised feeds (issue 17), so regions, the ICB level of the
-area tree, peers and opportunity are all compared."""
+area tree, peers and opportunity are all compared; and the indicator marts and tables (issue 18)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from phm.analysis import TABLES
 from phm.build import MARTS
+from phm.indicators import TABLES as INDICATOR_TABLES
 from phm.cli import main
 from phm.warehouse import connect
 from phm.warehouse.base import normalise
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.xdist_group("spark")
 
 def _marts(path) -> dict[str, pa.Table]:
     with connect(path) as wh:
-        return {m: normalise(wh.to_arrow(m)) for m in (*MARTS, *TABLES, "build_meta")}
+        return {m: normalise(wh.to_arrow(m)) for m in (*MARTS, *TABLES, *INDICATOR_TABLES, "build_meta")}
 
 
 ICBS = "QSL,QT6,QOC"
@@ -37,6 +38,7 @@ def test_duckdb_and_spark_build_identical_marts(tmp_path):
     assert duck["person"].num_rows >= 6_000
     assert set(duck["dash_areas"]["icb_code"].to_pylist()) == set(ICBS.split(","))
     assert duck["dash_opportunity"].num_rows > 0
+    assert duck["ind_values"].num_rows > 0 and duck["ind_readmissions"].num_rows > 0
     assert_same_tables(duck, spark, ("duckdb", "spark"))
 
 
