@@ -199,7 +199,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             person_year_mart(person, activity, spells, conditions, episodes, refs, condition_ids(),
                              programme_ids(), raw["gp_events"], raw["prescriptions"]),
         )
-        for name, expr in indicator_marts(spells, person, episodes, refs, window.extract_date).items():
+        for name, expr in indicator_marts(spells, person, episodes, refs, window.extract_date, stage).items():
             mat(name, expr)
         # dash_monthly's per-person-month stage in slices of a large population (phm.model.parts)
         parts = part_count(_count(person)) if wh.backend == "duckdb" else 1

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from spells_by_hand import ep, marts
 
-from phm.indicators.acsc import acsc_admissions
+from phm.indicators.acsc import acsc_admissions, admission_episodes
 
 
 def admissions(rows):
     _, episodes, _, person, refs = marts(rows)
-    t = acsc_admissions(episodes, person, refs["ref_acsc_codes"]).order_by("admission_date")
+    t = acsc_admissions(admission_episodes(episodes, person), refs["ref_acsc_codes"]).order_by("admission_date")
     return t.to_pyarrow().to_pylist()
 
 

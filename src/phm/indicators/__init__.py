@@ -18,7 +18,7 @@ code lists as data beside it; ``docs/indicators.md`` is generated from them
 
 from __future__ import annotations
 
-from phm.indicators.acsc import LISTS, acsc_admissions
+from phm.indicators.acsc import LISTS, acsc_admissions, admission_episodes
 from phm.indicators.codes import indicator, indicators, rows
 from phm.indicators.frequent import cohort_profile, frequent_values
 from phm.indicators.readmission import index_discharges
@@ -28,11 +28,14 @@ MARTS = ("ind_readmissions", "ind_acsc_admissions")
 TABLES = ("ind_values", "ind_frequent_attenders")
 
 
-def indicator_marts(spells, person, episodes, refs, extract_date) -> dict:
-    """The patient-level indicator marts as Ibis expressions (``{name: expr}``)."""
+def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda name, expr: expr) -> dict:
+    """The patient-level indicator marts as Ibis expressions (``{name: expr}``). ``stage(name,
+    expr)`` materialises an intermediate table that several parts of an expression read (the
+    build passes its scratch-table helper; by default the expression is inlined)."""
+    admissions = stage("acsc admission episodes", admission_episodes(episodes, person))
     return {
         "ind_readmissions": index_discharges(spells, person, episodes, extract_date),
-        "ind_acsc_admissions": acsc_admissions(episodes, person, refs["ref_acsc_codes"]),
+        "ind_acsc_admissions": acsc_admissions(admissions, refs["ref_acsc_codes"]),
     }
 
 

@@ -60,12 +60,13 @@ def admission_episodes(episodes, person):
     return j.filter(j.sex.isin(("1", "2")))
 
 
-def acsc_admissions(episodes, person, ref_codes):
-    """One row per counted emergency admission (``admission_episodes``) with a boolean per list
-    in :data:`LISTS` (``acsc_<list>``) and the first condition met (``<list>_condition``);
+def acsc_admissions(admissions, ref_codes):
+    """One row per counted emergency admission (``admissions``: :func:`admission_episodes`,
+    materialised first, since its 44 code columns are each read once here) with a boolean per
+    list in :data:`LISTS` (``acsc_<list>``) and the first condition met (``<list>_condition``);
     admissions that meet no list are kept (all flags false) for the denominators of shares."""
     key = ["provider_code", "spell_id"]
-    a = admission_episodes(episodes, person)
+    a = admissions
     dx = long_codes(a, key, DIAGNOSES)
     px = long_codes(a, key, PROCEDURES)
     ref = ref_codes
