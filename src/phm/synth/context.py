@@ -117,6 +117,9 @@ class Providers:
         self.community = [r for r in rows if r["role"] == "community"]
         self.plics = {r["provider_code"] for r in rows if r.get("plics") == "1"}
         self.all_acute = self.acute + self.out_of_area
+        # planted (issue 18): odds ratio of a 30-day readmission after an emergency stay here
+        self.readmission_odds = {r["provider_code"]: float(r.get("readmission_odds_ratio") or 1.0)
+                                 for r in rows if r["role"] in ("acute", "acute_out_of_area")}
 
     def home(self, lads: np.ndarray, role_rows: list[dict[str, str]]) -> np.ndarray:
         out = np.full(lads.shape[0], role_rows[0]["provider_code"], dtype=object)

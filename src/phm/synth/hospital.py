@@ -83,6 +83,10 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
     lam_em = ch.rate("emergency")
     p_readmit = model.readmission_probability(ch.age0, ltc)
     idx_p, idx_day = ch.events(rng, lam_em / (1.0 + p_readmit[:, None]))
+    # the trust of each index stay, drawn now because the planted readmission odds depend on it
+    idx_prov = prov.acute_for(rng, ch.lad, idx_p)
+    p_index = model.with_odds_ratio(p_readmit[idx_p], np.array([prov.readmission_odds.get(c, 1.0)
+                                                                 for c in idx_prov.tolist()]))
 
     spells: list[dict[str, np.ndarray]] = []
 
@@ -95,7 +99,8 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
         rec = {"person": person, "adm": adm, "dis": dis, "kind": np.full(n, kind, dtype=object),
                "method": method, "group": group, "terminal": np.zeros(n, bool),
                "post_death": np.zeros(n, bool), "readmission": np.zeros(n, bool),
-               "index": np.zeros(n, bool), "p_readmit": np.full(n, np.nan), "open": still_in}
+               "index": np.zeros(n, bool), "p_readmit": np.full(n, np.nan), "open": still_in,
+               "fixed_provider": np.full(n, "", dtype=object)}
         rec.update(flags or {})
         spells.append(rec)
         return rec
@@ -111,9 +116,9 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
     # Index emergency admissions.
     idx = add(idx_p, idx_day, _los(rng, ch.age0[idx_p], "emergency"), "emergency",
               em_method(idx_p.size), em_group(idx_p), {"index": np.ones(idx_p.size, bool),
-                                                       "p_readmit": p_readmit[idx_p]})
+                                                       "p_readmit": p_index, "fixed_provider": idx_prov})
     # Readmissions within 1-29 days of an index discharge.
-    back = rng.random(idx_p.size) < p_readmit[idx_p]
+    back = rng.random(idx_p.size) < p_index
     r_p = idx_p[back]
     r_day = idx["dis"][back] + rng.integers(1, 30, r_p.size)
     keep = (r_day < ch.t1[r_p]) & (r_day < W)
@@ -177,11 +182,12 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
 
     s = {k: np.concatenate([r.get(k, np.zeros(r["person"].size, bool)) for r in spells]) for k in
          ("person", "adm", "dis", "kind", "method", "group", "terminal", "post_death", "readmission", "index", "p_readmit",
-          "open", "night")}
+          "open", "night", "fixed_provider")}
     s["daycase"] = np.concatenate([r.get("daycase", np.zeros(r["person"].size, bool)) for r in spells])
     order = np.lexsort((s["adm"], s["person"]))
     s = {k: v[order] for k, v in s.items()}
-    s["provider"] = prov.acute_for(rng, ch.lad, s["person"])
+    drawn = prov.acute_for(rng, ch.lad, s["person"])
+    s["provider"] = np.where(s["fixed_provider"] != "", s["fixed_provider"], drawn)
     episodes, truth, stats = _episodes(ch, rng, s, prov, costs, ltc)
     via = s["method"] == "21"
     stats["via_ae"] = (s["person"][via], s["adm"][via], s["provider"][via])
@@ -408,6 +414,7 @@ def _episodes(ch: Chunk, rng, s, prov: Providers, costs: Costs, ltc):
     episodes = pa.table(cols)
 
     # Truth: one row per provider spell (flags of the stay on its first spell).
+    reach = np.clip((np.minimum(ch.t1[s["person"]], ch.cfg.window_days) - s["dis"] - 1) / 29.0, 0.0, 1.0)
     base = ~spell["transfer_in"]
     flag = lambda a, fill: np.where(base, a[st], fill)  # noqa: E731
     truth = pa.table({
@@ -424,6 +431,10 @@ def _episodes(ch: Chunk, rng, s, prov: Providers, costs: Costs, ltc):
         "is_index_emergency": pa.array(flag(s["index"], False)),
         "is_readmission": pa.array(flag(s["readmission"], False)),
         "readmission_probability": pa.array(np.where(base, s["p_readmit"][st], np.nan), from_pandas=True),
+        # the chance the plant could place a readmission (days 1-29 after discharge, before the
+        # person's registration ends, dies or the extract ends): the probability the plant realises
+        "readmission_probability_effective": pa.array(np.where(base, (s["p_readmit"] * reach)[st], np.nan),
+                                                      from_pandas=True),
         "is_terminal": pa.array(flag(s["terminal"], False)),
         "is_death_within_30_days": pa.array(flag(s["post_death"], False)),
         "is_transfer_in": pa.array(spell["transfer_in"]),

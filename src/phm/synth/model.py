@@ -195,6 +195,12 @@ def readmission_probability(age, n_ltc) -> np.ndarray:
     return expit(r["intercept"] + r["age"] * (np.asarray(age, float) - 60) + r["ltc"] * n_ltc)
 
 
+def with_odds_ratio(p: np.ndarray, odds_ratio: np.ndarray) -> np.ndarray:
+    """Probabilities ``p`` with their odds multiplied by ``odds_ratio``."""
+    odds = p / (1.0 - p) * odds_ratio
+    return odds / (1.0 + odds)
+
+
 def england_decile_weights(decile: np.ndarray) -> np.ndarray:
     """Weights that give each IMD decile present an equal share, as in England."""
     present, counts = np.unique(decile, return_counts=True)

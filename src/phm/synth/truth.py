@@ -88,7 +88,7 @@ class TruthWriter:
     def finish(self, defects: dict, calibration_extra: dict) -> None:
         persons = self._write("persons")
         py = self._write("person_year")
-        self._write("spells")
+        spells = self._write("spells")
         cips = self._write("cips")
         if "resubmitted_episodes" in self.parts:
             self._write("resubmitted_episodes")
@@ -100,6 +100,7 @@ class TruthWriter:
         self._json("cips.json", self._cips_summary(cips))
         self._json("calibration.json", {**self._calibration(persons), **calibration_extra})
         self._json("deprivation_gradient.json", self._gradient(py))
+        self._json("readmission_by_provider.json", self._readmission(spells))
 
     @staticmethod
     def _cips_summary(cips: pa.Table) -> dict:
@@ -137,6 +138,25 @@ class TruthWriter:
             }
         return {"conditions": out, "activity_targets": activity_sources(),
                 "base_rates": self.pop.base, "death_base_hazard": self.pop.death_base}
+
+    @staticmethod
+    def _readmission(spells: pa.Table) -> dict:
+        """Planted 30-day readmission (issue 18) by the trust of the index emergency stay: the
+        odds ratio planted there (``providers.csv``), the index stays and their mean planted
+        probability, and how many were readmitted by the plant (a further emergency admission
+        by chance is not counted here: the indicator counts it too)."""
+        from phm.synth.definitions import providers
+
+        odds = {r["provider_code"]: float(r.get("readmission_odds_ratio") or 1.0) for r in providers()}
+        idx = spells.filter(spells["is_index_emergency"])
+        prov = idx["provider_code"].to_numpy(zero_copy_only=False)
+        p = idx["readmission_probability"].to_numpy()
+        out = {}
+        for code in sorted(set(prov.tolist())):
+            m = prov == code
+            out[code] = {"planted_odds_ratio": odds.get(code, 1.0), "index_emergency_stays": int(m.sum()),
+                         "mean_planted_probability": float(p[m].mean())}
+        return {"by_provider": out, "readmissions_planted": int(pc.sum(spells["is_readmission"]).as_py() or 0)}
 
     def _gradient(self, py: pa.Table) -> dict:
         dec = py["imd_decile"].to_numpy()

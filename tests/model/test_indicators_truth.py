@@ -1,0 +1,61 @@
+"""Indicators against the planted truth (issue 18) on the 20,000-person synthetic ICB.
+
+The synthetic ICB plants a 30-day readmission probability for every index emergency stay
+(age and long-term conditions), with the odds doubled at one trust (``readmission_odds_ratio``
+in ``synth/data/providers.csv``: RLT). The indicator counts every emergency admission within
+0-29 days, so the expectation for each measured index stay is its planted probability plus,
+otherwise, the chance of an unrelated emergency admission in the 30 days (its planted index
+rate, ``truth/person_year.parquet``). The planted probability is taken where the plant could
+act (``readmission_probability_effective``: the 29 days after discharge before death, the end of
+registration or the extract).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from statistics import NormalDist
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.xdist_group("cips20k")
+
+
+def _measured_against_truth(d, wh):
+    with duckdb.connect() as c:
+        c.sql(f"ATTACH '{wh}' AS w (READ_ONLY)")
+        return c.sql(f"""
+            WITH truth AS (
+                SELECT s.provider_code || ':' || s.spell_id AS cips_id, s.is_index_emergency,
+                       coalesce(s.readmission_probability_effective, 0) AS p, py.emergency_rate_index AS lam
+                FROM '{d}/truth/spells.parquet' s
+                JOIN '{d}/truth/person_year.parquet' py
+                  ON py.nhs_number = s.nhs_number
+                 AND py.year = CAST(year(s.discharge_date - INTERVAL 3 MONTH) AS VARCHAR) || '/'
+                              || lpad(CAST((year(s.discharge_date - INTERVAL 3 MONTH) + 1) % 100 AS VARCHAR), 2, '0')
+                WHERE s.admission_method LIKE '2%' AND NOT s.is_transfer_in)
+            SELECT r.provider_code, count(*) AS n, sum(r.readmitted::INT) AS o,
+                   sum(t.p + (1 - t.p) * (1 - exp(-t.lam * 30 / 365.25))) AS e,
+                   sum((t.p + (1 - t.p) * (1 - exp(-t.lam * 30 / 365.25)))
+                       * (1 - t.p - (1 - t.p) * (1 - exp(-t.lam * 30 / 365.25)))) AS v,
+                   avg(CASE WHEN t.is_index_emergency THEN t.p END) AS planted
+            FROM w.ind_readmissions r JOIN truth t USING (cips_id)
+            WHERE r.excluded IS NULL AND r.method_group = 'emergency'
+            GROUP BY 1 ORDER BY 1""").fetchall()
+
+
+def test_planted_readmission_rates_are_recovered_by_provider(icb20k_clean):
+    d, wh = icb20k_clean
+    planted = json.loads((d / "truth" / "readmission_by_provider.json").read_text())["by_provider"]
+    assert planted["RLT"]["planted_odds_ratio"] == 2.0
+    rows = [r for r in _measured_against_truth(d, wh) if r[1] >= 100]
+    assert {r[0] for r in rows} >= {"RKB", "RJC", "RLT"}
+    # simultaneous 95% intervals over the trusts tested (Bonferroni): each within its interval
+    crit = NormalDist().inv_cdf(1 - 0.025 / len(rows))
+    for provider, n, o, e, v, _ in rows:
+        z = (o - e) / math.sqrt(v)
+        assert abs(z) < crit, f"{provider}: {o} readmitted of {n}, planted expectation {e:.1f} (z {z:.2f})"
+    by = {r[0]: r for r in rows}
+    assert by["RLT"][5] > 1.5 * by["RKB"][5]  # the plant is there: doubled odds
+
