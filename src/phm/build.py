@@ -17,6 +17,7 @@ import pyarrow as pa
 from phm import refdata
 from phm.analysis import analysis_tables
 from phm.errors import UserError
+from phm.indicators import MARTS as INDICATOR_MARTS
 from phm.indicators import indicator_marts, indicator_notes, indicator_tables
 from phm.indicators.acsc import condition_codes
 from phm.model import definitions
@@ -49,6 +50,7 @@ MARTS = (
     "person_year",
     "ind_readmissions",
     "ind_acsc_admissions",
+    "ind_coding_spells",
 )
 STEPS = ("reference tables", *MARTS, "analysis")
 
@@ -199,7 +201,8 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             person_year_mart(person, activity, spells, conditions, episodes, refs, condition_ids(),
                              programme_ids(), raw["gp_events"], raw["prescriptions"]),
         )
-        for name, expr in indicator_marts(spells, person, episodes, refs, window.extract_date, stage).items():
+        for name, expr in indicator_marts(spells, person, episodes, refs, window.extract_date, stage,
+                                           provider_spells=pspells).items():
             mat(name, expr)
         # dash_monthly's per-person-month stage in slices of a large population (phm.model.parts)
         parts = part_count(_count(person)) if wh.backend == "duckdb" else 1
@@ -214,8 +217,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             marts = {"person_year": py, "activity": activity, "spells": spells,
                      "ref_practice": refs["ref_practice"]}
             tables = analysis_tables(marts, years=list(window.years), extract_date=window.extract_date, parts=parts)
-            tables.update(indicator_tables({"person_year": py, "ind_readmissions": tx.table("ind_readmissions"),
-                                            "ind_acsc_admissions": tx.table("ind_acsc_admissions")}))
+            tables.update(indicator_tables({"person_year": py, **{m: tx.table(m) for m in INDICATOR_MARTS}}))
             for name, table in tables.items():
                 tx.replace_table(name, table)
                 summary.rows[name] = table.num_rows

@@ -13,6 +13,8 @@ code lists as data beside it; ``docs/indicators.md`` is generated from them
 - :mod:`.frequent`: frequent A&E attenders and high intensity users from ``person_year``
   (parameters in ``definitions/parameters.csv``); their activity and cost in every setting in
   ``ind_frequent_attenders``;
+- :mod:`.coding`: the clinical coding audit by provider (the mart ``ind_coding_spells``; by
+  treatment function in ``ind_coding_specialty``);
 - :mod:`.values`: ``ind_values``, every indicator by area and period with confidence limits.
 """
 
@@ -20,23 +22,28 @@ from __future__ import annotations
 
 from phm.indicators.acsc import LISTS, acsc_admissions, admission_episodes
 from phm.indicators.codes import indicator, indicators, rows
+from phm.indicators.coding import coding_by_specialty, coding_spells, coding_values
 from phm.indicators.frequent import cohort_profile, frequent_values
 from phm.indicators.readmission import index_discharges
 from phm.indicators.values import acsc_values, readmission_values
 
-MARTS = ("ind_readmissions", "ind_acsc_admissions")
-TABLES = ("ind_values", "ind_frequent_attenders")
+MARTS = ("ind_readmissions", "ind_acsc_admissions", "ind_coding_spells")
+TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty")
 
 
-def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda name, expr: expr) -> dict:
+def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda name, expr: expr,
+                    provider_spells=None) -> dict:
     """The patient-level indicator marts as Ibis expressions (``{name: expr}``). ``stage(name,
     expr)`` materialises an intermediate table that several parts of an expression read (the
     build passes its scratch-table helper; by default the expression is inlined)."""
     admissions = stage("acsc admission episodes", admission_episodes(episodes, person))
-    return {
+    out = {
         "ind_readmissions": index_discharges(spells, person, episodes, extract_date),
         "ind_acsc_admissions": acsc_admissions(admissions, refs["ref_acsc_codes"]),
     }
+    if provider_spells is not None:
+        out["ind_coding_spells"] = coding_spells(provider_spells, episodes, refs)
+    return out
 
 
 def indicator_tables(marts: dict) -> dict:
@@ -47,7 +54,11 @@ def indicator_tables(marts: dict) -> dict:
     parts = [readmission_values(marts["ind_readmissions"], py),
              acsc_values(marts["ind_acsc_admissions"], py, LISTS),
              frequent_values(py)]
-    return {"ind_values": pa.concat_tables(parts), "ind_frequent_attenders": cohort_profile(py)}
+    out = {"ind_frequent_attenders": cohort_profile(py)}
+    if "ind_coding_spells" in marts:
+        parts.append(coding_values(marts["ind_coding_spells"]))
+        out["ind_coding_specialty"] = coding_by_specialty(marts["ind_coding_spells"])
+    return {"ind_values": pa.concat_tables(parts), **out}
 
 
 def indicator_notes(readmissions, acsc) -> list[str]:
