@@ -19,7 +19,7 @@ from phm.analysis import analysis_tables
 from phm.errors import UserError
 from phm.indicators import MARTS as INDICATOR_MARTS
 from phm.indicators import indicator_marts, indicator_notes, indicator_tables
-from phm.indicators.acsc import condition_codes
+from phm.indicators import reference_tables as indicator_reference_tables
 from phm.model import definitions
 from phm.model.activity import (
     activity_by_setting,
@@ -51,6 +51,7 @@ MARTS = (
     "ind_readmissions",
     "ind_acsc_admissions",
     "ind_coding_spells",
+    "ind_ebi_spells",
 )
 STEPS = ("reference tables", *MARTS, "analysis")
 
@@ -145,7 +146,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
     with wh.transaction(staged=True) as tx:
         say("reference tables")
         with prof.step("reference tables") as s:
-            ref_tables = {**reference_tables(window), "ref_acsc_codes": condition_codes()}
+            ref_tables = {**reference_tables(window), **indicator_reference_tables()}
             for name, table in ref_tables.items():
                 tx.replace_table(name, table)
             refs = {name: tx.table(name) for name in ref_tables}

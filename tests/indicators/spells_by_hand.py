@@ -8,7 +8,7 @@ from functools import cache
 import ibis
 import pyarrow as pa
 
-from phm.indicators.acsc import condition_codes
+from phm.indicators import reference_tables as indicator_refs
 from phm.model.common import Window
 from phm.model.refs import reference_tables
 from phm.model.spells import clean_episodes, continuous_spells, provider_spells
@@ -65,7 +65,7 @@ def people(c, rows: dict[int, tuple[str, str]]):
 
 @cache
 def _refs() -> dict[str, pa.Table]:
-    return {**reference_tables(WINDOW), "ref_acsc_codes": condition_codes()}
+    return {**reference_tables(WINDOW), **indicator_refs()}
 
 
 def marts(rows: list[dict], persons: dict[int, tuple[str, str]] | None = None):

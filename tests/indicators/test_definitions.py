@@ -30,5 +30,8 @@ def test_every_acsc_list_has_conditions_and_every_code_row_a_source():
         assert r["source"] and r["version"] and r["verified"] in ("yes", "no")
         assert r["role"] in ("code", "exclude_diagnosis", "exclude_procedure", "require_diagnosis")
         assert r["verified"] == "yes" or "UNVERIFIED" in r["note"], r
+    for r in rows("ebi_interventions.csv"):
+        assert r["source"] and r["version"] and (r["verified"] == "yes" or "UNVERIFIED" in r["note"]), r
+        assert r["role"] in ("procedure", "diagnosis", "exclude_procedure", "exclude_diagnosis", "not_coded")
     for r in rows("readmission_exclusions.csv"):
         assert r["source"] and (r["verified"] == "yes" or "UNVERIFIED" in r["note"]), r

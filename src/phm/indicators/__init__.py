@@ -15,6 +15,8 @@ code lists as data beside it; ``docs/indicators.md`` is generated from them
   ``ind_frequent_attenders``;
 - :mod:`.coding`: the clinical coding audit by provider (the mart ``ind_coding_spells``; by
   treatment function in ``ind_coding_specialty``);
+- :mod:`.ebi`: Evidence-Based Interventions (low-priority procedures; the mart
+  ``ind_ebi_spells``, rates and what the lower quartile would release in ``ind_ebi``);
 - :mod:`.values`: ``ind_values``, every indicator by area and period with confidence limits.
 """
 
@@ -23,12 +25,13 @@ from __future__ import annotations
 from phm.indicators.acsc import LISTS, acsc_admissions, admission_episodes
 from phm.indicators.codes import indicator, indicators, rows
 from phm.indicators.coding import coding_by_specialty, coding_spells, coding_values
+from phm.indicators.ebi import ebi_candidates, ebi_spells, ebi_table, requirement_codes, rule_table
 from phm.indicators.frequent import cohort_profile, frequent_values
 from phm.indicators.readmission import index_discharges
 from phm.indicators.values import acsc_values, readmission_values
 
-MARTS = ("ind_readmissions", "ind_acsc_admissions", "ind_coding_spells")
-TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty")
+MARTS = ("ind_readmissions", "ind_acsc_admissions", "ind_coding_spells", "ind_ebi_spells")
+TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty", "ind_ebi")
 
 
 def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda name, expr: expr,
@@ -43,6 +46,8 @@ def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda n
     }
     if provider_spells is not None:
         out["ind_coding_spells"] = coding_spells(provider_spells, episodes, refs)
+        candidates = stage("ebi candidate spells", ebi_candidates(provider_spells, episodes, person))
+        out["ind_ebi_spells"] = ebi_spells(candidates, refs["ref_ebi_codes"], refs["ref_ebi_rules"])
     return out
 
 
@@ -58,6 +63,8 @@ def indicator_tables(marts: dict) -> dict:
     if "ind_coding_spells" in marts:
         parts.append(coding_values(marts["ind_coding_spells"]))
         out["ind_coding_specialty"] = coding_by_specialty(marts["ind_coding_spells"])
+    if "ind_ebi_spells" in marts:
+        out["ind_ebi"] = ebi_table(marts["ind_ebi_spells"], py)
     return {"ind_values": pa.concat_tables(parts), **out}
 
 
@@ -105,6 +112,7 @@ def indicators_markdown() -> str:
                 out.append(f"- **{label}**: {r[f]}")
         out.append("")
     for name, title in (("parameters.csv", "Parameters"), ("acsc_conditions.csv", "ACSC code lists"),
+                        ("ebi_interventions.csv", "Evidence-Based Interventions"),
                         ("readmission_exclusions.csv", "Readmission exclusions")):
         table = rows(name)
         cols = list(table[0])
@@ -115,6 +123,13 @@ def indicators_markdown() -> str:
             out.append("| " + " | ".join(r[c].replace("|", "\\|") for c in cols) + " |")
         out.append("")
     return "\n".join(out)
+
+
+def reference_tables() -> dict:
+    """The indicator code tables the build writes beside the model's ``ref_*`` tables."""
+    from phm.indicators.acsc import condition_codes
+
+    return {"ref_acsc_codes": condition_codes(), "ref_ebi_codes": requirement_codes(), "ref_ebi_rules": rule_table()}
 
 
 __all__ = ["MARTS", "TABLES", "indicator", "indicator_marts", "indicator_notes", "indicator_tables", "indicators",
