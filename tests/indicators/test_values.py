@@ -38,20 +38,25 @@ def test_readmission_isr_against_the_warehouse_strata_by_hand():
                         "readmitted": i < r, "provider_code": "RAA", "age_band": band, "sex": sex,
                         "method_group": method, "case_group": case})
             py.append(py_row(pid, practice, band, sex))
+    # one more discharge, of someone registered nowhere that year: the provider's, no area's
+    idx.append({**idx[0], "person_id": 999, "readmitted": False})
     c = ibis.duckdb.connect()
     t = readmission_values(*_tables(c, idx, py)).to_pylist()
+    provider = next(r for r in t if r["level"] == "provider" and r["month"] is None)
+    assert provider["denominator"] == 51 and provider["numerator"] == 10
+    assert {r["area_code"] for r in t if r["level"] == "practice"} == {"P1", "P2"}
     year = {r["area_code"]: r for r in t if r["level"] == "practice" and r["month"] is None}
-    # reference rates: A 5/40, B 5/10; crude 10/50
-    e1, e2 = 10 * 5 / 40 + 10 * 5 / 10, 30 * 5 / 40
+    # reference rates (with the unregistered discharge, stratum A): A 5/41, B 5/10; crude 10/51
+    e1, e2 = 10 * 5 / 41 + 10 * 5 / 10, 30 * 5 / 41
     assert year["P1"]["expected"] == pytest.approx(e1) and year["P2"]["expected"] == pytest.approx(e2)
     assert year["P1"]["ratio"] == pytest.approx(7 / e1) and year["P2"]["ratio"] == pytest.approx(3 / e2)
-    assert year["P1"]["value"] == pytest.approx(100 * 7 / e1 * 0.2)
+    assert year["P1"]["value"] == pytest.approx(100 * 7 / e1 * 10 / 51)
     lo, hi = stats.exact_poisson_ci(7)  # fewer than 10 readmissions: exact limits
     assert (year["P1"]["ratio_lower"], year["P1"]["ratio_upper"]) == pytest.approx((lo / e1, hi / e1))
     assert year["P1"]["crude"] == pytest.approx(35.0) and year["P1"]["denominator"] == 20
     icb = next(r for r in t if r["level"] == "icb" and r["month"] is None)
-    assert icb["ratio"] == pytest.approx(1.0) and icb["value"] == pytest.approx(20.0)
-    assert icb["reference"] == "warehouse 2023/24 (20.00%)"
+    assert icb["numerator"] == 10 and icb["denominator"] == 50  # the registered only
+    assert icb["expected"] == pytest.approx(e1 + e2) and icb["reference"] == "warehouse 2023/24 (19.61%)"
     month = next(r for r in t if r["level"] == "icb" and r["month"] == "2023-06")
     assert month["numerator"] == 10 and month["period"] == "2023-06"
 

@@ -13,7 +13,8 @@ are computed here on those small tables (:mod:`phm.stats`), as in :mod:`phm.anal
 - **Readmissions**: ``value`` is the indirectly standardised percentage (ISR x the reference
   crude %), ``ratio`` the ISR (observed / expected) with Byar's limits (exact Poisson below 10
   readmissions; PHE Technical Guide *Confidence intervals*), ``crude`` with Wilson limits.
-  The reference is the warehouse's rates by stratum in the same financial year (as NHS OF 3b
+  A provider's figures hold every index discharge; an area's those of people registered in it
+  that year. The reference is the warehouse's rates by stratum in the same financial year (as NHS OF 3b
   standardises each reporting year; England's stratum rates are not published):
   ``reference`` says so.
 - **ACSC**: ``value`` is the directly standardised rate per 100,000 person-years (European
@@ -50,12 +51,14 @@ def fy_label(fy: int) -> str:
     return f"{fy}/{(fy + 1) % 100:02d}"
 
 
-def _area_of(events, person_year, fy_col: str = "fy"):
-    """``events`` (with ``person_id`` and ``fy_col``) with the person's registration that year."""
+def _area_of(events, person_year, fy_col: str = "fy", keep_all: bool = False):
+    """``events`` (with ``person_id`` and ``fy_col``) with the person's registration that year
+    (``keep_all``: events of people not registered that year too, with null areas)."""
     py = person_year.select("person_id", "fy", "practice_code", "pcn_code", "place_code", "icb_code",
                             "imd2025_quintile", "ethnic_group", "age_band", "sex", "exposure_days")
     py = py.rename(_py_person="person_id", _py_fy="fy", _py_sex="sex", _py_age_band="age_band")
-    j = events.join(py, (events.person_id == py._py_person) & (events[fy_col] == py._py_fy))
+    on = (events.person_id == py._py_person) & (events[fy_col] == py._py_fy)
+    j = events.left_join(py, on) if keep_all else events.join(py, on)
     return j.drop("_py_person", "_py_fy")
 
 
@@ -78,7 +81,7 @@ def _sums(t: pa.Table, keys: list[str], values: list[str]) -> pa.Table:
 def readmission_values(index, person_year) -> pa.Table:
     """``ind_values`` rows of ``readmission_30d`` from :func:`.readmission.index_discharges`."""
     t = index.filter(index.excluded.isnull())
-    t = _area_of(t, person_year)
+    t = _area_of(t, person_year, keep_all=True)  # a provider's figures include every patient
     t = t.mutate(month=t.discharge_date.strftime("%Y-%m"), _r=t.readmitted.cast("int64"))
     keys = ["provider_code", *AREA_LEVELS.values(), "fy", "month", *READMISSION_STRATA]
     st = fetch(t.group_by(keys).aggregate(n=t.count(), r=t._r.sum()))
@@ -99,6 +102,8 @@ def readmission_values(index, person_year) -> pa.Table:
     for level, column in {"provider": "provider_code", **AREA_LEVELS}.items():
         for monthly in (False, True):
             g = _sums(st, [column, "fy"] + (["month"] if monthly else []), ["n", "r", "e"])
+            if level != "provider":  # areas are where people were registered: not the unregistered
+                g = g.filter(pc.is_valid(g.column(column)))
             parts.append(_readmission_rows(level, g, column, monthly, crude_ref))
     return pa.concat_tables(parts)
 
