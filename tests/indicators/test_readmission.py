@@ -123,3 +123,18 @@ def test_strata_columns():
     assert (r["method_group"], r["case_group"]) == ("emergency", "opcs:W")
     r = first_index([ep(1, "RAA", "S1", "2023-05-01", "2023-05-10")])
     assert r["case_group"] == "icd10:J"
+
+
+def test_an_open_stay_admitted_by_transfer_is_not_a_readmission():
+    for method, source in (("2B", "19"), ("21", "51")):
+        r = first_index([
+            ep(1, "RAA", "S1", "2025-01-01", "2025-01-10", dest="51"),
+            ep(1, "RBB", "S2", "2025-01-10", None, status="1", method=method, source=source),
+        ])
+        assert r["readmitted"] is False, (method, source)
+
+
+def test_a_person_not_on_the_spine_keeps_the_discharge_with_unknown_strata():
+    _, episodes, spells, person, _ = marts([ep(1, "RAA", "S1", "2023-05-01", "2023-05-10")], {2: ("1", "1960-01-01")})
+    r = index_discharges(spells, person, episodes, EXTRACT).to_pyarrow().to_pylist()[0]
+    assert r["excluded"] is None and (r["sex"], r["age"], r["age_band"]) == (None, None, None)

@@ -15,9 +15,9 @@ from phm.indicators.values import acsc_values, readmission_values
 AREA = {"pcn_code": "U1", "place_code": "PL1", "icb_code": "QWU", "imd2025_quintile": 1, "ethnic_group": "A"}
 
 
-def py_row(pid, practice, band="60-64", sex="1", fy=2023):
+def py_row(pid, practice, band="60-64", sex="1", fy=2023, days=365.25, end=dt.date(2024, 3, 31)):
     return {"person_id": pid, "fy": fy, "practice_code": practice, **AREA, "age_band": band, "sex": sex,
-            "exposure_days": 365.25}
+            "exposure_days": days, "fy_start": dt.date(fy, 4, 1), "fy_end": end}
 
 
 def _tables(c, index_rows, py_rows):
@@ -38,8 +38,10 @@ def test_readmission_isr_against_the_warehouse_strata_by_hand():
                         "readmitted": i < r, "provider_code": "RAA", "age_band": band, "sex": sex,
                         "method_group": method, "case_group": case})
             py.append(py_row(pid, practice, band, sex))
-    # one more discharge, of someone registered nowhere that year: the provider's, no area's
+    # one more discharge, of someone registered nowhere that year (a person-year kept for its cost,
+    # no days registered): the provider's, no area's
     idx.append({**idx[0], "person_id": 999, "readmitted": False})
+    py.append(py_row(999, "P1", days=0))
     c = ibis.duckdb.connect()
     t = readmission_values(*_tables(c, idx, py)).to_pylist()
     provider = next(r for r in t if r["level"] == "provider" and r["month"] is None)
@@ -78,5 +80,18 @@ def test_acsc_dsr_by_hand():
     assert year["crude"] == pytest.approx(12 / 200 * 100_000) and year["numerator"] == 12
     months = {r["month"]: r for r in t if r["level"] == "practice" and r["month"]}
     assert sorted(months) == ["2023-06"]  # only months with an admission somewhere that year
-    assert months["2023-06"]["denominator"] == pytest.approx(200 / 12)
+    assert months["2023-06"]["denominator"] == pytest.approx(200 * 30 / 366)  # June's share of 2023/24's days
+
+
+def test_a_month_of_the_latest_year_has_its_share_of_the_days_to_the_extract():
+    # the year runs to an extract date of 30 September 2023: 183 days, June 30 of them
+    py = [py_row(i, "P1", days=183, end=dt.date(2023, 9, 30)) for i in range(100)]
+    adm = [{"person_id": i, "admission_date": dt.date(2023, 6, 1), "acsc_chronic": True} for i in range(12)]
+    c = ibis.duckdb.connect()
+    a, p = c.create_table("adm", pa.Table.from_pylist(adm)), c.create_table("py", pa.Table.from_pylist(py))
+    t = acsc_values(a, p, ["chronic"]).to_pylist()
+    june = next(r for r in t if r["level"] == "practice" and r["month"] == "2023-06")
+    person_years = 100 * 183 / 365.25
+    assert june["denominator"] == pytest.approx(person_years * 30 / 183)
+    assert june["crude"] == pytest.approx(12 / (person_years * 30 / 183) * 100_000)
     assert {r["level"] for r in t} == {"practice", "pcn", "place", "icb", "imd_quintile", "ethnic_group"}

@@ -21,7 +21,15 @@ from __future__ import annotations
 
 import ibis
 
-from phm.indicators.codes import DIAGNOSES, PROCEDURES, code_table, long_codes, match_prefixes, rows
+from phm.indicators.codes import (
+    DIAGNOSES,
+    PROCEDURES,
+    code_table,
+    long_codes,
+    match_prefixes,
+    prefixes,
+    rows,
+)
 from phm.model.spells import EMERGENCY, _episode_order, _first
 
 LISTS = ("chronic", "acute", "vaccine_preventable", "broad")
@@ -72,7 +80,7 @@ def acsc_admissions(admissions, ref_codes):
     ref = ref_codes
     dref = ref.filter(ref.role != "exclude_procedure")
     pref = ref.filter(ref.role == "exclude_procedure")
-    lengths = {len(p) for r in rows(CONDITIONS_FILE) for p in r["prefix"].split("|")}
+    lengths = {len(p) for r in rows(CONDITIONS_FILE) for p in prefixes(r["prefix"])}
     m_d = match_prefixes(dx, dref, lengths)
     m_d = m_d.select(*key, "list", "condition", "role", "position", "pos")
     m_p = match_prefixes(px, pref, lengths)

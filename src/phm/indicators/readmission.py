@@ -12,8 +12,8 @@ is verified): day cases and other non-ordinary admissions (patient classificatio
 spells ending in death (discharge method 4), maternity (admission method 31/32, treatment
 function 501/560 or an O primary diagnosis), cancer (C00-C97) or chemotherapy (Z51.1; OPCS-4
 X70-X74, X35.2) anywhere in the spell or in the 365 days before admission, and mental health
-specialties. phm adds one rule of its own: an index needs 30 days of follow-up before the
-extract date (``follow_up``), since a later discharge cannot yet show its readmission.
+specialties. phm adds one rule of its own: an index needs the 29 days after its discharge to
+be in the extract (``follow_up``), since a later discharge cannot yet show its readmission.
 
 **Readmission (numerator)**: the index's *next* CIP spell of the same person (by admission
 date; regular day and night attendances are not admissions and are passed over: UNVERIFIED)
@@ -44,7 +44,16 @@ from phm.indicators.codes import (
     starts_with_any,
 )
 from phm.model.common import age_band, age_on
-from phm.model.spells import ELECTIVE, EMERGENCY, FINISHED, REGULAR_ATTENDER, _episode_order, _first
+from phm.model.spells import (
+    ELECTIVE,
+    EMERGENCY,
+    FINISHED,
+    REGULAR_ATTENDER,
+    TRANSFER_METHOD,
+    TRANSFER_SOURCE,
+    _episode_order,
+    _first,
+)
 
 EXCLUSIONS_FILE = "readmission_exclusions.csv"
 # the ``excluded`` reasons whose codes are UNVERIFIED (readmission_exclusions.csv verified = no)
@@ -114,6 +123,10 @@ def unfinished_spells(episodes):
     e = e.join(done.filter(~done._done), key)
     e = e.drop(*[c for c in e.columns if c.endswith("_right")])
     f = _first(e, key, _episode_order(e))
+    # admitted by transfer: the continuation of an earlier stay (phm.model.spells links transfers
+    # in its finished spells; an open one is simply left out), never a readmission
+    f = f.filter(~f.admission_source.coalesce("").isin(TRANSFER_SOURCE)
+                 & ~f.admission_method.coalesce("").isin(TRANSFER_METHOD))
     return f.select(
         cips_id=f.provider_code.concat(":", f.spell_id), person_id=f.person_id, provider_code=f.provider_code,
         admission_date=f.admission_date.coalesce(f.episode_start), discharge_date=ibis.null("date"),
@@ -165,7 +178,7 @@ def index_discharges(spells, person, episodes, extract_date, follow_up: bool = T
     day_case = exclusion("day_case", "patient_classification", "index")
     died = exclusion("died", "discharge_method", "index")
     specialty = exclusion("specialty", "treatment_function", "index")
-    last_day = ibis.literal(extract_date) - ibis.interval(days=WINDOW_DAYS) if extract_date else None
+    last_day = ibis.literal(extract_date) - ibis.interval(days=WINDOW_DAYS - 1) if extract_date else None
     excluded = ibis.cases(
         (nxt.discharge_date.isnull(), "not discharged"),
         (nxt.patient_classification.coalesce("").isin(day_case) | nxt.patient_classification.isnull(),
@@ -182,9 +195,10 @@ def index_discharges(spells, person, episodes, extract_date, follow_up: bool = T
     )
     nxt = nxt.mutate(excluded=excluded, readmitted=readm, _days=days)
     p = person.select("person_id", "sex", "date_of_birth")
-    j = nxt.join(p, nxt.person_id == p.person_id)
+    j = nxt.left_join(p, nxt.person_id == p.person_id)  # not on the spine: kept, sex and age unknown
     j = j.drop(*[c for c in j.columns if c.endswith("_right")])
-    age = ibis.greatest(age_on(j.date_of_birth, j.admission_date), 0)
+    age = ibis.ifelse(j.date_of_birth.isnull(), ibis.null("int64"),
+                      ibis.greatest(age_on(j.date_of_birth, j.admission_date), 0))
     out = j.select(
         "cips_id", "person_id", "provider_code", "admission_date", "discharge_date", "fy",
         "admission_method", "treatment_function_code", "primary_diagnosis", "dominant_procedure",
@@ -195,7 +209,7 @@ def index_discharges(spells, person, episodes, extract_date, follow_up: bool = T
         readmission_died=ibis.ifelse(j.readmitted, j._next_died.coalesce(False), ibis.null("boolean")),
         sex=j.sex,
         age=age,
-        age_band=age_band(age),
+        age_band=ibis.ifelse(age.isnull(), ibis.null("string"), age_band(age)),  # least() skips nulls
         method_group=method_group(j.admission_method),
         case_group=case_group(j.treatment_function_code, j.dominant_procedure, j.primary_diagnosis),
     )

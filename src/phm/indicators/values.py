@@ -21,11 +21,13 @@ are computed here on those small tables (:mod:`phm.stats`), as in :mod:`phm.anal
   Standard Population 2013, 19 age bands, each sex weighted by half the band's weight:
   UNVERIFIED combination), Dobson et al. (1991) limits, NaN below 10 admissions (PHE
   *Technical Guide: Calculating directly standardised rates*); ``crude`` with Byar's / exact
-  limits. A month's rate is annualised (the year's person-years / 12).
+  limits. A month's rate is annualised: its person-years are the year's times the month's share
+  of the days the year covers (the latest year ends at the extract date).
 """
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,7 +61,12 @@ def _area_of(events, person_year, fy_col: str = "fy", keep_all: bool = False):
     py = py.rename(_py_person="person_id", _py_fy="fy", _py_sex="sex", _py_age_band="age_band")
     on = (events.person_id == py._py_person) & (events[fy_col] == py._py_fy)
     j = events.left_join(py, on) if keep_all else events.join(py, on)
-    return j.drop("_py_person", "_py_fy")
+    j = j.drop("_py_person", "_py_fy")
+    if keep_all:  # a person-year kept for its cost alone (no days registered) is in no area
+        here = (j.exposure_days > 0).coalesce(False)
+        j = j.mutate(**{c: ibis.ifelse(here, j[c], ibis.null(j[c].type()))
+                        for c in ("practice_code", "pcn_code", "place_code", "icb_code")})
+    return j
 
 
 def _text(column) -> pa.Array:
@@ -168,11 +175,34 @@ def acsc_values(admissions, person_year, lists) -> pa.Table:
     py = person_year.filter(person_year.exposure_days > 0)
     pcols = list(dict.fromkeys([*levels.values(), "fy", "age_band", "sex"]))
     den = fetch(py.group_by(pcols).aggregate(person_years=py.exposure_days.sum().cast("float64") / DAYS_PER_YEAR))
-    parts = [_acsc_level(level, column, num, den, lists) for level, column in levels.items()]
+    b = fetch(person_year.group_by("fy").aggregate(s=person_year.fy_start.min(), e=person_year.fy_end.max()))
+    share = _month_shares(dict(zip(b.column("fy").to_pylist(), zip(b.column("s").to_pylist(), b.column("e").to_pylist(),
+                                                                   strict=True), strict=True)))
+    parts = [_acsc_level(level, column, num, den, lists, share) for level, column in levels.items()]
     return pa.concat_tables(parts) if parts else empty_like(TYPES)
 
 
-def _acsc_level(level: str, column: str, num: pa.Table, den: pa.Table, lists) -> pa.Table:
+def _month_shares(bounds: dict) -> dict[int, np.ndarray]:
+    """For each financial year, the share of its covered days (fy_start to fy_end: the extract
+    date in the latest year) that fall in each of its 12 months (April first)."""
+    import calendar
+    import datetime as dt
+
+    out = {}
+    for fy, (start, end) in bounds.items():
+        total = (end - start).days + 1
+        days = []
+        for m in range(12):
+            month = (m + 3) % 12 + 1
+            year = fy + (1 if month < 4 else 0)
+            first = dt.date(year, month, 1)
+            last = dt.date(year, month, calendar.monthrange(year, month)[1])
+            days.append(max(0, (min(last, end) - max(first, start)).days + 1))
+        out[fy] = np.array(days, float) / total
+    return out
+
+
+def _acsc_level(level: str, column: str, num: pa.Table, den: pa.Table, lists, share: dict) -> pa.Table:
     """Yearly and monthly DSRs of every list for the areas of one level, as matrices (area-year
     x age band-sex) filled with ``np.add.at``."""
     dk = _keys(den, [column, "fy"])
@@ -188,7 +218,7 @@ def _acsc_level(level: str, column: str, num: pa.Table, den: pa.Table, lists) ->
     fy = np.array([int(p.split("\x1f")[1]) for p in parts])
     ay_num = _index(_keys(num, [column, "fy"]), universe)
     cells_num = _cell(num, "_py_age_band", "_py_sex")
-    month = np.array([int(m[5:7]) for m in num.column("month").to_pylist()])
+    month = np.array([int(m[5:7]) for m in num.column("month").to_pylist()], dtype=np.int64)
     fm = (month - 4) % 12  # month of the financial year, 0 = April
     keep = (cells_num >= 0) & (ay_num >= 0)
     # months with an admission anywhere in the year: a month nobody was admitted in is not shown
@@ -206,7 +236,9 @@ def _acsc_level(level: str, column: str, num: pa.Table, den: pa.Table, lists) ->
         out.append(_dsr_table(f"acsc_{lst}", level, area, fy, None, np.where(pop > 0, year, 0.0), pop, w))
         rows_ay, rows_m = np.nonzero(seen[fy - fy.min()]) if n_ay else (np.array([], int), np.array([], int))
         labels = [_month_label(int(fy[i]), int(m)) for i, m in zip(rows_ay, rows_m, strict=True)]
-        p = pop[rows_ay] / 12.0
+        # a month's person-years: the year's times the month's share of the days the year covers
+        # (the latest year ends at the extract date, so its months are not twelfths)
+        p = pop[rows_ay] * np.array([share[int(fy[i])][m] for i, m in zip(rows_ay, rows_m, strict=True)])[:, None]
         out.append(_dsr_table(f"acsc_{lst}", level, [area[i] for i in rows_ay], fy[rows_ay], labels,
                               np.where(p > 0, mon[rows_ay, rows_m], 0.0), p, w))
     return pa.concat_tables(out)
