@@ -58,4 +58,5 @@ def test_planted_readmission_rates_are_recovered_by_provider(icb20k_clean):
         assert abs(z) < crit, f"{provider}: {o} readmitted of {n}, planted expectation {e:.1f} (z {z:.2f})"
     by = {r[0]: r for r in rows}
     assert by["RLT"][5] > 1.5 * by["RKB"][5]  # the plant is there: doubled odds
+    assert by["RLT"][2] / by["RLT"][1] > by["RKB"][2] / by["RKB"][1]  # and the indicator sees it
 

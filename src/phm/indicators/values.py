@@ -3,7 +3,8 @@
 One row per indicator x level x area x period. Levels: ``provider`` (readmissions: the
 provider of the index spell), ``practice``, ``pcn``, ``place``, ``icb`` (the person's
 registration in the financial year of the event, from ``person_year``), and for the
-Core20PLUS5 view ``imd_quintile`` (IMD 2025, 1 = most deprived) and ``ethnic_group``.
+Core20PLUS5 view of the population rates (ACSC, frequent attenders) ``imd_quintile`` (IMD
+2025, 1 = most deprived) and ``ethnic_group``.
 Periods: the financial year (``period`` ``2024/25``, ``month`` null) and each month
 (``period`` ``2024-05``).
 
