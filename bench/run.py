@@ -85,7 +85,10 @@ def run_command(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr.read().decode()[-3000:]}")
+        err = proc.stderr.read().decode()
+        # phm's own message and the error's first lines are at the head, the stack at the tail
+        shown = err if len(err) <= 6000 else f"{err[:3000]}\n[... {len(err) - 6000:,} characters ...]\n{err[-3000:]}"
+        raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{shown}")
     return wall, usage.ru_maxrss / 1e6  # ru_maxrss is in kB on Linux
 
 
