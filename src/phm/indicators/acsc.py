@@ -30,6 +30,7 @@ from phm.indicators.codes import (
     prefixes,
     rows,
 )
+from phm.model.common import drop_right
 from phm.model.spells import EMERGENCY, _episode_order, _first
 
 LISTS = ("chronic", "acute", "vaccine_preventable", "broad")
@@ -64,7 +65,7 @@ def admission_episodes(episodes, person):
     f = f.filter(f.admission_date.notnull())
     p = person.select("person_id", "sex", "date_of_birth")
     j = f.join(p, f.person_id == p.person_id)
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = drop_right(j)
     return j.filter(j.sex.isin(("1", "2")))
 
 
@@ -103,7 +104,7 @@ def acsc_admissions(admissions, ref_codes):
     for lst in LISTS:
         b = by.filter(by.list == lst).select(*key, **{f"{lst}_condition": by.condition})
         out = out.left_join(b, key)
-        out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+        out = drop_right(out)
         out = out.mutate(**{f"acsc_{lst}": out[f"{lst}_condition"].notnull()})
     return out
 

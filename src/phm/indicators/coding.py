@@ -35,6 +35,7 @@ from phm import stats
 from phm.analysis._common import table
 from phm.indicators.codes import DIAGNOSES, any_position, long_codes, normalised
 from phm.indicators.values import TYPES, fy_label
+from phm.model.common import drop_right
 from phm.warehouse import fetch
 
 SECONDARY = DIAGNOSES[1:]
@@ -74,8 +75,7 @@ def coding_spells(provider_spells, episodes, refs):
         unspecified_primary=(primary.length() >= 4) & (primary.substr(3, 1) == "9"),
         died=(s.discharge_method == DIED).coalesce(False),
     )
-    out = out.left_join(pal, key).drop("provider_code_right", "spell_id_right")
-    out = out.left_join(coded, key).drop("provider_code_right", "spell_id_right")
+    out = drop_right(drop_right(out.left_join(pal, key)).left_join(coded, key))
     return out.mutate(palliative=out.palliative.coalesce(False), charlson_coded=out.charlson_coded.coalesce(False))
 
 

@@ -30,7 +30,7 @@ from phm.indicators.codes import (
     prefixes,
     rows,
 )
-from phm.model.common import age_on
+from phm.model.common import age_on, drop_right
 from phm.model.spells import _episode_order, _first
 
 FILE = "ebi_interventions.csv"
@@ -74,10 +74,6 @@ def rule_table() -> pa.Table:
     })
 
 
-def _plain(t):
-    return t.drop(*[c for c in t.columns if c.endswith("_right")])
-
-
 def not_coded() -> list[str]:
     """Interventions of the lists that phm could not code (listed, not counted)."""
     return [r["intervention"] for r in rows(FILE) if r["role"] == "not_coded"]
@@ -95,8 +91,8 @@ def ebi_candidates(provider_spells, episodes, person):
     first = first.filter(~any_position(first, DIAGNOSES, CANCER))
     p = person.select(person_id=person.person_id, _sex=person.sex, _dob=person.date_of_birth)
     sp = s.select(*key, "person_id", "fy", "admission_date", "cost")
-    a = _plain(sp.join(first, key))
-    return _plain(a.join(p, a.person_id == p.person_id))
+    a = drop_right(sp.join(first, key))
+    return drop_right(a.join(p, a.person_id == p.person_id))
 
 
 def ebi_spells(candidates, ref_codes, ref_rules):
@@ -123,7 +119,7 @@ def ebi_spells(candidates, ref_codes, ref_rules):
     rr = ref_rules
     j = per.join(rr, (per.intervention == rr.intervention) & (per.rule == rr.rule))
     j = j.join(a.select(*key, "person_id", "fy", "admission_date", "cost", "_sex", "_dob"), key)
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = drop_right(j)
     age = age_on(j._dob, j.admission_date)
     ok = ((j._inc == j.needed) & ~j._exc & (age >= j.min_age) & (age <= j.max_age)
           & ((j.sex == "") | (j._sex == j.sex)))

@@ -43,7 +43,7 @@ from phm.indicators.codes import (
     rows,
     starts_with_any,
 )
-from phm.model.common import age_band, age_on
+from phm.model.common import age_band, age_on, drop_right
 from phm.model.spells import (
     ELECTIVE,
     EMERGENCY,
@@ -121,7 +121,7 @@ def unfinished_spells(episodes):
     e = episodes.filter(episodes.person_id.notnull())
     done = e.group_by(key).aggregate(_done=(e.episode_status == FINISHED).any())
     e = e.join(done.filter(~done._done), key)
-    e = e.drop(*[c for c in e.columns if c.endswith("_right")])
+    e = drop_right(e)
     f = _first(e, key, _episode_order(e))
     # admitted by transfer: the continuation of an earlier stay (phm.model.spells links transfers
     # in its finished spells; an open one is simply left out), never a readmission
@@ -148,7 +148,7 @@ def index_discharges(spells, person, episodes, extract_date, follow_up: bool = T
                        unfinished_spells(episodes).cast(cast), distinct=False)
     flags = _cancer_flags(allsp, cancer, extract_date)
     s = allsp.left_join(flags, "cips_id")
-    s = s.drop(*[c for c in s.columns if c.endswith("_right")])
+    s = drop_right(s)
     s = s.mutate(_ca_in=s._ca_in.coalesce(False), _ca_before=s._ca_before.coalesce(False))
     s = s.filter(s.person_id.notnull())
 
@@ -196,7 +196,7 @@ def index_discharges(spells, person, episodes, extract_date, follow_up: bool = T
     nxt = nxt.mutate(excluded=excluded, readmitted=readm, _days=days)
     p = person.select("person_id", "sex", "date_of_birth")
     j = nxt.left_join(p, nxt.person_id == p.person_id)  # not on the spine: kept, sex and age unknown
-    j = j.drop(*[c for c in j.columns if c.endswith("_right")])
+    j = drop_right(j)
     age = ibis.ifelse(j.date_of_birth.isnull(), ibis.null("int64"),
                       ibis.greatest(age_on(j.date_of_birth, j.admission_date), 0))
     out = j.select(
