@@ -52,6 +52,7 @@ MARTS = (
     "ind_acsc_admissions",
     "ind_coding_spells",
     "ind_ebi_spells",
+    "ind_shmi_spells",
 )
 STEPS = ("reference tables", *MARTS, "analysis")
 
@@ -212,7 +213,8 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
                 summary.rows[name] = _count(tx.table(name))
                 prof.steps[name].rows = summary.rows[name]
             summary.notes = _cost_notes(tx) + indicator_notes(tx.table("ind_readmissions"),
-                                                              tx.table("ind_acsc_admissions"))
+                                                              tx.table("ind_acsc_admissions"),
+                                                              tx.table("ind_shmi_spells"))
         say("analysis")
         with prof.step("analysis") as s:
             marts = {"person_year": py, "activity": activity, "spells": spells,

@@ -55,11 +55,13 @@ def _raw(c, rows: list[dict]):
     return c.create_table("raw_apc_episodes", pa.table(cols, schema=schema), overwrite=True)
 
 
-def people(c, rows: dict[int, tuple[str, str]]):
-    """``{person_id: (sex, date_of_birth)}`` as a person table."""
+def people(c, rows: dict[int, tuple]):
+    """``{person_id: (sex, date_of_birth[, date_of_death])}`` as a person table."""
     ids = sorted(rows)
     t = pa.table({"person_id": pa.array(ids, pa.int64()), "sex": [rows[i][0] for i in ids],
-                  "date_of_birth": [d(rows[i][1]) for i in ids]})
+                  "date_of_birth": [d(rows[i][1]) for i in ids],
+                  "date_of_death": pa.array([d(rows[i][2]) if len(rows[i]) > 2 and rows[i][2] else None
+                                             for i in ids], pa.date32())})
     return c.create_table("person", t, overwrite=True)
 
 
@@ -68,7 +70,7 @@ def _refs() -> dict[str, pa.Table]:
     return {**reference_tables(WINDOW), **indicator_refs()}
 
 
-def marts(rows: list[dict], persons: dict[int, tuple[str, str]] | None = None):
+def marts(rows: list[dict], persons: dict[int, tuple] | None = None):
     """``(connection, episodes, spells, person, refs)`` from hand-built episode rows."""
     c = ibis.duckdb.connect()
     refs = {n: c.create_table(n, t, overwrite=True) for n, t in _refs().items()}

@@ -60,3 +60,27 @@ def test_planted_readmission_rates_are_recovered_by_provider(icb20k_clean):
     assert by["RLT"][5] > 1.5 * by["RKB"][5]  # the plant is there: doubled odds
     assert by["RLT"][2] / by["RLT"][1] > by["RKB"][2] / by["RKB"][1]  # and the indicator sees it
 
+
+
+def test_planted_excess_mortality_is_flagged_and_no_more_others_than_chance(icb20k_clean):
+    """SHMI (issue 18): the synthetic ICB plants excess deaths after discharge at one trust
+    (``post_discharge_death_multiplier``, ``truth/mortality_by_provider.json``). Over the three
+    years pooled it must be banded "higher than expected" (above the upper 95% funnel limit).
+    The other trusts, under no plant, are each flagged (either way) with chance 5%; no more of
+    them may be flagged than the 99th centile of Binomial(trusts, 0.05) allows."""
+    from scipy.stats import binom
+
+    d, wh = icb20k_clean
+    truth = json.loads((d / "truth" / "mortality_by_provider.json").read_text())
+    assert truth["planted"] == ["RJC"] and truth["by_provider"]["RJC"]["planted_excess_deaths"] > 20
+    with duckdb.connect(str(wh), read_only=True) as c:
+        rows = c.sql("SELECT provider_code, fy, observed, expected, shmi, lower_limit, upper_limit, band "
+                     "FROM ind_shmi").fetchall()
+    pooled = {r[0]: r for r in rows if r[1] is None}
+    assert pooled["RJC"][7] == 1 and pooled["RJC"][4] > pooled["RJC"][6], pooled["RJC"]
+    others = [r for p, r in pooled.items() if p != "RJC" and r[3] >= 10]
+    flagged = [r for r in others if r[7] != 2]
+    assert len(others) >= 2
+    assert len(flagged) <= binom.ppf(0.99, len(others), 0.05), flagged
+    # every year on its own points the same way
+    assert all(r[4] > 1 for r in rows if r[0] == "RJC")

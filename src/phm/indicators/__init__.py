@@ -17,6 +17,9 @@ code lists as data beside it; ``docs/indicators.md`` is generated from them
   treatment function in ``ind_coding_specialty``);
 - :mod:`.ebi`: Evidence-Based Interventions (low-priority procedures; the mart
   ``ind_ebi_spells``, rates and what the lower quartile would release in ``ind_ebi``);
+- :mod:`.mortality` and :mod:`.shmi`: deaths in hospital or within 30 days of discharge against
+  expected (SHMI; the mart ``ind_shmi_spells``; ``ind_shmi`` banded by provider and year,
+  ``ind_shmi_groups`` by diagnosis group);
 - :mod:`.values`: ``ind_values``, every indicator by area and period with confidence limits.
 """
 
@@ -27,11 +30,13 @@ from phm.indicators.codes import indicator, indicators, rows
 from phm.indicators.coding import coding_by_specialty, coding_spells, coding_values
 from phm.indicators.ebi import ebi_candidates, ebi_spells, ebi_table, requirement_codes, rule_table
 from phm.indicators.frequent import cohort_profile, frequent_values
+from phm.indicators.mortality import charlson_codes, group_codes, shmi_spells
 from phm.indicators.readmission import index_discharges
+from phm.indicators.shmi import shmi_tables
 from phm.indicators.values import acsc_values, readmission_values
 
-MARTS = ("ind_readmissions", "ind_acsc_admissions", "ind_coding_spells", "ind_ebi_spells")
-TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty", "ind_ebi")
+MARTS = ("ind_readmissions", "ind_acsc_admissions", "ind_coding_spells", "ind_ebi_spells", "ind_shmi_spells")
+TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty", "ind_ebi", "ind_shmi", "ind_shmi_groups")
 
 
 def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda name, expr: expr,
@@ -48,6 +53,7 @@ def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda n
         out["ind_coding_spells"] = coding_spells(provider_spells, episodes, refs)
         candidates = stage("ebi candidate spells", ebi_candidates(provider_spells, episodes, person))
         out["ind_ebi_spells"] = ebi_spells(candidates, refs["ref_ebi_codes"], refs["ref_ebi_rules"])
+        out["ind_shmi_spells"] = shmi_spells(provider_spells, person, refs, extract_date)
     return out
 
 
@@ -65,10 +71,14 @@ def indicator_tables(marts: dict) -> dict:
         out["ind_coding_specialty"] = coding_by_specialty(marts["ind_coding_spells"])
     if "ind_ebi_spells" in marts:
         out["ind_ebi"] = ebi_table(marts["ind_ebi_spells"], py)
+    if "ind_shmi_spells" in marts:
+        shmi = shmi_tables(marts["ind_shmi_spells"])
+        parts.append(shmi.pop("values"))
+        out.update(shmi)
     return {"ind_values": pa.concat_tables(parts), **out}
 
 
-def indicator_notes(readmissions, acsc) -> list[str]:
+def indicator_notes(readmissions, acsc, shmi=None) -> list[str]:
     """How much of each indicator rests on UNVERIFIED definitions (two small queries): the index
     discharges each unverified readmission rule set apart, and the admissions counted only by
     the unverified ACSC lists."""
@@ -89,7 +99,19 @@ def indicator_notes(readmissions, acsc) -> list[str]:
         f"ACSC: {counts['chronic'] or 0:,} chronic admissions rest on the verified CCG OIS 2.6 v1.15 codes; "
         f"{counts['acute'] or 0:,} acute, {counts['vaccine_preventable'] or 0:,} vaccine-preventable and "
         f"{counts['broad'] or 0:,} 19-condition admissions rest wholly on UNVERIFIED code lists",
-    ]
+    ] + (_shmi_note(shmi) if shmi is not None else [])
+
+
+def _shmi_note(spells) -> list[str]:
+    from phm.warehouse import fetch
+
+    t = spells.filter(spells.excluded.isnull())
+    row = fetch(t.aggregate(n=t.count(), d=t.died.cast("int64").sum(),
+                            inv=(t.diagnosis_group == "invalid").cast("int64").sum())).to_pylist()[0]
+    n, d, inv = row["n"] or 0, row["d"] or 0, row["inv"] or 0
+    return [f"SHMI: all {n:,} spells and {d:,} deaths are modelled in phm's diagnosis groups and SHMI Charlson "
+            f"weights, both UNVERIFIED (shmi_diagnosis_groups.csv, shmi_charlson.csv), against the warehouse's own "
+            f"case-mix model (not England's); {inv:,} ({100 * inv / max(n, 1):.1f}%) have an invalid primary diagnosis"]
 
 
 def indicators_markdown() -> str:
@@ -113,7 +135,9 @@ def indicators_markdown() -> str:
         out.append("")
     for name, title in (("parameters.csv", "Parameters"), ("acsc_conditions.csv", "ACSC code lists"),
                         ("ebi_interventions.csv", "Evidence-Based Interventions"),
-                        ("readmission_exclusions.csv", "Readmission exclusions")):
+                        ("readmission_exclusions.csv", "Readmission exclusions"),
+                        ("shmi_diagnosis_groups.csv", "SHMI diagnosis groups"),
+                        ("shmi_charlson.csv", "SHMI Charlson conditions and weights")):
         table = rows(name)
         cols = list(table[0])
         out.append(f"## {title} (`{name}`)\n")
@@ -129,7 +153,8 @@ def reference_tables() -> dict:
     """The indicator code tables the build writes beside the model's ``ref_*`` tables."""
     from phm.indicators.acsc import condition_codes
 
-    return {"ref_acsc_codes": condition_codes(), "ref_ebi_codes": requirement_codes(), "ref_ebi_rules": rule_table()}
+    return {"ref_acsc_codes": condition_codes(), "ref_ebi_codes": requirement_codes(), "ref_ebi_rules": rule_table(),
+            "ref_shmi_charlson": charlson_codes(), "ref_shmi_groups": group_codes()}
 
 
 __all__ = ["MARTS", "TABLES", "indicator", "indicator_marts", "indicator_notes", "indicator_tables", "indicators",

@@ -59,6 +59,7 @@ SECONDARY_PROCEDURES = np.array(["Z942", "Z943", "Z941", "Y981", "Y532", "Y534",
 METHOD_NOT_KNOWN_SHARE = 0.005  # elective stays sent with admission method 99
 FERTILITY_KNOTS = ([15, 16, 20, 25, 30, 35, 40, 45, 46], [0, 0.01, 0.05, 0.08, 0.10, 0.07, 0.02, 0.003, 0])
 N_DIAG = 20
+POST_DEATH_SHARE = 0.15  # of deaths outside hospital, the share discharged in the 30 days before
 N_OPER = 24
 
 
@@ -137,13 +138,19 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
                em_group(in_hosp), {"terminal": np.ones(in_hosp.size, bool)})
     term["dis"] = ch.death_day[in_hosp].astype(np.int64)
     term["open"] = np.zeros(in_hosp.size, bool)
-    other = died[(ch.death_place[died] != "hospital") & (rng.random(died.size) < 0.15)]
+    # Of those who die elsewhere, POST_DEATH_SHARE were discharged in the 30 days before; more
+    # often from a trust planted with excess mortality (post_discharge_death_multiplier).
+    out_of_hosp = died[ch.death_place[died] != "hospital"]
+    out_prov = prov.acute_for(rng, ch.lad, out_of_hosp)
+    boost = np.array([prov.post_death_multiplier.get(c, 1.0) for c in out_prov.tolist()])
+    chosen = rng.random(out_of_hosp.size) < np.minimum(POST_DEATH_SHARE * boost, 1.0)
+    other, other_prov = out_of_hosp[chosen], out_prov[chosen]
     dis = ch.death_day[other] - rng.integers(1, 30, other.size)
     los = _los(rng, ch.age0[other], "emergency")
     adm = dis - los
     ok = adm >= ch.t0[other]
     pdd = add(other[ok], adm[ok], los[ok], "emergency", em_method(int(ok.sum())), em_group(other[ok]),
-              {"post_death": np.ones(int(ok.sum()), bool)})
+              {"post_death": np.ones(int(ok.sum()), bool), "fixed_provider": other_prov[ok]})
     pdd["dis"] = dis[ok].astype(np.int64)
     pdd["open"] = np.zeros(int(ok.sum()), bool)
 

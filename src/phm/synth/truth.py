@@ -101,6 +101,7 @@ class TruthWriter:
         self._json("calibration.json", {**self._calibration(persons), **calibration_extra})
         self._json("deprivation_gradient.json", self._gradient(py))
         self._json("readmission_by_provider.json", self._readmission(spells))
+        self._json("mortality_by_provider.json", self._mortality(spells))
 
     @staticmethod
     def _cips_summary(cips: pa.Table) -> dict:
@@ -157,6 +158,30 @@ class TruthWriter:
             out[code] = {"planted_odds_ratio": odds.get(code, 1.0), "index_emergency_stays": int(m.sum()),
                          "mean_planted_probability": float(p[m].mean())}
         return {"by_provider": out, "readmissions_planted": int(pc.sum(spells["is_readmission"]).as_py() or 0)}
+
+    @staticmethod
+    def _mortality(spells: pa.Table) -> dict:
+        """Planted excess mortality after discharge (issue 18, SHMI) by trust: the multiplier
+        planted there (``providers.csv`` ``post_discharge_death_multiplier``), the stays ending in
+        death (terminal), the stays discharged in the 30 days before a death elsewhere, and how
+        many of those the plant added (their number times ``1 - 1/multiplier``, in expectation)."""
+        from phm.synth.definitions import providers
+        from phm.synth.hospital import POST_DEATH_SHARE
+
+        mult = {r["provider_code"]: float(r.get("post_discharge_death_multiplier") or 1.0) for r in providers()
+                if r["role"] in ("acute", "acute_out_of_area")}
+        prov = spells["provider_code"].to_numpy(zero_copy_only=False)
+        term = spells["is_terminal"].to_numpy(zero_copy_only=False)
+        post = spells["is_death_within_30_days"].to_numpy(zero_copy_only=False)
+        out = {}
+        for code in sorted(set(prov.tolist())):
+            m = prov == code
+            k = mult.get(code, 1.0)
+            out[code] = {"planted_multiplier": k, "stays": int(m.sum()), "died_in_hospital": int(term[m].sum()),
+                         "died_within_30_days_of_discharge": int(post[m].sum()),
+                         "planted_excess_deaths": float(post[m].sum() * (1 - 1 / k))}
+        return {"by_provider": out, "post_death_share": POST_DEATH_SHARE,
+                "planted": sorted(c for c, v in out.items() if v["planted_multiplier"] > 1)}
 
     def _gradient(self, py: pa.Table) -> dict:
         dec = py["imd_decile"].to_numpy()
