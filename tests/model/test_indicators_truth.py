@@ -84,3 +84,43 @@ def test_planted_excess_mortality_is_flagged_and_no_more_others_than_chance(icb2
     assert len(flagged) <= binom.ppf(0.99, len(others), 0.05), flagged
     # every year on its own points the same way
     assert all(r[4] > 1 for r in rows if r[0] == "RJC")
+
+
+def test_planted_acsc_admissions_are_recovered_with_their_deprivation_gradient(icb20k_clean):
+    """ACSC (issue 18): the synthetic ICB labels each emergency stay drawn from an ACSC group
+    (``truth/spells.parquet`` ``acsc``: chronic, acute, vaccine_preventable). The indicator must
+    count (nearly) every one in its list, each year's planted count must lie within the 95%
+    interval of the measured one, and the deprivation gradient planted in emergency admissions
+    must show: chronic ACSC admissions per person-year higher in IMD quintile 1 than 5."""
+    from phm.stats import poisson_ci
+
+    d, wh = icb20k_clean
+    with duckdb.connect() as c:
+        c.sql(f"ATTACH '{wh}' AS w (READ_ONLY)")
+        stays = f"(SELECT * FROM '{d}/truth/spells.parquet' WHERE admission_method LIKE '2%' AND acsc <> '')"
+        share = dict(c.sql(f"""
+            SELECT t.acsc, avg(CASE t.acsc WHEN 'chronic' THEN a.acsc_chronic WHEN 'acute' THEN a.acsc_acute
+                                    ELSE a.acsc_vaccine_preventable END::INT)
+            FROM {stays} t LEFT JOIN w.ind_acsc_admissions a USING (provider_code, spell_id)
+            GROUP BY 1""").fetchall())
+        planted = c.sql(f"""
+            SELECT acsc, year(admission_date - INTERVAL 3 MONTH) AS fy, count(*) FROM {stays}
+            WHERE NOT is_transfer_in GROUP BY 1, 2""").fetchall()
+        measured = {(r[0].removeprefix("acsc_"), r[1]): r[2] for r in c.sql(
+            "SELECT indicator, fy, numerator FROM w.ind_values WHERE level = 'icb' AND month IS NULL "
+            "AND indicator IN ('acsc_chronic', 'acsc_acute', 'acsc_vaccine_preventable')").fetchall()}
+        quint = dict((r[0], (r[1], r[2])) for r in c.sql(
+            "SELECT area_code, sum(numerator), sum(denominator) FROM w.ind_values WHERE level = 'imd_quintile' "
+            "AND month IS NULL AND indicator = 'acsc_chronic' GROUP BY 1").fetchall())
+    assert set(share) == {"chronic", "acute", "vaccine_preventable"}
+    assert all(v >= 0.98 for v in share.values()), share
+    checked = 0
+    for label, fy, n in planted:
+        if (label, fy) in measured:
+            lo, hi = poisson_ci(measured[label, fy])
+            assert lo <= n <= hi, (label, fy, n, measured[label, fy])
+            checked += 1
+    assert checked >= 6
+    (o1, p1), (o5, p5) = quint["1"], quint["5"]
+    log_rr, se = math.log((o1 / p1) / (o5 / p5)), math.sqrt(1 / o1 + 1 / o5)
+    assert log_rr - 1.96 * se > 0, (o1, p1, o5, p5)
