@@ -124,3 +124,39 @@ def test_planted_acsc_admissions_are_recovered_with_their_deprivation_gradient(i
     (o1, p1), (o5, p5) = quint["1"], quint["5"]
     log_rr, se = math.log((o1 / p1) / (o5 / p5)), math.sqrt(1 / o1 + 1 / o5)
     assert log_rr - 1.96 * se > 0, (o1, p1, o5, p5)
+
+
+def test_planted_frequent_attenders_are_recovered_each_year(icb20k_clean):
+    """Frequent A&E attenders (5+ a year) and high intensity users (adults, more than 20): the
+    synthetic ICB plants each person-year's A&E rate (``truth/person_year.parquet`` ``ae_rate``,
+    frequent attenders among them) and adds an attendance for every emergency admission through
+    A&E (method 21). The planted expectation of each cohort's size in a year is therefore the sum
+    over registered person-years of P(Poisson(rate x exposure) >= threshold - admissions via A&E);
+    each measured count must lie within its simultaneous 95% interval (Bonferroni)."""
+    from scipy.stats import poisson
+
+    d, wh = icb20k_clean
+    with duckdb.connect() as c:
+        c.sql(f"ATTACH '{wh}' AS w (READ_ONLY)")
+        t = c.sql(f"""
+            WITH k AS (
+                SELECT nhs_number, CAST(year(admission_date - INTERVAL 3 MONTH) AS VARCHAR) || '/'
+                       || lpad(CAST((year(admission_date - INTERVAL 3 MONTH) + 1) % 100 AS VARCHAR), 2, '0') AS year,
+                       count(*) AS k
+                FROM '{d}/truth/spells.parquet' WHERE admission_method = '21' AND NOT is_transfer_in GROUP BY 1, 2)
+            SELECT py.year, py.ae_rate * py.exposure_days / 365.25 AS mu, py.age_at_year_start AS age,
+                   coalesce(k.k, 0) AS k
+            FROM '{d}/truth/person_year.parquet' py LEFT JOIN k USING (nhs_number, year)
+            WHERE py.exposure_days > 0""").fetchnumpy()
+        measured = {(r[0], r[1]): r[2] for r in c.sql(
+            "SELECT indicator, period, numerator FROM w.ind_values WHERE level = 'icb' AND month IS NULL "
+            "AND indicator IN ('frequent_ae_attenders', 'high_intensity_users')").fetchall()}
+    years = sorted(set(t["year"].tolist()))
+    crit = NormalDist().inv_cdf(1 - 0.025 / (2 * len(years)))
+    for year in years:
+        m = t["year"] == year
+        for name, p in (("frequent_ae_attenders", poisson.sf(4 - t["k"][m], t["mu"][m])),
+                        ("high_intensity_users", poisson.sf(20 - t["k"][m], t["mu"][m]) * (t["age"][m] >= 18))):
+            e, sd = p.sum(), math.sqrt((p * (1 - p)).sum())
+            z = (measured[name, year] - e) / sd
+            assert abs(z) < crit, f"{name} {year}: measured {measured[name, year]}, planted {e:.1f} (z {z:.2f})"
