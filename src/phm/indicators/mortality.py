@@ -41,11 +41,11 @@ import ibis
 
 from phm.indicators.codes import (
     DIAGNOSES,
+    any_position,
     code_table,
     long_codes,
     match_prefixes,
     normalised,
-    starts_with_any,
 )
 from phm.model.common import age_on, drop_right
 
@@ -119,11 +119,7 @@ def shmi_spells(provider_spells, person, refs, extract_date):
     in_hosp = (s.discharge_method == DIED).coalesce(False) | s.died.coalesce(False)
     after = s.date_of_death.delta(s.discharge_date, unit="day").cast("int64")
     within = in_hosp | ((after >= 0) & (after <= WINDOW_DAYS)).coalesce(False)
-    covid = ibis.literal(False)
-    for c in DIAGNOSES:
-        col = "primary_diagnosis" if c == "diag_01" else c
-        if col in s.columns:
-            covid = covid | starts_with_any(normalised(s[col]), COVID)
+    covid = any_position(s, ("primary_diagnosis", *DIAGNOSES[1:]), COVID)
     last_day = ibis.literal(extract_date) - ibis.interval(days=WINDOW_DAYS)
     excluded = ibis.cases(
         (s.person_id.isnull(), EXCLUSIONS[0]),
