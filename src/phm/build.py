@@ -20,6 +20,7 @@ from phm.errors import UserError
 from phm.indicators import MARTS as INDICATOR_MARTS
 from phm.indicators import indicator_marts, indicator_notes, indicator_tables
 from phm.indicators import reference_tables as indicator_reference_tables
+from phm.indicators.dashboard import dashboard_tables as indicator_dashboard_tables
 from phm.model import definitions
 from phm.model.activity import (
     activity_by_setting,
@@ -221,6 +222,7 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
                      "ref_practice": refs["ref_practice"]}
             tables = analysis_tables(marts, years=list(window.years), extract_date=window.extract_date, parts=parts)
             tables.update(indicator_tables({"person_year": py, **{m: tx.table(m) for m in INDICATOR_MARTS}}))
+            tables.update(indicator_dashboard_tables(tables))
             for name, table in tables.items():
                 tx.replace_table(name, table)
                 summary.rows[name] = table.num_rows

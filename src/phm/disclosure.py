@@ -84,6 +84,7 @@ class Column:
     numerator: str | None = None  # RATIO: a COUNT or MONEY column
     denominator: str | None = None  # RATIO: a COUNT (or MONEY, unless mean) column
     scale: float = 1.0  # RATIO: 100 for a percentage, 100_000 per 100k
+    scale_by: str | None = None  # RATIO: a LABEL column whose number also multiplies (a per-row unit)
     mean: bool = False  # RATIO that is a mean: needs MIN_VALUES_FOR_MEAN+ values
     label: str | None = None
     order_statistic: bool = False  # MONEY: rounded only
@@ -97,7 +98,7 @@ class Column:
         ratio_parts = (self.numerator, self.denominator)
         if kind is Kind.RATIO and None in ratio_parts:
             raise ValueError(f"{where}: a ratio needs a numerator and a denominator")
-        if kind is not Kind.RATIO and (ratio_parts != (None, None) or self.mean):
+        if kind is not Kind.RATIO and (ratio_parts != (None, None) or self.mean or self.scale_by):
             raise ValueError(f"{where}: numerator/denominator/mean apply only to ratios")
         if self.order_statistic and kind is not Kind.MONEY:
             raise ValueError(f"{where}: order_statistic applies only to money")
@@ -376,7 +377,8 @@ def finish(
     for c in (c for c in released if c.kind is Kind.RATIO):
         num, den = out[c.numerator], out[c.denominator]
         den_raw = raw[c.denominator] if c.mean else den  # mean: the denominator is a COUNT
-        out[c.name] = [_ratio(c, *parts) for parts in zip(num, den, den_raw, strict=True)]
+        scales = [row[c.scale_by] for row in rows] if c.scale_by else [1.0] * len(rows)
+        out[c.name] = [_ratio(c, *parts) for parts in zip(num, den, den_raw, scales, strict=True)]
     names = [c.name for c in released]
     return [{n: out[n][i] for n in names} for i in range(len(rows))]
 
@@ -396,9 +398,10 @@ def protect(
     suppression per COUNT and MONEY column over the groups (:func:`suppress_linked`; a
     missing value is not a cell of any group); (3) :func:`finish`: STANDARDISED shown
     unrounded, ``*`` when the basis is ``*`` (or missing); RATIO = numerator_shown /
-    denominator_shown * scale, ``*`` if either is ``*``, the denominator is 0/None, or
-    (``mean``) the unrounded denominator < MIN_VALUES_FOR_MEAN; None when the numerator is
-    None. NaN is shown as None. The input rows are not modified.
+    denominator_shown * scale (times the row's ``scale_by`` value), ``*`` if either is ``*``,
+    the denominator is 0/None, or (``mean``) the unrounded denominator < MIN_VALUES_FOR_MEAN;
+    None when the numerator (or the row's scale) is None. NaN is shown as None. The input rows
+    are not modified.
     """
     raw, shown = primary(rows, columns)
     keys = [[(g, gid) for g, f in enumerate(groups) if (gid := f(row)) is not None] for row in rows]
@@ -409,7 +412,9 @@ def protect(
     return finish(rows, columns, raw, shown)
 
 
-def _ratio(c: Column, num: Any, den: Any, den_raw: Any) -> float | str | None:
+def _ratio(c: Column, num: Any, den: Any, den_raw: Any, scale: Any = 1.0) -> float | str | None:
     if SUPPRESSED in (num, den) or not den or (c.mean and den_raw < MIN_VALUES_FOR_MEAN):
         return SUPPRESSED
-    return None if num is None else float(num) / float(den) * c.scale
+    if num is None or scale is None:
+        return None
+    return float(num) / float(den) * c.scale * float(scale)

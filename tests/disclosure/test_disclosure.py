@@ -254,6 +254,18 @@ def test_ratio_withheld_with_a_suppressed_part_or_zero_denominator():
     assert [r["pct"] for r in out] == [S, S, S, None]
 
 
+def test_ratio_in_each_rows_own_unit():
+    """``scale_by``: one column of rates whose unit differs by row (a % beside a rate per
+    100,000) is still recomputed from the rounded parts, times the row's multiplier."""
+    cols = [Column("per", Kind.LABEL), Column("n", Kind.COUNT), Column("d", Kind.COUNT),
+            Column("r", Kind.RATIO, numerator="n", denominator="d", scale_by="per")]
+    out = protect([{"per": 100.0, "n": 12, "d": 103}, {"per": 1e5, "n": 23, "d": 18122.2},
+                   {"per": None, "n": 12, "d": 103}, {"per": 100.0, "n": 3, "d": 103}], cols)
+    assert out[0]["r"] == pytest.approx(10 / 105 * 100)
+    assert out[1]["r"] == pytest.approx(25 / 18120 * 1e5)
+    assert (out[2]["r"], out[3]["r"]) == (None, S)
+
+
 def test_mean_needs_eight_values():
     (out,) = protect([row("A", 8, MIN_VALUES_FOR_MEAN, spend=Decimal("10000.00"), people=8)], TABLE)
     assert out["per_head"] == pytest.approx(10000 / 10)  # 8 rounds to 10
@@ -299,6 +311,7 @@ def test_negative_count_rejected_with_column_name():
         ({"kind": Kind.COUNT, "basis": "n"}, "basis"),
         ({"kind": Kind.COUNT, "numerator": "n"}, "only to ratios"),
         ({"kind": Kind.LABEL, "mean": True}, "only to ratios"),
+        ({"kind": Kind.COUNT, "scale_by": "per"}, "only to ratios"),
         ({"kind": "nonsense"}, "nonsense"),
         ({"kind": Kind.RATIO, "numerator": "n", "denominator": "d", "scale": 0}, "scale"),
     ],

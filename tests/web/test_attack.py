@@ -42,7 +42,7 @@ def download(client: TestClient, years: dict[str, list[int]], formats=FORMATS) -
     me = client.get("/api/v1/me").json()
     levels = sorted({a["level"] for a in me["areas"]})
     for name, d in DATASETS.items():
-        for level in levels:
+        for level in (x for x in levels if not d.levels or x in d.levels):
             for fy in [None] if d.all_years else years[name]:
                 params = {"level": level, **({"fy": fy} if fy is not None else {})}
                 for fmt in formats:

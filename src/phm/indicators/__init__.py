@@ -20,7 +20,9 @@ code lists as data beside it; ``docs/indicators.md`` is generated from them
 - :mod:`.mortality` and :mod:`.shmi`: deaths in hospital or within 30 days of discharge against
   expected (SHMI; the mart ``ind_shmi_spells``; ``ind_shmi`` banded by provider and year,
   ``ind_shmi_groups`` by diagnosis group);
-- :mod:`.values`: ``ind_values``, every indicator by area and period with confidence limits.
+- :mod:`.values`: ``ind_values``, every indicator by area and period with confidence limits;
+- :mod:`.dashboard`: the ``dash_indicators*`` and ``dash_provider_indicators`` tables the
+  dashboard serves through disclosure control.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from phm.indicators.shmi import shmi_tables
 from phm.indicators.values import acsc_values, readmission_values
 
 MARTS = ("ind_readmissions", "ind_acsc_admissions", "ind_coding_spells", "ind_ebi_spells", "ind_shmi_spells")
-TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty", "ind_ebi", "ind_shmi", "ind_shmi_groups")
+TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty", "ind_ebi", "ind_shmi", "ind_shmi_groups",
+          "dash_indicators", "dash_indicators_standardised", "dash_indicators_monthly", "dash_provider_indicators")
 
 
 def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda name, expr: expr,

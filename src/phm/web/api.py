@@ -157,7 +157,8 @@ async def data(request: Request, session: Auth, dataset: DatasetName,
                format: Format = Format.json):
     """One dashboard table for the areas you ask for, scoped to your organisation."""
     w = service.web(request)
-    _level, areas = service.resolve_areas(w.data, session, level.value if level else None, area, within)
+    level_asked, areas = service.resolve_areas(w.data, session, level.value if level else None, area, within)
+    service.served_at(dataset.value, level_asked)
     controlled = session.user.role.disclosure_controlled
 
     def result():

@@ -75,7 +75,7 @@ class Web:
 
 
 def create_app(settings: Settings, data: Dashboard | None = None) -> FastAPI:
-    from phm.web import api, apidocs, compare, costliest, pages, quality, trends
+    from phm.web import api, apidocs, compare, costliest, indicators, pages, quality, trends
 
     store = Store(settings.auth)
     data = data or Dashboard(settings.warehouse)
@@ -96,6 +96,7 @@ def create_app(settings: Settings, data: Dashboard | None = None) -> FastAPI:
     app.include_router(apidocs.router)
     app.include_router(pages.router)
     app.include_router(trends.router)
+    app.include_router(indicators.router)
     app.include_router(compare.router)
     app.include_router(costliest.router)
     app.include_router(quality.router)

@@ -45,9 +45,10 @@ def _clean(v):
 
 def _ratio(row: dict, c) -> float | None:
     num, den = row.get(c.numerator), row.get(c.denominator)
-    if num is None or den in (None, 0):
+    scale = row.get(c.scale_by) if c.scale_by else 1.0
+    if num is None or den in (None, 0) or scale is None:
         return None
-    return num / den * c.scale
+    return num / den * c.scale * scale
 
 
 @dataclass

@@ -40,6 +40,11 @@ def ratio(name: str, num: str, den: str, label: str, scale: float = 1.0, mean: b
     return Column(name, Kind.RATIO, numerator=num, denominator=den, scale=scale, mean=mean, label=label)
 
 
+def per_unit(name: str, num: str, den: str, label: str) -> Column:
+    """A ratio in each row's own unit: numerator / denominator x the row's ``per``."""
+    return Column(name, Kind.RATIO, numerator=num, denominator=den, scale_by="per", label=label)
+
+
 def label(name: str, text: str) -> Column:
     return Column(name, L, label=text)
 
@@ -58,6 +63,7 @@ class Dataset:
     measures: tuple[Column, ...]
     all_years: bool = False
     hierarchical: bool = True  # counts of child areas add up to their parent's
+    levels: tuple[str, ...] | None = None  # the area levels it is served at (None: every level)
     # Recomputes, for roles other than analyst, values that would otherwise give away an exact
     # count (e.g. funnel limits, which are a function of the exact denominator).
     after_protect: Callable[[list[dict]], None] | None = None
@@ -254,6 +260,54 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
              ("social_care", "adult social care")))),
         all_years=True,
     ),
+    Dataset(
+        "indicators", "dash_indicators", "Commissioning indicators",
+        "Emergency readmissions within 30 days, avoidable (ACSC) admissions, frequent A&E attenders and "
+        "Evidence-Based Interventions by area (docs/indicators.md defines each): numerator, denominator and "
+        "the crude rate in the indicator's unit (numerator / denominator x `per`), with `target`, the ICB's "
+        "crude rate, as the funnel's centre.",
+        (label("indicator", "Indicator"), label("indicator_name", "Indicator name"), label("unit", "Unit"),
+         label("per", "Unit multiplier")),
+        (count("numerator", "Numerator"), count("denominator", "Denominator"),
+         per_unit("crude", "numerator", "denominator", "Crude rate (in the unit)"),
+         analyst("crude_lower", "Crude lower 95%"), analyst("crude_upper", "Crude upper 95%"),
+         label("target", "ICB crude rate (funnel centre)")),
+    ),
+    Dataset(
+        "indicators_standardised", "dash_indicators_standardised", "Standardised indicators",
+        "The indicators whose definition standardises: readmissions indirectly (the standardised % and the "
+        "ratio of observed to expected), ACSC admissions directly (ESP2013, per 100,000 person-years).",
+        (label("indicator", "Indicator"), label("indicator_name", "Indicator name"), label("unit", "Unit")),
+        (count("numerator", "Numerator"), std("value", "numerator", "Standardised value (in the unit)"),
+         analyst("lower", "Lower 95%"), analyst("upper", "Upper 95%"), analyst("expected", "Expected"),
+         std("ratio", "numerator", "Ratio to expected"), analyst("ratio_lower", "Ratio lower 95%"),
+         analyst("ratio_upper", "Ratio upper 95%"), label("reference", "Reference")),
+    ),
+    Dataset(
+        "indicators_monthly", "dash_indicators_monthly", "Indicators by month",
+        "Each indicator's numerator and denominator by calendar month, at place and ICB level: the points "
+        "of its SPC chart. `month_days` is the days of the month the extract covers.",
+        (label("month", "Month"), label("month_days", "Days covered"), label("indicator", "Indicator"),
+         label("indicator_name", "Indicator name")),
+        (count("numerator", "Numerator"), count("denominator", "Denominator")),
+        all_years=True,
+        levels=("icb", "place"),
+    ),
+    Dataset(
+        "provider_indicators", "dash_provider_indicators", "Provider indicators",
+        "Indicators of the trusts that treat the ICB's people, whoever they treat: readmissions by the trust "
+        "of the index stay, the SHMI (its denominator is the expected deaths, so its rate is the SHMI; "
+        "`funnel_lower`/`funnel_upper` are its overdispersed 95% limits and `band` its banding) and the "
+        "clinical coding audit. The same rows are shown under each ICB.",
+        (label("provider_code", "Provider"), label("indicator", "Indicator"), label("indicator_name", "Indicator name"),
+         label("unit", "Unit"), label("per", "Unit multiplier")),
+        (count("numerator", "Numerator"), count("denominator", "Denominator"),
+         per_unit("crude", "numerator", "denominator", "Rate (in the unit)"),
+         label("funnel_lower", "SHMI lower limit"), label("funnel_upper", "SHMI upper limit"),
+         std("band", "numerator", "SHMI band"), label("reference", "Reference")),
+        hierarchical=False,
+        levels=("icb",),
+    ),
 )}
 
 
@@ -309,6 +363,8 @@ class Bands:
 
 
 INEQ = ("persons", "person_years", "spend")
+ACSC = ("acsc_chronic", "acsc_acute", "acsc_vaccine_preventable", "acsc_broad")
+FREQUENT = ("frequent_ae_attenders", "high_intensity_users")
 BANDS_65 = ("65-69", "70-74", "75-79", "80-84", "85-89", "90+")
 RELATIONS: tuple[Same | Sum | Bands, ...] = (
     Same("settings.population", "summary.persons"),
@@ -352,11 +408,19 @@ RELATIONS: tuple[Same | Sum | Bands, ...] = (
     Sum("top_cohort.persons", "summary.age65plus",
         only=(("dimension", ("age_band_broad",)), ("group", ("65-74", "75-84", "85+"))), sense="<="),
     Bands("pyramid.persons", "prevalence.denominator", band_key="age_band", age_key="min_age", shift=1),
+    # the indicators: one numerator shown twice, months adding up to the year, and bounds
+    Same("indicators_standardised.numerator", "indicators.numerator", on=("indicator",)),
+    *(Sum(f"indicators_monthly.{m}", f"indicators.{m}", by=("indicator",)) for m in ("numerator", "denominator")),
+    Same("indicators.denominator", "summary.persons", only=(("indicator", FREQUENT),)),
+    *(Sum("indicators.numerator", "summary.emergency_admissions", only=(("indicator", (a,)),), sense="<=")
+      for a in ACSC),
+    *(Sum("indicators.numerator", "summary.persons", only=(("indicator", (f,)),), sense="<=") for f in FREQUENT),
 )
 
 DatasetName = StrEnum("DatasetName", {n: n for n in DATASETS})  # the API's path enum
 
 
+LEVEL_TEXT = {"icb": "ICB", "place": "place", "pcn": "PCN", "practice": "practice"}
 _YEARS = ("every financial year of the build's window, one at a time (`?fy=2023` for 2023/24; "
           "the latest by default)")
 
@@ -365,8 +429,9 @@ def datasets_markdown() -> str:
     """The dataset reference section of ``docs/web.md`` (a test keeps the two in step)."""
     lines = ["<!-- generated by phm.web.datasets.datasets_markdown(); a test checks it -->", ""]
     for d in DATASETS.values():
+        where = f" Served at {' and '.join(LEVEL_TEXT[x] for x in d.levels)} level only." if d.levels else ""
         lines += [f"### `{d.name}`: {d.title}", "", f"{d.description} Table `{d.table}`; "
-                  f"{'every financial year at once' if d.all_years else _YEARS}.", "",
+                  f"{'every financial year at once' if d.all_years else _YEARS}.{where}", "",
                   "| column | label | for roles other than ICB analyst |", "|---|---|---|"]
         from phm.web.significance import COLUMNS
 
@@ -383,7 +448,8 @@ def datasets_markdown() -> str:
                             else "withheld unless 8+ people and no dominant person (p% rule); "
                                  "else 3 significant figures, at least £1,000",
                 Kind.RATIO: f"`{c.numerator}` / `{c.denominator}`"
-                            + (f" × {c.scale:g}" if c.scale != 1 else "") + " from the rounded values"
+                            + (f" × {c.scale:g}" if c.scale != 1 else "")
+                            + (f" × `{c.scale_by}`" if c.scale_by else "") + " from the rounded values"
                             + (" (8+ values)" if c.mean else ""),
                 Kind.ANALYST_ONLY: "analysts only",
             }[c.kind]

@@ -43,6 +43,7 @@ NAV = (  # (path, label, roles)
     ("/inequalities", "Inequalities", POPULATION_ROLES),
     ("/spend", "Spend", POPULATION_ROLES),
     ("/needs", "Health needs", POPULATION_ROLES),
+    ("/indicators", "Indicators", POPULATION_ROLES),
     ("/practice", "Practice", POPULATION_ROLES),
     ("/compare", "How we compare", POPULATION_ROLES),
     ("/quality", "Data quality", (Role.ANALYST, Role.PRACTICE, Role.PROVIDER)),

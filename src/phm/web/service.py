@@ -141,7 +141,15 @@ def columns_for(cols, controlled: bool) -> list[dict]:
 def dataset(data: Dashboard, session: Session, name: str, level: str | None = None, area: str | None = None,
             within: str | None = None, fy: int | None = None) -> Result:
     level, areas = resolve_areas(data, session, level, area, within)
+    served_at(name, level)
     return dataset_for(data, name, areas, fy, session.user.role.disclosure_controlled)
+
+
+def served_at(name: str, level: str) -> None:
+    """404 for a dataset asked for at a level it is not served at (``Dataset.levels``)."""
+    levels = DATASETS[name].levels
+    if levels and level not in levels:
+        raise HTTPException(404, f"{name} is served at {' and '.join(levels)} level only, not {level}")
 
 
 def dataset_for(data: Dashboard, name: str, areas: list[tuple[str, str]], fy: int | None, controlled: bool) -> Result:

@@ -1,0 +1,175 @@
+"""The indicator tables the dashboard serves (:mod:`phm.web.datasets`), from ``ind_values``,
+``ind_ebi`` and ``ind_shmi``: small aggregates shaped for disclosure control.
+
+- ``dash_indicators``: one row per indicator x area (practice, PCN, place, ICB) x financial
+  year: ``numerator``, ``denominator``, ``per`` (the unit's multiplier: 100 for a percentage,
+  1,000 or 100,000 for a rate; the web layer's crude rate is numerator / denominator x per,
+  from the rounded counts) and ``target`` (the ICB's crude rate that year in the unit: the
+  funnel's centre line). Evidence-Based Interventions appear one row per intervention
+  (``ebi_<intervention>``: spells per 100,000 person-years).
+- ``dash_indicators_standardised``: the indicators whose definition standardises (readmissions:
+  indirectly standardised %, ratio to expected; ACSC: directly standardised rate), with the
+  numerator the value is withheld with. A crude value is never served exactly: with the
+  denominator it would give the exact numerator away (value x denominator / per).
+- ``dash_indicators_monthly``: numerator and denominator by calendar month at place and ICB
+  level (the SPC charts; practice and PCN months are mostly small numbers), with the days of
+  the month the extract covers.
+- ``dash_provider_indicators``: the provider-level indicators (readmissions by the trust of
+  the index stay, the SHMI, the clinical coding audit), crude, repeated under each ICB of the
+  warehouse (a trust serves several ICBs; its figures are the trust's, not the ICB
+  population's). The SHMI's denominator is its expected deaths, so its crude rate is the SHMI;
+  its rows carry the SHMI's funnel limits and band (``ind_shmi``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from phm.indicators.codes import indicators, rows
+
+AREA_LEVELS = ("practice", "pcn", "place", "icb")
+MONTHLY_LEVELS = ("place", "icb")
+PER = {"%": 100.0, "per 1000": 1000.0, "per 100000": 100_000.0, "ratio": 1.0,
+       "secondary diagnoses per spell": 1.0, "spells per 100000 person-years": 100_000.0}
+S, I64, F64 = pa.string(), pa.int64(), pa.float64()
+TYPES = {
+    "level": S, "area_code": S, "fy": I64, "indicator": S, "indicator_name": S, "unit": S, "per": F64,
+    "numerator": I64, "denominator": F64, "crude_lower": F64, "crude_upper": F64, "target": F64,
+}
+STANDARDISED_TYPES = {
+    "level": S, "area_code": S, "fy": I64, "indicator": S, "indicator_name": S, "unit": S, "numerator": I64,
+    "value": F64, "lower": F64, "upper": F64, "expected": F64, "ratio": F64, "ratio_lower": F64,
+    "ratio_upper": F64, "reference": S,
+}
+MONTHLY_TYPES = {"level": S, "area_code": S, "fy": I64, "month": S, "month_days": I64, "indicator": S,
+                 "indicator_name": S, "numerator": I64, "denominator": F64}
+PROVIDER_TYPES = {
+    "level": S, "area_code": S, "fy": I64, "provider_code": S, "indicator": S, "indicator_name": S, "unit": S,
+    "per": F64, "numerator": I64, "denominator": F64, "funnel_lower": F64, "funnel_upper": F64, "band": S,
+    "reference": S,
+}
+
+
+def _definitions() -> dict[str, dict]:
+    """``{indicator: {name, unit, per, standardised}}`` for ``ind_values`` ids and EBI interventions."""
+    out = {}
+    for r in indicators():
+        out[r["id"]] = {"name": r["name"], "unit": r["unit"], "per": PER[r["unit"]],
+                        "standardised": not r["standardisation"].lower().startswith("none")}
+    ebi = out.pop("ebi")
+    for r in rows("ebi_interventions.csv"):
+        out.setdefault(f"ebi_{r['intervention']}", {**ebi, "name": f"EBI: {r['name']}", "standardised": False})
+    return out
+
+
+def _table(cols: dict[str, list], types: dict[str, pa.DataType]) -> pa.Table:
+    return pa.table({k: pa.array(cols.get(k, []), t, from_pandas=True) for k, t in types.items()})
+
+
+def _nan_to_none(v):
+    return None if v is None or v != v else v
+
+
+def area_rows(values: pa.Table, ebi: pa.Table | None) -> tuple[pa.Table, pa.Table]:
+    """``dash_indicators`` and ``dash_indicators_standardised`` (see the module docstring)."""
+    defs = _definitions()
+    v = values.filter(pc.and_(pc.is_in(values["level"], pa.array(AREA_LEVELS)), pc.is_null(values["month"])))
+    recs = []
+    for r in v.to_pylist():
+        d = defs[r["indicator"]]
+        per = d["per"]
+        std = d["standardised"]
+        recs.append({
+            "level": r["level"], "area_code": r["area_code"], "fy": r["fy"], "indicator": r["indicator"],
+            "indicator_name": d["name"], "unit": r["unit"], "per": per, "numerator": r["numerator"],
+            "denominator": r["denominator"], "value": r["value"] if std else None,
+            "lower": r["lower"] if std else None, "upper": r["upper"] if std else None,
+            "crude_lower": r["crude_lower"], "crude_upper": r["crude_upper"], "expected": r["expected"],
+            "ratio": r["ratio"], "ratio_lower": r["ratio_lower"], "ratio_upper": r["ratio_upper"],
+            "reference": r["reference"],
+        })
+    if ebi is not None:
+        e = ebi.filter(pc.is_in(ebi["level"], pa.array(AREA_LEVELS)))
+        for r in e.to_pylist():
+            d = defs[f"ebi_{r['intervention']}"]
+            recs.append({
+                "level": r["level"], "area_code": r["area_code"], "fy": r["fy"], "indicator": f"ebi_{r['intervention']}",
+                "indicator_name": d["name"], "unit": d["unit"], "per": d["per"], "numerator": r["spells"],
+                "denominator": r["person_years"], "crude_lower": r["rate_lower"], "crude_upper": r["rate_upper"],
+                "reference": "none (crude)",
+            })
+    recs = [{k: _nan_to_none(x) for k, x in r.items()} for r in recs]
+    # the funnel's centre: the ICB's crude rate, in the unit, for the same indicator and year
+    icb = {(r["indicator"], r["fy"]): r for r in recs if r["level"] == "icb"}
+    for r in recs:
+        top = icb.get((r["indicator"], r["fy"]))
+        r["target"] = (top["numerator"] / top["denominator"] * top["per"]
+                       if top and top["denominator"] and top["numerator"] is not None else None)
+    recs.sort(key=lambda r: (AREA_LEVELS.index(r["level"]), r["area_code"], r["fy"], r["indicator"]))
+    crude = _table({k: [r.get(k) for r in recs] for k in TYPES}, TYPES)
+    std = [r for r in recs if defs[r["indicator"]]["standardised"]]
+    return crude, _table({k: [r.get(k) for r in std] for k in STANDARDISED_TYPES}, STANDARDISED_TYPES)
+
+
+def monthly_rows(values: pa.Table, monthly: pa.Table | None) -> pa.Table:
+    """``dash_indicators_monthly``: the months of ``ind_values`` at place and ICB level, with
+    the days covered from ``dash_monthly`` (the same months and areas)."""
+    defs = _definitions()
+    v = values.filter(pc.and_(pc.is_in(values["level"], pa.array(MONTHLY_LEVELS)), pc.is_valid(values["month"])))
+    days = {}
+    if monthly is not None:
+        for r in monthly.select(["level", "area_code", "month", "month_days"]).to_pylist():
+            days[(r["level"], r["area_code"], r["month"])] = r["month_days"]
+    recs = [{"level": r["level"], "area_code": r["area_code"], "fy": r["fy"], "month": r["month"],
+             "month_days": days.get((r["level"], r["area_code"], r["month"])), "indicator": r["indicator"],
+             "indicator_name": defs[r["indicator"]]["name"], "numerator": r["numerator"],
+             "denominator": _nan_to_none(r["denominator"])} for r in v.to_pylist()]
+    recs.sort(key=lambda r: (MONTHLY_LEVELS.index(r["level"]), r["area_code"], r["month"], r["indicator"]))
+    return _table({k: [r[k] for r in recs] for k in MONTHLY_TYPES}, MONTHLY_TYPES)
+
+
+def provider_rows(values: pa.Table, shmi: pa.Table | None, icbs: list[str]) -> pa.Table:
+    """``dash_provider_indicators``: every provider-level row of ``ind_values`` (yearly), under
+    each ICB in ``icbs``; the SHMI's rows take its funnel limits and band from ``ind_shmi``."""
+    defs = _definitions()
+    v = values.filter(pc.and_(pc.equal(values["level"], "provider"), pc.is_null(values["month"])))
+    bands = {}
+    if shmi is not None:
+        for r in shmi.filter(pc.is_valid(shmi["fy"])).to_pylist():
+            bands[(r["provider_code"], r["fy"])] = r
+    recs = []
+    for r in v.to_pylist():
+        d = defs[r["indicator"]]
+        rec = {"fy": r["fy"], "provider_code": r["area_code"], "indicator": r["indicator"],
+               "indicator_name": d["name"], "unit": r["unit"], "per": d["per"], "numerator": r["numerator"],
+               "denominator": r["denominator"], "reference": r["reference"], "band": ""}
+        if r["indicator"] == "shmi":
+            # the SHMI's denominator is its expected deaths: the web layer's ratio from the rounded
+            # counts is then the SHMI itself, and its funnel is read against the expected
+            b = bands.get((r["area_code"], r["fy"]), {})
+            rec.update(denominator=r["expected"], funnel_lower=b.get("lower_limit"), funnel_upper=b.get("upper_limit"),
+                       band=b.get("banding"))
+        recs.append({k: _nan_to_none(x) for k, x in rec.items()})
+    # (band: "" where there is none, so that disclosure control shows it blank, not withheld)
+    out = [{**r, "level": "icb", "area_code": icb} for icb in icbs for r in recs]
+    out.sort(key=lambda r: (r["area_code"], r["fy"], r["provider_code"], r["indicator"]))
+    return _table({k: [r.get(k) for r in out] for k in PROVIDER_TYPES}, PROVIDER_TYPES)
+
+
+def dashboard_tables(tables: dict) -> dict:
+    """The four dashboard tables from the built ``tables`` (``ind_values`` and, when built,
+    ``ind_ebi``, ``ind_shmi``, ``dash_monthly``)."""
+    values = tables["ind_values"]
+    icb_rows = values.filter(pc.equal(values["level"], "icb"))
+    icbs = sorted(set(icb_rows["area_code"].to_pylist()))
+    crude, standardised = area_rows(values, tables.get("ind_ebi"))
+    return {
+        "dash_indicators": crude,
+        "dash_indicators_standardised": standardised,
+        "dash_indicators_monthly": monthly_rows(values, tables.get("dash_monthly")),
+        "dash_provider_indicators": provider_rows(values, tables.get("ind_shmi"), icbs),
+    }
+
+
+__all__ = ["dashboard_tables"]

@@ -1,0 +1,156 @@
+"""The Indicators page (``/indicators``): the commissioning indicators of an area (issue 18,
+``docs/indicators.md``) as a table, a funnel plot of the practices around it, the monthly SPC
+chart at place and ICB level and, for ICB-wide roles, the trusts' indicators with the SHMI's
+funnel. Everything is read through :func:`phm.web.service.dataset`, so each role sees its own
+areas, disclosure-controlled, as the JSON API serves them.
+
+Funnel limits (``phm.stats``, after Spiegelhalter 2005 and the Fingertips funnel method):
+around the ICB's crude rate, the Wilson-based limits of :func:`phm.stats.proportion_limits`
+for a proportion of people or index stays, exact Poisson limits (:func:`phm.stats.rate_limits`)
+for a rate per person-year; drawn as curves over the range of denominators shown, so the
+points a non-analyst sees (rounded denominators) are read against them without the limits
+being computed at any exact denominator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from phm.web import charts, pages, service, spc
+
+router = APIRouter(include_in_schema=False)
+
+PROPORTIONS = ("readmission_30d", "frequent_ae_attenders", "high_intensity_users")  # of people or stays
+SHOWN = ["indicator_name", "numerator", "denominator", "crude", "unit"]
+
+
+def _limits(indicator: str, grid: np.ndarray, target: float, per: float, level: float):
+    from phm.stats import proportion_limits, rate_limits
+
+    if indicator in PROPORTIONS:
+        lo, hi = proportion_limits(grid, min(max(target / per, 1e-9), 1 - 1e-9), level)
+        return np.asarray(lo, float) * per, np.asarray(hi, float) * per
+    lo, hi = rate_limits(grid, target, level, multiplier=per)
+    return np.asarray(lo, float), np.asarray(hi, float)
+
+
+def funnel(rows: list[dict], title: str, names: dict[str, str], highlight: str | None) -> dict:
+    """Areas' crude rates against their denominators, with 95% and 99.8% limits around the ICB's
+    rate (``target``); a withheld point is marked, not placed."""
+    pts = sorted((r for r in rows if charts.num(r.get("denominator")) and charts.num(r.get("crude")) is not None),
+                 key=lambda r: r["denominator"])
+    target = next((charts.num(r.get("target")) for r in rows if charts.num(r.get("target")) is not None), None)
+    per = next((charts.num(r.get("per")) for r in rows if charts.num(r.get("per"))), 1.0)
+    indicator = rows[0]["indicator"] if rows else ""
+    data = []
+    if pts and target:
+        grid = np.unique(np.geomspace(max(pts[0]["denominator"] / 2, 1), max(pts[-1]["denominator"] * 1.5, 2), 80))
+        for level, label, dash in ((0.95, "95% limits", "dash"), (0.998, "99.8% limits", "dot")):
+            lower, upper = _limits(indicator, grid, target, per, level)
+            for ys, show in ((lower, True), (upper, False)):
+                data.append(charts.trace("scatter", x=grid.tolist(), y=ys.tolist(), mode="lines", name=label,
+                                         line={"color": charts.NHS_GREY, "dash": dash}, showlegend=show,
+                                         legendgroup=label, hoverinfo="skip"))
+        data.append(charts.trace("scatter", x=[float(grid[0]), float(grid[-1])], y=[target] * 2, mode="lines",
+                                 name="ICB rate", line={"color": charts.NHS_DARK_BLUE}))
+    for chosen in (False, True):
+        group = [r for r in pts if (r["area_code"] == highlight) == chosen]
+        if group:
+            data.append(charts.trace(
+                "scatter", x=[r["denominator"] for r in group], y=[r["crude"] for r in group],
+                mode="markers+text" if chosen else "markers",
+                name=names.get(highlight, highlight) if chosen else "Area",
+                marker={"color": "#DA291C" if chosen else charts.NHS_BLUE, "size": 12 if chosen else 8},
+                text=[names.get(r["area_code"], r["area_code"]) for r in group], textposition="top center",
+                hovertemplate="%{text}<br>denominator %{x:,}<br>%{y:,.2f}<extra></extra>"))
+    held = [r for r in rows if charts.withheld(r.get("crude")) or charts.withheld(r.get("denominator"))]
+    note = f"{len(held)} area{'s' if len(held) != 1 else ''} suppressed (small numbers): not plotted." if held else ""
+    unit = rows[0].get("unit", "") if rows else ""
+    fig = charts.figure(data, {"title": {"text": title}, "height": 420, "legend": {"orientation": "h", "y": -0.25},
+                               "xaxis": {"title": {"text": "Denominator"}, "type": "log"},
+                               "yaxis": {"title": {"text": unit}, "rangemode": "tozero"}})
+    if note:
+        fig["layout"]["annotations"] = [{"text": note, "xref": "paper", "yref": "paper", "x": 1, "y": 1.02,
+                                         "xanchor": "right", "yanchor": "bottom", "showarrow": False}]
+    return fig
+
+
+def shmi_funnel(rows: list[dict], title: str) -> dict:
+    """Each trust's SHMI against its expected deaths, with its own 95% limits (``ind_shmi``)."""
+    pts = [r for r in rows if r["indicator"] == "shmi" and charts.num(r.get("crude")) is not None
+           and charts.num(r.get("denominator"))]
+    data = [charts.trace("scatter", x=[r["denominator"] for r in pts], y=[r["crude"] for r in pts],
+                         mode="markers+text", text=[r["provider_code"] for r in pts], textposition="top center",
+                         name="Trust", marker={"color": charts.NHS_BLUE, "size": 10},
+                         hovertemplate="%{text}<br>expected %{x:,}<br>SHMI %{y:.3f}<extra></extra>")]
+    for r in pts:
+        if charts.num(r.get("funnel_lower")) is not None:
+            data.append(charts.trace("scatter", x=[r["denominator"]] * 2, y=[r["funnel_lower"], r["funnel_upper"]],
+                                     mode="lines", line={"color": charts.NHS_GREY}, showlegend=r is pts[0],
+                                     name="95% limits (overdispersed)", hoverinfo="skip"))
+    if pts:
+        xs = [r["denominator"] for r in pts]
+        data.append(charts.trace("scatter", x=[min(xs) * 0.8, max(xs) * 1.2], y=[1, 1], mode="lines",
+                                 name="Expected (1)", line={"color": charts.NHS_DARK_BLUE}))
+    return charts.figure(data, {"title": {"text": title}, "height": 400, "legend": {"orientation": "h", "y": -0.25},
+                                "xaxis": {"title": {"text": "Expected deaths"}},
+                                "yaxis": {"title": {"text": "SHMI (observed / expected)"}, "rangemode": "tozero"}})
+
+
+def _panels(request: Request, s, level: str, code: str, fy, indicator: str | None, q: dict):
+    data = service.web(request).data
+    h = data.hierarchy
+    here = service.dataset(data, s, "indicators", level, code, fy=fy)
+    ids = [r["indicator"] for r in here.rows]
+    names = {r["indicator"]: r["indicator_name"] for r in here.rows}
+    indicator = indicator if indicator in ids else (ids[0] if ids else None)
+    panels = [pages.panel(here, None, q, columns=SHOWN, note="Crude rates, in each indicator's unit, from the "
+                          "figures shown. The definitions are in docs/indicators.md.")]
+    std = service.dataset(data, s, "indicators_standardised", level, code, fy=fy)
+    panels.append(pages.panel(std, None, q, columns=["indicator_name", "numerator", "value", "ratio", "reference"],
+                              note="Readmissions are indirectly standardised (ratio to expected from the "
+                                   "reference's rates), ACSC admissions directly (ESP2013)."))
+    if indicator is None:
+        return panels, ids, names, indicator, here
+    parent = h.parent.get((level, code)) if level == "practice" else None
+    within = f"{parent[0]}:{parent[1]}" if parent else f"{level}:{code}"
+    try:
+        prac = service.dataset(data, s, "indicators", "practice", None, within=within, fy=fy)
+        rows = [r for r in prac.rows if r["indicator"] == indicator]
+        where = f" in {h.name(parent)}" if parent else ""
+        area_names = {a["code"]: a["name"] for a in prac.areas}
+        panels.append(pages.panel(prac, funnel(rows, f"Funnel plot: {names[indicator]} by practice{where}",
+                                               area_names, code if level == "practice" else None),
+                                  {"level": "practice", "within": within, "fy": fy}, rows=rows, columns=
+                                  ["area_code", "area_name", "numerator", "denominator", "crude", "target"]))
+    except HTTPException:
+        pass
+    if level in ("place", "icb"):
+        monthly = service.dataset(data, s, "indicators_monthly", level, code)
+        rows = [r for r in monthly.rows if r["indicator"] == indicator]
+        v = spc.view(rows, "numerator", f"{names[indicator]}: numerator by month", area=code)
+        p = pages.panel(monthly, v.figure, {**q, "fy": None}, rows=rows,
+                        columns=["month", "month_days", "indicator_name", "numerator", "denominator"],
+                        note=" ".join(["No direction of improvement is set for the monthly counts.", *v.notes]))
+        p.update(icons=v.icons)
+        panels.append(p)
+    if level == "icb":
+        prov = service.dataset(data, s, "provider_indicators", level, code, fy=fy)
+        panels.append(pages.panel(prov, shmi_funnel(prov.rows, "SHMI by trust"), q,
+                                  columns=["provider_code", "indicator_name", "numerator", "denominator", "crude",
+                                           "funnel_lower", "funnel_upper", "band", "unit"],
+                                  note="Trusts' figures cover everyone they treat. The SHMI's denominator is its "
+                                       "expected deaths (the warehouse's case-mix model; UNVERIFIED diagnosis "
+                                       "groups, docs/indicators.md), so its rate is the SHMI."))
+    return panels, ids, names, indicator, here
+
+
+@router.get("/indicators", response_class=HTMLResponse)
+def indicators_page(request: Request, area: str | None = None, fy: int | None = None, indicator: str | None = None):
+    s = pages._session(request, *pages.POPULATION_ROLES)
+    level, code, q = pages._q(request, s, area, fy)
+    panels, ids, names, indicator, here = _panels(request, s, level, code, fy, indicator, q)
+    return pages._area_page(request, s, "Commissioning indicators", level, code, here.fy, panels=panels,
+                            note=here.note, indicators=ids, indicator=indicator, indicator_names=names)
