@@ -160,3 +160,58 @@ def test_planted_frequent_attenders_are_recovered_each_year(icb20k_clean):
             e, sd = p.sum(), math.sqrt((p * (1 - p)).sum())
             z = (measured[name, year] - e) / sd
             assert abs(z) < crit, f"{name} {year}: measured {measured[name, year]}, planted {e:.1f} (z {z:.2f})"
+
+
+def test_planted_ebi_rates_are_recovered_by_provider(icb20k_clean):
+    """Evidence-Based Interventions (issue 18): the synthetic ICB draws each elective stay's trust
+    first and scales the weight of the low-priority groups there (``ebi_multiplier``: doubled at
+    RKB), so every stay has a known chance of being each intervention; ``truth/ebi_expected.parquet``
+    sums it over the stays the indicator can count (finished, no cancer coded). Per trust, over
+    the interventions phm codes, the measured count must lie within its simultaneous 95%
+    interval (Bonferroni; variance at most the expectation, a sum of Bernoullis); per stay, the
+    indicator must name the planted intervention (>= 98% found, <= 1% not planted); and the
+    doubled trust must show the higher rate."""
+    from phm.indicators.ebi import not_coded
+
+    d, wh = icb20k_clean
+    truth = json.loads((d / "truth" / "ebi_by_provider.json").read_text())
+    assert truth["planted"] == ["RKB"] and truth["by_provider"]["RKB"]["planted_multiplier"] == 2.0
+    skip = "', '".join(not_coded())
+    with duckdb.connect() as c:
+        c.sql(f"ATTACH '{wh}' AS w (READ_ONLY)")
+        expected = {r[0]: (r[1], r[2]) for r in c.sql(f"""
+            SELECT provider_code, sum(expected), sum(DISTINCT stays) FROM (
+                SELECT provider_code, year, first(stays) AS stays, sum(expected) AS expected
+                FROM '{d}/truth/ebi_expected.parquet' WHERE intervention NOT IN ('{skip}') GROUP BY 1, 2)
+            GROUP BY 1""").fetchall()}
+        stays = dict(c.sql(f"""SELECT provider_code, sum(stays) FROM (SELECT DISTINCT provider_code, year, stays
+                               FROM '{d}/truth/ebi_expected.parquet') GROUP BY 1""").fetchall())
+        measured = dict(c.sql("SELECT area_code, sum(spells) FROM w.ind_ebi WHERE level = 'provider' "
+                              "GROUP BY 1").fetchall())
+        found, extra, planted_n, measured_n = c.sql(f"""
+            WITH t AS (SELECT s.provider_code, s.spell_id, s.ebi_intervention FROM '{d}/truth/spells.parquet' s
+                       JOIN '{d}/truth/persons.parquet' p USING (nhs_number)
+                       JOIN '{d}/truth/cips.parquet' c USING (stay)
+                       WHERE s.ebi_intervention NOT IN ('', '{skip}') AND NOT p.cancer
+                         AND c.discharge_date IS NOT NULL),
+                 m AS (SELECT provider_code, spell_id, intervention FROM w.ind_ebi_spells)
+            SELECT count(*) FILTER (WHERE t.ebi_intervention = m.intervention),
+                   count(*) FILTER (WHERE t.spell_id IS NULL OR t.ebi_intervention <> m.intervention),
+                   (SELECT count(*) FROM t), (SELECT count(*) FROM m)
+            FROM m FULL JOIN t USING (provider_code, spell_id)""").fetchone()
+    tested = {p: e for p, (e, _) in expected.items() if e >= 20}
+    assert {"RKB", "RJC", "RLT"} <= set(tested)
+    crit = NormalDist().inv_cdf(1 - 0.025 / len(tested))
+    for p, e in tested.items():
+        z = (measured.get(p, 0) - e) / math.sqrt(e)
+        assert abs(z) < crit, f"{p}: measured {measured.get(p, 0)} EBI spells, planted {e:.1f} (z {z:.2f})"
+    # the plant is found per stay (finished stays of people without cancer, which the rules exclude)
+    assert found >= 0.98 * planted_n and extra <= 0.01 * measured_n, (found, extra, planted_n, measured_n)
+    # and the doubled trust stands out: its share of countable elective stays above the other
+    # trusts' pooled share (two-proportion z-test, one-sided 2.5%)
+    n1, x1 = stays["RKB"], measured["RKB"]
+    n0 = sum(stays[p] for p in tested if p != "RKB")
+    x0 = sum(measured.get(p, 0) for p in tested if p != "RKB")
+    pooled = (x1 + x0) / (n1 + n0)
+    z = (x1 / n1 - x0 / n0) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    assert z > NormalDist().inv_cdf(0.975), (x1, n1, x0, n0, z)

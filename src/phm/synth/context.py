@@ -124,6 +124,10 @@ class Providers:
         # from here in the 30 days before (an excess in mortality after discharge; SHMI must find it)
         self.post_death_multiplier = {r["provider_code"]: float(r.get("post_discharge_death_multiplier") or 1.0)
                                       for r in rows if r["role"] in ("acute", "acute_out_of_area")}
+        # planted (issue 18): how much more weight the Evidence-Based Interventions (low-priority)
+        # groups get in the elective case mix here
+        self.ebi_multiplier = {r["provider_code"]: float(r.get("ebi_multiplier") or 1.0)
+                               for r in rows if r["role"] in ("acute", "acute_out_of_area")}
 
     def home(self, lads: np.ndarray, role_rows: list[dict[str, str]]) -> np.ndarray:
         out = np.full(lads.shape[0], role_rows[0]["provider_code"], dtype=object)

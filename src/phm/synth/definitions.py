@@ -96,6 +96,7 @@ class Group:
     hrg_root: str
     tfc: str
     daycase_share: float
+    opcs4_secondary: tuple[str, ...] = ()  # always coded second (e.g. the approach code an EBI rule needs)
 
 
 def _diagnosis_groups(name: str) -> tuple[Group, ...]:
@@ -117,6 +118,7 @@ def _diagnosis_groups(name: str) -> tuple[Group, ...]:
             hrg_root=r["hrg_root"],
             tfc=r["tfc"],
             daycase_share=float(r.get("daycase_share") or 0.0),
+            opcs4_secondary=_codes(r.get("opcs4_secondary", "")),
         )
         for r in _rows(name)
     )

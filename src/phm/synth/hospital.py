@@ -154,17 +154,27 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
     pdd["dis"] = dis[ok].astype(np.int64)
     pdd["open"] = np.zeros(int(ok.sum()), bool)
 
-    # Elective admissions: day case or ordinary.
+    # Elective admissions: day case or ordinary. The trust is drawn first: its planted
+    # ebi_multiplier (providers.csv) scales the weight of the low-priority (EBI) groups, so each
+    # stay has a known probability of being each EBI intervention (truth/ebi_expected.parquet).
     el_p, el_day = ch.events(rng, ch.rate("elective"))
-    g = choose_rows(rng, group_weights(el_groups, ch.age0[el_p], ch.male[el_p], ch.cond[el_p]))
+    el_prov = prov.acute_for(rng, ch.lad, el_p)
+    w = group_weights(el_groups, ch.age0[el_p], ch.male[el_p], ch.cond[el_p])
+    is_ebi = np.array([bool(x.ebi) for x in el_groups])
+    w[:, is_ebi] *= np.array([prov.ebi_multiplier.get(c, 1.0) for c in el_prov.tolist()])[:, None]
+    g = choose_rows(rng, w)
     keep = g >= 0
-    el_p, el_day, g = el_p[keep], el_day[keep], g[keep]
+    el_p, el_day, g, el_prov, w = el_p[keep], el_day[keep], g[keep], el_prov[keep], w[keep]
     dc_share = np.array([x.daycase_share for x in el_groups])[g]
     daycase = rng.random(g.size) < dc_share
     los = np.where(daycase, 0, _los(rng, ch.age0[el_p], "ordinary"))
     method = rng.choice(np.array(["11", "12", "13"], dtype=object), g.size, p=[0.7, 0.2, 0.1])
-    el = add(el_p, el_day, los, "elective", method, g)
+    el = add(el_p, el_day, los, "elective", method, g, {"fixed_provider": el_prov})
     el["daycase"] = daycase
+    ebi_planted = {"provider": el_prov, "adm": el_day, "open": el["open"],
+                   "cancer": ch.cond[el_p, condition_ids().index("cancer")],
+                   "p": w[:, is_ebi] / w.sum(axis=1)[:, None],
+                   "intervention": [x.ebi for x in el_groups if x.ebi]}
 
     # Maternity: deliveries to women 16-45.
     fert = np.interp(age_k, *FERTILITY_KNOTS) * (~ch.male)[:, None]
@@ -196,6 +206,7 @@ def generate(ch: Chunk, rng: np.random.Generator, prov: Providers, costs: Costs)
     drawn = prov.acute_for(rng, ch.lad, s["person"])
     s["provider"] = np.where(s["fixed_provider"] != "", s["fixed_provider"], drawn)
     episodes, truth, stats = _episodes(ch, rng, s, prov, costs, ltc)
+    stats["ebi_planted"] = ebi_planted
     via = s["method"] == "21"
     stats["via_ae"] = (s["person"][via], s["adm"][via], s["provider"][via])
     return episodes, truth, stats
@@ -288,6 +299,7 @@ def _codes(kind, group, rng, em_groups, el_groups):
     n = kind.size
     dx = np.empty(n, dtype=object)
     op = np.full(n, None, dtype=object)
+    op2 = np.full(n, None, dtype=object)
     root = np.empty(n, dtype=object)
     tfc = np.empty(n, dtype=object)
     acsc = np.full(n, "", dtype=object)
@@ -303,6 +315,9 @@ def _codes(kind, group, rng, em_groups, el_groups):
             dx[m] = np.asarray(g.icd10, dtype=object)[pick]
             if g.opcs4:
                 op[m] = np.asarray(g.opcs4, dtype=object)[(u[m] * len(g.opcs4) * 7).astype(int) % len(g.opcs4)]
+            if g.opcs4_secondary:
+                op2[m] = np.asarray(g.opcs4_secondary, dtype=object)[(u[m] * len(g.opcs4_secondary) * 3).astype(int)
+                                                                     % len(g.opcs4_secondary)]
             root[m], tfc[m], acsc[m], ebi[m], grp[m] = g.hrg_root, g.tfc, g.acsc, g.ebi, g.id
     reg = kind == "regular"  # chemotherapy session
     dx[reg], root[reg], tfc[reg], grp[reg] = "Z511", "SB15", "370", "regular_chemotherapy"
@@ -312,12 +327,12 @@ def _codes(kind, group, rng, em_groups, el_groups):
     mat_root = np.array(["NZ30", "NZ50", "NZ50"], dtype=object)
     dx[mat], op[mat], root[mat] = mat_dx[group[mat]], mat_op[group[mat]], mat_root[group[mat]]
     tfc[mat], grp[mat] = "501", np.array(["normal_delivery", "emergency_caesarean", "elective_caesarean"], dtype=object)[group[mat]]
-    return dx, op, root, tfc, acsc, ebi, grp
+    return dx, op, op2, root, tfc, acsc, ebi, grp
 
 
 def _episodes(ch: Chunk, rng, s, prov: Providers, costs: Costs, ltc):
     n = s["person"].size
-    dx, op, root, tfc, acsc, ebi, grp = _codes(s["kind"], s["group"], rng, emergency_groups(), elective_groups())
+    dx, op, op2, root, tfc, acsc, ebi, grp = _codes(s["kind"], s["group"], rng, emergency_groups(), elective_groups())
     age = ch.age0[s["person"]]
     tfc = np.where((s["kind"] == "emergency") & (age < 16), "420", tfc)
 
@@ -326,7 +341,7 @@ def _episodes(ch: Chunk, rng, s, prov: Providers, costs: Costs, ltc):
     seq = np.arange(m, dtype=np.int64) + ch.index * 10_000_000
     spell_id = np.char.add("S", np.char.zfill(seq.astype(str), 11)).astype(object)
     st = spell["stay"]
-    for k, v in (("dx", dx), ("op", op), ("root", root), ("tfc", tfc)):
+    for k, v in (("dx", dx), ("op", op), ("op2", op2), ("root", root), ("tfc", tfc)):
         spell[k] = v[st]
     spell["kind"], spell["daycase"] = s["kind"][st], s["daycase"][st] & ~spell["transfer_in"]
 
@@ -367,8 +382,11 @@ def _episodes(ch: Chunk, rng, s, prov: Providers, costs: Costs, ltc):
         diag.append(col)
     # Procedures: the main one, then 0-3 secondary (site, approach, imaging); a few use all 24.
     has_op = spell["op"][e_sp] != None  # noqa: E711
+    op2_first = spell["op2"][e_sp]
+    has_op2 = op2_first != None  # noqa: E711
     n_extra = np.where(has_op, rng.integers(0, 4, e_sp.size), 0)
     n_extra = np.where(has_op & (rng.random(e_sp.size) < 0.002), N_OPER - 1, n_extra)
+    n_extra = np.where(has_op2, np.maximum(n_extra, 1), n_extra)
     # HRG and cost.
     pod = np.where(spell["kind"][e_sp] == "elective", np.where(spell["daycase"][e_sp], "DC", "EL"),
                    np.where(slos[e_sp] <= 1, "NES", "NEL"))
@@ -412,6 +430,7 @@ def _episodes(ch: Chunk, rng, s, prov: Providers, costs: Costs, ltc):
         cols[f"diag_{k + 1:02d}"] = pa.array(diag[k], pa.string())
     cols["opertn_01"] = pa.array(spell["op"][e_sp], pa.string())
     extra = rng.choice(SECONDARY_PROCEDURES, (e_sp.size, N_OPER - 1))
+    extra[:, 0] = np.where(has_op2 & (order == 1), op2_first, extra[:, 0])
     for k in range(2, N_OPER + 1):
         cols[f"opertn_{k:02d}"] = pa.array(np.where(n_extra >= k - 1, extra[:, k - 2], None), pa.string())
     cols["hrg_code"] = pa.array(hrg, pa.string())

@@ -74,7 +74,33 @@ class TruthWriter:
             persons[f"p_{cid}"] = pa.array(ch.cond_prob[:, j])
         ae = tables["ecds_attendances"]
         return {"person_year": person_year, "persons": pa.table(persons), "spells": spells, "cips": stats["cips"],
-                "ae_counts": ae.group_by("nhs_number").aggregate([("attendance_id", "count")])}
+                "ae_counts": ae.group_by("nhs_number").aggregate([("attendance_id", "count")]),
+                "ebi_expected": self._ebi_expected(stats["ebi_planted"])}
+
+    def _ebi_expected(self, eb: dict) -> pa.Table:
+        """The planted chance of each EBI intervention summed over the elective stays an EBI
+        indicator can count (finished, person without a cancer diagnosis; the groups' ages are
+        within the rules'), by trust, financial year and intervention: ``expected`` is the
+        planted number of such procedures, ``stays`` the stays it is summed over."""
+        fy = np.searchsorted(np.asarray(self.cfg.fy_bounds()), eb["adm"], side="right") - 1
+        ok = ~eb["open"] & ~eb["cancer"] & (fy >= 0) & (fy < self.cfg.years)
+        labels = self.cfg.fy_labels()
+        out = {"provider_code": [], "year": [], "intervention": [], "expected": [], "stays": []}
+        for code in sorted(set(eb["provider"][ok].tolist())):
+            for k in range(self.cfg.years):
+                m = ok & (eb["provider"] == code) & (fy == k)
+                if not m.any():
+                    continue
+                sums = eb["p"][m].sum(axis=0)
+                for name, e in zip(eb["intervention"], sums.tolist(), strict=True):
+                    for c, v in (("provider_code", code), ("year", labels[k]), ("intervention", name),
+                                 ("expected", e), ("stays", int(m.sum()))):
+                        out[c].append(v)
+        return pa.table({"provider_code": pa.array(out["provider_code"], pa.string()),
+                         "year": pa.array(out["year"], pa.string()),
+                         "intervention": pa.array(out["intervention"], pa.string()),
+                         "expected": pa.array(out["expected"], pa.float64()),
+                         "stays": pa.array(out["stays"], pa.int64())})
 
     def add(self, parts: dict[str, pa.Table]) -> None:
         for k, v in parts.items():
@@ -102,6 +128,7 @@ class TruthWriter:
         self._json("deprivation_gradient.json", self._gradient(py))
         self._json("readmission_by_provider.json", self._readmission(spells))
         self._json("mortality_by_provider.json", self._mortality(spells))
+        self._json("ebi_by_provider.json", self._ebi(self._write("ebi_expected"), spells))
 
     @staticmethod
     def _cips_summary(cips: pa.Table) -> dict:
@@ -182,6 +209,33 @@ class TruthWriter:
                          "planted_excess_deaths": float(post[m].sum() * (1 - 1 / k))}
         return {"by_provider": out, "post_death_share": POST_DEATH_SHARE,
                 "planted": sorted(c for c, v in out.items() if v["planted_multiplier"] > 1)}
+
+    @staticmethod
+    def _ebi(expected: pa.Table, spells: pa.Table) -> dict:
+        """Planted Evidence-Based Interventions (issue 18) by trust: the multiplier planted on the
+        EBI groups' weight (``providers.csv`` ``ebi_multiplier``), the countable elective stays
+        (summed over years), the planted expected number of each intervention among them
+        (``ebi_expected.parquet`` has it by year) and the stays labelled with it."""
+        from phm.synth.definitions import providers
+
+        mult = {r["provider_code"]: float(r.get("ebi_multiplier") or 1.0) for r in providers()
+                if r["role"] in ("acute", "acute_out_of_area")}
+        e = expected.group_by(["provider_code", "intervention"]).aggregate([("expected", "sum")]).to_pylist()
+        stays = {(r["provider_code"], r["year"]): r["stays"] for r in expected.select(
+            ["provider_code", "year", "stays"]).to_pylist()}
+        lab = spells.filter(pc.not_equal(spells["ebi_intervention"], "")).group_by(
+            ["provider_code", "ebi_intervention"]).aggregate([("spell_id", "count")]).to_pylist()
+        labelled = {(r["provider_code"], r["ebi_intervention"]): r["spell_id_count"] for r in lab}
+        out: dict[str, dict] = {}
+        for r in sorted(e, key=lambda r: (r["provider_code"], r["intervention"])):
+            code = r["provider_code"]
+            o = out.setdefault(code, {"planted_multiplier": mult.get(code, 1.0), "by_intervention": {},
+                                      "countable_elective_stays": sum(v for (c, _), v in stays.items() if c == code)})
+            o["by_intervention"][r["intervention"]] = {
+                "expected": round(r["expected_sum"], 3), "labelled": labelled.get((code, r["intervention"]), 0)}
+        for o in out.values():
+            o["expected"] = round(sum(v["expected"] for v in o["by_intervention"].values()), 3)
+        return {"by_provider": out, "planted": sorted(c for c, v in out.items() if v["planted_multiplier"] != 1)}
 
     def _gradient(self, py: pa.Table) -> dict:
         dec = py["imd_decile"].to_numpy()
