@@ -24,7 +24,8 @@ def test_crude_values_are_never_carried_and_the_funnel_centre_is_the_icbs_rate()
         row("frequent_ae_attenders", "icb", "Q1", 50, 10_000.0, value=5.0, crude=5.0),
         row("frequent_ae_attenders", "practice", "P1", 9, 1_000.0, value=9.0, crude=9.0),
         row("acsc_chronic", "icb", "Q1", 200, 20_000.0, value=1100.0, crude=1000.0, lower=950.0, upper=1250.0),
-        row("acsc_chronic", "practice", "P1", 30, 2_000.0, value=1600.0, crude=1500.0),
+        row("acsc_chronic", "practice", "P1", 30, 2_000.0, value=1600.0, crude=1500.0),  # not by practice
+        row("acsc_chronic", "pcn", "N1", 30, 2_000.0, value=1600.0, crude=1500.0),
         row("acsc_chronic", "imd_quintile", "1", 30, 2_000.0, value=1600.0),  # not an area level
         row("readmission_30d", "provider", "RXX", 12, 100.0, value=11.0, crude=12.0),
         row("shmi", "provider", "RXX", 40, 1000.0, value=1.25, expected=32.0, ratio=1.25),
@@ -39,15 +40,15 @@ def test_crude_values_are_never_carried_and_the_funnel_centre_is_the_icbs_rate()
     crude = {(r["level"], r["area_code"], r["indicator"]): r for r in t["dash_indicators"].to_pylist()}
     assert "value" not in t["dash_indicators"].column_names  # crude: recomputed from rounded counts only
     assert set(crude) == {("icb", "Q1", "frequent_ae_attenders"), ("practice", "P1", "frequent_ae_attenders"),
-                          ("icb", "Q1", "acsc_chronic"), ("practice", "P1", "acsc_chronic"),
+                          ("icb", "Q1", "acsc_chronic"), ("pcn", "N1", "acsc_chronic"),
                           ("practice", "P1", "ebi_grommets")}
     assert crude[("practice", "P1", "frequent_ae_attenders")]["target"] == pytest.approx(50 / 10_000 * 1000)
-    assert crude[("practice", "P1", "acsc_chronic")]["per"] == 100_000
-    assert crude[("practice", "P1", "acsc_chronic")]["target"] == pytest.approx(1000.0)
+    assert crude[("pcn", "N1", "acsc_chronic")]["per"] == 100_000
+    assert crude[("pcn", "N1", "acsc_chronic")]["target"] == pytest.approx(1000.0)
     g = crude[("practice", "P1", "ebi_grommets")]
     assert (g["numerator"], g["denominator"], g["per"], g["target"]) == (4, 2000.0, 100_000, None)  # no ICB row
     std = {(r["area_code"], r["indicator"]): r for r in t["dash_indicators_standardised"].to_pylist()}
-    assert set(std) == {("Q1", "acsc_chronic"), ("P1", "acsc_chronic")}  # standardised indicators only
+    assert set(std) == {("Q1", "acsc_chronic"), ("N1", "acsc_chronic")}  # standardised indicators only
     assert std[("Q1", "acsc_chronic")]["value"] == 1100.0 and std[("Q1", "acsc_chronic")]["lower"] == 950.0
     (m,) = t["dash_indicators_monthly"].to_pylist()
     assert (m["level"], m["month"], m["numerator"], m["month_days"]) == ("place", "2024-05", 3, None)

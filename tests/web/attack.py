@@ -66,7 +66,13 @@ def is_money(key: Key) -> bool:
     return kinds(key[0]).get(key[5]) is Kind.MONEY
 
 
+PER_PERSON_YEAR = ("acsc_", "ebi_")  # indicators whose denominator is person-years (docs/indicators.md)
+
+
 def is_integer(key: Key) -> bool:
+    if key[5] == "denominator" and key[0].startswith("indicators") and any(
+            k.startswith(PER_PERSON_YEAR) for k in key[4]):
+        return False
     return is_count(key) and key[5] not in NON_INTEGER_COUNTS
 
 

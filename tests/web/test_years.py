@@ -27,7 +27,10 @@ def test_every_dataset_serves_every_year_of_the_window(clients, role):
     years = list(range(int(first["window_first_fy"]), int(first["window_last_fy"]) + 1))
     assert len(years) == 3
     for name in names:
-        default = c.get(f"/api/v1/data/{name}").json()
+        r = c.get(f"/api/v1/data/{name}")
+        if r.status_code == 404 and "level only" in r.json()["detail"]:
+            continue  # served at other levels than the role's own (e.g. trusts: ICB level)
+        default = r.json()
         if default["fy"] is None:  # a dataset of every year at once
             assert {r["fy"] for r in default["rows"]} == set(years), name
             continue

@@ -1,8 +1,8 @@
 """The indicator tables the dashboard serves (:mod:`phm.web.datasets`), from ``ind_values``,
 ``ind_ebi`` and ``ind_shmi``: small aggregates shaped for disclosure control.
 
-- ``dash_indicators``: one row per indicator x area (practice, PCN, place, ICB) x financial
-  year: ``numerator``, ``denominator``, ``per`` (the unit's multiplier: 100 for a percentage,
+- ``dash_indicators``: one row per indicator x area (practice, PCN, place, ICB; ACSC from PCN
+  up, :data:`NOT_BY_PRACTICE` says why) x financial year: ``numerator``, ``denominator``, ``per`` (the unit's multiplier: 100 for a percentage,
   1,000 or 100,000 for a rate; the web layer's crude rate is numerator / denominator x per,
   from the rounded counts) and ``target`` (the ICB's crude rate that year in the unit: the
   funnel's centre line). Evidence-Based Interventions appear one row per intervention
@@ -29,6 +29,11 @@ import pyarrow.compute as pc
 from phm.indicators.codes import indicators, rows
 
 AREA_LEVELS = ("practice", "pcn", "place", "icb")
+# Not served by practice: every ACSC admission is an emergency admission, so a practice's ACSC
+# counts bound its emergency admissions from below, and disclosure control then withholds
+# emergency admissions far more widely (20,000-person ICB: PCN-years with emergency admissions
+# shown fell from 26 of 57 to 7). By PCN, place and ICB they cost nothing of the kind.
+NOT_BY_PRACTICE = ("acsc_chronic", "acsc_acute", "acsc_vaccine_preventable", "acsc_broad")
 MONTHLY_LEVELS = ("place", "icb")
 PER = {"%": 100.0, "per 1000": 1000.0, "per 100000": 100_000.0, "ratio": 1.0,
        "secondary diagnoses per spell": 1.0, "spells per 100000 person-years": 100_000.0}
@@ -67,6 +72,11 @@ def _table(cols: dict[str, list], types: dict[str, pa.DataType]) -> pa.Table:
     return pa.table({k: pa.array(cols.get(k, []), t, from_pandas=True) for k, t in types.items()})
 
 
+def _order(r: dict, *keys: str) -> tuple:
+    """A sort key that puts a null (an area of nobody's, a pooled year) first."""
+    return tuple((r[k] is not None, r[k] if r[k] is not None else 0) for k in keys)
+
+
 def _nan_to_none(v):
     return None if v is None or v != v else v
 
@@ -77,6 +87,8 @@ def area_rows(values: pa.Table, ebi: pa.Table | None) -> tuple[pa.Table, pa.Tabl
     v = values.filter(pc.and_(pc.is_in(values["level"], pa.array(AREA_LEVELS)), pc.is_null(values["month"])))
     recs = []
     for r in v.to_pylist():
+        if r["level"] == "practice" and r["indicator"] in NOT_BY_PRACTICE:
+            continue
         d = defs[r["indicator"]]
         per = d["per"]
         std = d["standardised"]
@@ -99,14 +111,15 @@ def area_rows(values: pa.Table, ebi: pa.Table | None) -> tuple[pa.Table, pa.Tabl
                 "denominator": r["person_years"], "crude_lower": r["rate_lower"], "crude_upper": r["rate_upper"],
                 "reference": "none (crude)",
             })
-    recs = [{k: _nan_to_none(x) for k, x in r.items()} for r in recs]
+    # (an area code of nobody's, people registered nowhere that year, is no area of the dashboard)
+    recs = [{k: _nan_to_none(x) for k, x in r.items()} for r in recs if r["area_code"] is not None]
     # the funnel's centre: the ICB's crude rate, in the unit, for the same indicator and year
     icb = {(r["indicator"], r["fy"]): r for r in recs if r["level"] == "icb"}
     for r in recs:
         top = icb.get((r["indicator"], r["fy"]))
         r["target"] = (top["numerator"] / top["denominator"] * top["per"]
                        if top and top["denominator"] and top["numerator"] is not None else None)
-    recs.sort(key=lambda r: (AREA_LEVELS.index(r["level"]), r["area_code"], r["fy"], r["indicator"]))
+    recs.sort(key=lambda r: (AREA_LEVELS.index(r["level"]), *_order(r, "area_code", "fy", "indicator")))
     crude = _table({k: [r.get(k) for r in recs] for k in TYPES}, TYPES)
     std = [r for r in recs if defs[r["indicator"]]["standardised"]]
     return crude, _table({k: [r.get(k) for r in std] for k in STANDARDISED_TYPES}, STANDARDISED_TYPES)
@@ -124,8 +137,8 @@ def monthly_rows(values: pa.Table, monthly: pa.Table | None) -> pa.Table:
     recs = [{"level": r["level"], "area_code": r["area_code"], "fy": r["fy"], "month": r["month"],
              "month_days": days.get((r["level"], r["area_code"], r["month"])), "indicator": r["indicator"],
              "indicator_name": defs[r["indicator"]]["name"], "numerator": r["numerator"],
-             "denominator": _nan_to_none(r["denominator"])} for r in v.to_pylist()]
-    recs.sort(key=lambda r: (MONTHLY_LEVELS.index(r["level"]), r["area_code"], r["month"], r["indicator"]))
+             "denominator": _nan_to_none(r["denominator"])} for r in v.to_pylist() if r["area_code"] is not None]
+    recs.sort(key=lambda r: (MONTHLY_LEVELS.index(r["level"]), *_order(r, "area_code", "month", "indicator")))
     return _table({k: [r[k] for r in recs] for k in MONTHLY_TYPES}, MONTHLY_TYPES)
 
 
@@ -153,7 +166,7 @@ def provider_rows(values: pa.Table, shmi: pa.Table | None, icbs: list[str]) -> p
         recs.append({k: _nan_to_none(x) for k, x in rec.items()})
     # (band: "" where there is none, so that disclosure control shows it blank, not withheld)
     out = [{**r, "level": "icb", "area_code": icb} for icb in icbs for r in recs]
-    out.sort(key=lambda r: (r["area_code"], r["fy"], r["provider_code"], r["indicator"]))
+    out.sort(key=lambda r: _order(r, "area_code", "fy", "provider_code", "indicator"))
     return _table({k: [r.get(k) for r in out] for k in PROVIDER_TYPES}, PROVIDER_TYPES)
 
 
@@ -162,7 +175,7 @@ def dashboard_tables(tables: dict) -> dict:
     ``ind_ebi``, ``ind_shmi``, ``dash_monthly``)."""
     values = tables["ind_values"]
     icb_rows = values.filter(pc.equal(values["level"], "icb"))
-    icbs = sorted(set(icb_rows["area_code"].to_pylist()))
+    icbs = sorted({c for c in icb_rows["area_code"].to_pylist() if c is not None})
     crude, standardised = area_rows(values, tables.get("ind_ebi"))
     return {
         "dash_indicators": crude,

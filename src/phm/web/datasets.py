@@ -265,7 +265,9 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
         "Emergency readmissions within 30 days, avoidable (ACSC) admissions, frequent A&E attenders and "
         "Evidence-Based Interventions by area (docs/indicators.md defines each): numerator, denominator and "
         "the crude rate in the indicator's unit (numerator / denominator x `per`), with `target`, the ICB's "
-        "crude rate, as the funnel's centre.",
+        "crude rate, as the funnel's centre. ACSC admissions are served from PCN level up: by practice their "
+        "counts, a lower bound on emergency admissions, would have disclosure control withhold emergency "
+        "admissions far more widely.",
         (label("indicator", "Indicator"), label("indicator_name", "Indicator name"), label("unit", "Unit"),
          label("per", "Unit multiplier")),
         (count("numerator", "Numerator"), count("denominator", "Denominator"),

@@ -18,7 +18,10 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from phm.indicators.dashboard import NOT_BY_PRACTICE
 from phm.web import charts, pages, service, spc
+from phm.web.datasets import LEVEL_TEXT
+from phm.web.roles import LEVELS
 
 router = APIRouter(include_in_schema=False)
 
@@ -114,16 +117,21 @@ def _panels(request: Request, s, level: str, code: str, fy, indicator: str | Non
                                    "reference's rates), ACSC admissions directly (ESP2013)."))
     if indicator is None:
         return panels, ids, names, indicator, here
-    parent = h.parent.get((level, code)) if level == "practice" else None
-    within = f"{parent[0]}:{parent[1]}" if parent else f"{level}:{code}"
+    # the funnel's points: practices (ACSC: PCNs, NOT_BY_PRACTICE), within the area, or for an
+    # area at or below the points' level, within its parent at the level above them
+    points = "pcn" if indicator in NOT_BY_PRACTICE else "practice"
+    parent = (level, code)
+    while LEVELS.index(parent[0]) >= LEVELS.index(points):
+        parent = h.parent[parent]
+    within = f"{parent[0]}:{parent[1]}"
     try:
-        prac = service.dataset(data, s, "indicators", "practice", None, within=within, fy=fy)
-        rows = [r for r in prac.rows if r["indicator"] == indicator]
-        where = f" in {h.name(parent)}" if parent else ""
-        area_names = {a["code"]: a["name"] for a in prac.areas}
-        panels.append(pages.panel(prac, funnel(rows, f"Funnel plot: {names[indicator]} by practice{where}",
-                                               area_names, code if level == "practice" else None),
-                                  {"level": "practice", "within": within, "fy": fy}, rows=rows, columns=
+        areas = service.dataset(data, s, "indicators", points, None, within=within, fy=fy)
+        rows = [r for r in areas.rows if r["indicator"] == indicator]
+        where = f" in {h.name(parent)}" if parent != (level, code) else ""
+        area_names = {a["code"]: a["name"] for a in areas.areas}
+        panels.append(pages.panel(areas, funnel(rows, f"Funnel plot: {names[indicator]} by {LEVEL_TEXT[points]}{where}",
+                                                area_names, code if level == points else None),
+                                  {"level": points, "within": within, "fy": fy}, rows=rows, columns=
                                   ["area_code", "area_name", "numerator", "denominator", "crude", "target"]))
     except HTTPException:
         pass
