@@ -22,8 +22,6 @@ small :class:`pyarrow.Table` of plain column types (string, int64, float64, bool
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pyarrow as pa
 
 from phm.analysis import (
@@ -116,13 +114,8 @@ def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_dat
         "ineq_emergency_dsr": inequalities.emergency_admission_dsr(py, fy=f),
         "ineq_cost_per_head": inequalities.cost_per_head(py, fy=f),
     }
-    # the SII's simulations (numpy, about a tenth of the stage) run in a thread while the engine
-    # answers the queries below: numpy and DuckDB both release the GIL, and the result is the
-    # same (each SII draws from its own seeded generator)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        sii = pool.submit(inequalities.sii_table, *ineq.values())
-        out = _year_tables(py, act, marts, f, top_n, across, levels, seg, ineq)
-        out["ineq_sii"] = sii.result()
+    out = _year_tables(py, act, marts, f, top_n, across, levels, seg, ineq)
+    out["ineq_sii"] = inequalities.sii_table(*ineq.values())
     if across and "spells" in marts:
         out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date, parts=parts)
     if across and "dash_summary" in out and "dash_areas" in out:
@@ -133,8 +126,7 @@ def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_dat
 
 
 def _year_tables(py, act, marts: dict, f: int, top_n: int, across: bool, levels, seg, ineq) -> dict[str, pa.Table]:
-    """The tables of :func:`_one_year` that the engine computes (all but the SII and the
-    across-year tables)."""
+    """The tables of :func:`_one_year` but the SII and the across-year tables."""
     return {
         "hna_prevalence": needs.prevalence(py, levels, fy=f),
         "hna_emergency_dsr": needs.emergency_admission_dsr(py, levels, fy=f),
