@@ -1,7 +1,7 @@
 """The Indicators page (``/indicators``): the commissioning indicators of an area (issue 18,
-``docs/indicators.md``) as a table, a funnel plot of the practices around it, the monthly SPC
-chart at place and ICB level and, for ICB-wide roles, the trusts' indicators with the SHMI's
-funnel. Everything is read through :func:`phm.web.service.dataset`, so each role sees its own
+``docs/indicators.md``) as tables, a funnel plot of the practices (PCNs for ACSC) around the
+ICB's rate, the monthly SPC chart at place and ICB level and, for ICB-wide roles, the trusts'
+indicators with the SHMI's funnel. Everything is read through :func:`phm.web.service.dataset`, so each role sees its own
 areas, disclosure-controlled, as the JSON API serves them.
 
 Funnel limits (``phm.stats``, after Spiegelhalter 2005 and the Fingertips funnel method):
