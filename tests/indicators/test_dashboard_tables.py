@@ -57,3 +57,21 @@ def test_crude_values_are_never_carried_and_the_funnel_centre_is_the_icbs_rate()
     s = prov["shmi"]
     assert (s["denominator"], s["funnel_lower"], s["funnel_upper"], s["band"]) == (32.0, 0.7, 1.3, "as expected")
     assert prov["readmission_30d"]["denominator"] == 100.0 and prov["readmission_30d"]["band"] == ""
+
+
+def test_the_funnel_centre_is_the_areas_own_icb_in_a_region():
+    """Several ICBs in one warehouse: each area is read against its own ICB's rate."""
+    v = values([
+        row("frequent_ae_attenders", "icb", "Q1", 50, 10_000.0),
+        row("frequent_ae_attenders", "icb", "Q2", 90, 10_000.0),
+        row("frequent_ae_attenders", "practice", "P1", 9, 1_000.0),
+        row("frequent_ae_attenders", "pcn", "N2", 9, 1_000.0),
+    ])
+    areas = pa.table({"practice_code": ["P1", "P2"], "pcn_code": ["N1", "N2"], "place_code": ["L1", "L2"],
+                      "icb_code": ["Q1", "Q2"]})
+    t = dashboard_tables({"ind_values": v, "dash_areas": areas})
+    target = {r["area_code"]: r["target"] for r in t["dash_indicators"].to_pylist()}
+    assert target == pytest.approx({"Q1": 5.0, "Q2": 9.0, "P1": 5.0, "N2": 9.0})
+    # without dash_areas the ICB is unknown when there are several: no centre rather than a wrong one
+    t = dashboard_tables({"ind_values": v})
+    assert {r["area_code"]: r["target"] for r in t["dash_indicators"].to_pylist()}["P1"] is None

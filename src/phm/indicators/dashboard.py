@@ -81,7 +81,18 @@ def _nan_to_none(v):
     return None if v is None or v != v else v
 
 
-def area_rows(values: pa.Table, ebi: pa.Table | None) -> tuple[pa.Table, pa.Table]:
+def icb_of(areas: pa.Table | None) -> dict[tuple[str, str], str]:
+    """``{(level, area_code): icb_code}`` from ``dash_areas`` (one row per practice)."""
+    out: dict[tuple[str, str], str] = {}
+    for r in (areas.to_pylist() if areas is not None else []):
+        for level, col in (("practice", "practice_code"), ("pcn", "pcn_code"), ("place", "place_code"),
+                           ("icb", "icb_code")):
+            if r[col] is not None and r["icb_code"] is not None:
+                out[(level, r[col])] = r["icb_code"]
+    return out
+
+
+def area_rows(values: pa.Table, ebi: pa.Table | None, icbs: dict | None = None) -> tuple[pa.Table, pa.Table]:
     """``dash_indicators`` and ``dash_indicators_standardised`` (see the module docstring)."""
     defs = _definitions()
     v = values.filter(pc.and_(pc.is_in(values["level"], pa.array(AREA_LEVELS)), pc.is_null(values["month"])))
@@ -113,10 +124,13 @@ def area_rows(values: pa.Table, ebi: pa.Table | None) -> tuple[pa.Table, pa.Tabl
             })
     # (an area code of nobody's, people registered nowhere that year, is no area of the dashboard)
     recs = [{k: _nan_to_none(x) for k, x in r.items()} for r in recs if r["area_code"] is not None]
-    # the funnel's centre: the ICB's crude rate, in the unit, for the same indicator and year
-    icb = {(r["indicator"], r["fy"]): r for r in recs if r["level"] == "icb"}
+    # the funnel's centre: the crude rate of the area's own ICB, in the unit, for the same
+    # indicator and year (``icbs``: the area's ICB; without it, the warehouse's only ICB)
+    icb = {(r["area_code"], r["indicator"], r["fy"]): r for r in recs if r["level"] == "icb"}
+    only = {c for c, _, _ in icb}
     for r in recs:
-        top = icb.get((r["indicator"], r["fy"]))
+        code = (icbs or {}).get((r["level"], r["area_code"])) or (next(iter(only)) if len(only) == 1 else None)
+        top = icb.get((code, r["indicator"], r["fy"]))
         r["target"] = (top["numerator"] / top["denominator"] * top["per"]
                        if top and top["denominator"] and top["numerator"] is not None else None)
     recs.sort(key=lambda r: (AREA_LEVELS.index(r["level"]), *_order(r, "area_code", "fy", "indicator")))
@@ -172,11 +186,11 @@ def provider_rows(values: pa.Table, shmi: pa.Table | None, icbs: list[str]) -> p
 
 def dashboard_tables(tables: dict) -> dict:
     """The four dashboard tables from the built ``tables`` (``ind_values`` and, when built,
-    ``ind_ebi``, ``ind_shmi``, ``dash_monthly``)."""
+    ``ind_ebi``, ``ind_shmi``, ``dash_monthly``, ``dash_areas``)."""
     values = tables["ind_values"]
     icb_rows = values.filter(pc.equal(values["level"], "icb"))
     icbs = sorted({c for c in icb_rows["area_code"].to_pylist() if c is not None})
-    crude, standardised = area_rows(values, tables.get("ind_ebi"))
+    crude, standardised = area_rows(values, tables.get("ind_ebi"), icb_of(tables.get("dash_areas")))
     return {
         "dash_indicators": crude,
         "dash_indicators_standardised": standardised,
