@@ -114,23 +114,11 @@ def _one_year(marts: dict, fy: int | None, top_n: int, across: bool, extract_dat
         "ineq_emergency_dsr": inequalities.emergency_admission_dsr(py, fy=f),
         "ineq_cost_per_head": inequalities.cost_per_head(py, fy=f),
     }
-    out = _year_tables(py, act, marts, f, top_n, across, levels, seg, ineq)
-    out["ineq_sii"] = inequalities.sii_table(*ineq.values())
-    if across and "spells" in marts:
-        out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date, parts=parts)
-    if across and "dash_summary" in out and "dash_areas" in out:
-        out.update(peers.peer_tables(out["dash_summary"], out["dash_areas"]))
-        out["dash_opportunity"] = opportunity.opportunity_table(
-            out["spend_programme_budget"], out["dash_peers"], out["dash_areas"])
-    return {name: out[name] for name in TABLES if name in out}
-
-
-def _year_tables(py, act, marts: dict, f: int, top_n: int, across: bool, levels, seg, ineq) -> dict[str, pa.Table]:
-    """The tables of :func:`_one_year` but the SII and the across-year tables."""
-    return {
+    out = {
         "hna_prevalence": needs.prevalence(py, levels, fy=f),
         "hna_emergency_dsr": needs.emergency_admission_dsr(py, levels, fy=f),
         **ineq,
+        "ineq_sii": inequalities.sii_table(*ineq.values()),
         "ineq_deprivation_gradient": inequalities.deprivation_gradient(py, fy=f),
         "spend_programme_budget": spend.programme_budget(py, act, levels, fy=f),
         "spend_rcm": spend.resource_consumption_map(py, fy=f),
@@ -139,3 +127,10 @@ def _year_tables(py, act, marts: dict, f: int, top_n: int, across: bool, levels,
         **dashboard.dashboard_tables(py, marts.get("ref_practice"), fy=f, _segment_strata=seg,
                                      across_years=across),
     }
+    if across and "spells" in marts:
+        out["dash_monthly"] = monthly.monthly(py, act, marts["spells"], extract_date, parts=parts)
+    if across and "dash_summary" in out and "dash_areas" in out:
+        out.update(peers.peer_tables(out["dash_summary"], out["dash_areas"]))
+        out["dash_opportunity"] = opportunity.opportunity_table(
+            out["spend_programme_budget"], out["dash_peers"], out["dash_areas"])
+    return {name: out[name] for name in TABLES if name in out}

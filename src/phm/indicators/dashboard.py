@@ -2,9 +2,9 @@
 ``ind_ebi`` and ``ind_shmi``: small aggregates shaped for disclosure control.
 
 - ``dash_indicators``: one row per indicator x area (practice, PCN, place, ICB; ACSC from PCN
-  up, :data:`NOT_BY_PRACTICE` says why) x financial year: ``numerator``, ``denominator``, ``per`` (the unit's multiplier: 100 for a percentage,
-  1,000 or 100,000 for a rate; the web layer's crude rate is numerator / denominator x per,
-  from the rounded counts) and ``target`` (the ICB's crude rate that year in the unit: the
+  up, :data:`NOT_BY_PRACTICE` says why) x financial year: ``numerator``, ``denominator``,
+  ``per`` (the unit's multiplier: 100 for a percentage, 1,000 or 100,000 for a rate; the web
+  layer's crude rate is numerator / denominator x per, from the rounded counts) and ``target`` (the ICB's crude rate that year in the unit: the
   funnel's centre line). Evidence-Based Interventions appear one row per intervention
   (``ebi_<intervention>``: spells per 100,000 person-years).
 - ``dash_indicators_standardised``: the indicators whose definition standardises (readmissions:
@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from phm.indicators.codes import indicators, rows
+from phm.indicators.values import AREA_LEVELS as _AREA_COLUMNS
 
-AREA_LEVELS = ("practice", "pcn", "place", "icb")
+AREA_LEVELS = tuple(_AREA_COLUMNS)  # practice, PCN, place, ICB: the levels of ind_values' areas
 # Not served by practice: every ACSC admission is an emergency admission, so a practice's ACSC
 # counts bound its emergency admissions from below, and disclosure control then withholds
 # emergency admissions far more widely (20,000-person ICB: PCN-years with emergency admissions
