@@ -221,7 +221,8 @@ def _build(wh, years: int, say: Callable[[str], None], prof: Timings) -> BuildSu
             marts = {"person_year": py, "activity": activity, "spells": spells,
                      "ref_practice": refs["ref_practice"]}
             tables = analysis_tables(marts, years=list(window.years), extract_date=window.extract_date, parts=parts)
-            tables.update(indicator_tables({"person_year": py, **{m: tx.table(m) for m in INDICATOR_MARTS}}))
+            tables.update(indicator_tables({"person_year": py, **{m: tx.table(m) for m in INDICATOR_MARTS}},
+                                           tables.get("dash_peers")))
             tables.update(indicator_dashboard_tables(tables))
             for name, table in tables.items():
                 tx.replace_table(name, table)

@@ -84,3 +84,43 @@ def test_rates_and_what_the_lower_quartile_would_release():
     icb = rows[("icb", "QWU")]
     assert icb["spells"] == 15 and icb["released_spells"] == pytest.approx((2 - 1.75) + (4 - 1.75) + (8 - 1.75))
     assert rows[("provider", "RAA")]["spells"] == 15 and rows[("provider", "RAA")]["cost"] == 15_000
+
+
+def test_what_coming_down_to_similar_practices_would_release():
+    """The peer benchmark: a practice's similar practices' pooled rate (their spells over their
+    person-years), and what coming down to it would release at the practice's cost per spell."""
+    import datetime as dt
+
+    import ibis
+    import pyarrow as pa
+
+    from phm.indicators.ebi import ebi_table
+
+    py, sp, pid = [], [], 0
+    for practice, n, cost in (("P1", 1, 900.0), ("P2", 2, 900.0), ("P3", 4, 900.0), ("P4", 8, 1200.0)):
+        for i in range(1000 if practice != "P2" else 3000):
+            pid += 1
+            py.append({"person_id": pid, "fy": 2023, "practice_code": practice, "pcn_code": "U1",
+                       "place_code": "PL1", "icb_code": "QWU", "exposure_days": 365.25})
+            if i < n:
+                sp.append({"provider_code": "RAA", "spell_id": f"S{pid}", "person_id": pid, "fy": 2023,
+                           "admission_date": dt.date(2023, 6, 1), "intervention": "grommets", "cost": cost})
+    peers = pa.table({"level": ["practice"] * 4 + ["pcn"], "area_code": ["P4", "P4", "P1", "P3", "U1"],
+                      "basis": ["icb"] * 5, "rank": [1, 2, 1, 1, 1], "peer_code": ["P1", "P2", "P4", "P9", "U2"]})
+    c = ibis.duckdb.connect()
+    t = ebi_table(c.create_table("sp", pa.Table.from_pylist(sp)), c.create_table("py", pa.Table.from_pylist(py)),
+                  peers)
+    rows = {(r["level"], r["area_code"]): r for r in t.to_pylist()}
+    p4 = rows[("practice", "P4")]
+    # P1 and P2: 3 spells in 4,000 person-years = 75 per 100,000; P4 would have 0.75 at that rate
+    assert p4["peer_rate"] == pytest.approx(75.0)
+    assert p4["peer_released_spells"] == pytest.approx(8 - 0.75)
+    assert p4["peer_released_cost"] == pytest.approx(1200 * (8 - 0.75))  # at P4's own cost per spell
+    assert rows[("practice", "P1")]["peer_rate"] == pytest.approx(800.0)  # its peer, P4, is higher: nothing
+    assert rows[("practice", "P1")]["peer_released_spells"] == 0
+    p3 = rows[("practice", "P3")]  # its only peer has no population: no benchmark, nothing released
+    assert p3["peer_rate"] != p3["peer_rate"] and p3["peer_released_spells"] == 0
+    assert rows[("practice", "P2")]["peer_rate"] != rows[("practice", "P2")]["peer_rate"]  # no peers given
+    icb = rows[("icb", "QWU")]
+    assert icb["peer_released_spells"] == pytest.approx(8 - 0.75) and icb["peer_rate"] != icb["peer_rate"]
+    assert rows[("provider", "RAA")]["peer_released_spells"] != rows[("provider", "RAA")]["peer_released_spells"]

@@ -4,6 +4,7 @@ disclosure-controlled cell the API serves."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 from collections import defaultdict
@@ -89,3 +90,51 @@ def test_a_dataset_is_not_served_at_a_level_it_lacks(clients):
     assert r.status_code == 404 and "place level only" in r.json()["detail"]
     r = clients["place"].get("/api/v1/data/provider_indicators")
     assert r.status_code == 404 and "icb level only" in r.json()["detail"]
+
+
+def test_each_trusts_coding_audit_has_its_monthly_spc_chart(clients):
+    """A trust's indicator (here the share of sign-and-symptom primary diagnoses) is offered at
+    ICB level and drawn as one SPC chart per trust, its points the monthly rates the API serves."""
+    c = clients["analyst"]
+    html = c.get("/indicators", params={"indicator": "coding_symptom_primary"}).text
+    assert 'value="coding_symptom_primary" selected' in html and 'value="shmi"' in html
+    months = c.get("/api/v1/data/provider_indicators_monthly").json()["rows"]
+    rows = [r for r in months if r["indicator"] == "coding_symptom_primary"]
+    trusts = sorted({r["provider_code"] for r in rows})
+    charts = {f["layout"]["title"]["text"]: f for f in figures(html) if "by month" in f["layout"]["title"]["text"]}
+    assert sorted(charts) == [f"Sign and symptom (R) codes as primary diagnosis (%): {p} by month" for p in trusts]
+    assert not any(t.startswith("Funnel plot") for t in titles(html))  # a trust's indicator: no practice funnel
+    for p in trusts:
+        full = {r["month"]: r["crude"] for r in rows if r["provider_code"] == p
+                and r["month_days"] == calendar.monthrange(int(r["month"][:4]), int(r["month"][5:]))[1]}
+        title = f"Sign and symptom (R) codes as primary diagnosis (%): {p} by month"
+        drawn = {x: y for tr in charts[title]["data"] if tr.get("name") == title  # the series' line
+                 for x, y in zip(tr["x"], tr["y"], strict=True)}
+        assert len(full) >= 20 and drawn == pytest.approx(full), p
+    assert "Upper process limit" in html
+
+
+def test_provider_months_add_up_to_the_trusts_year(clients):
+    c = clients["analyst"]
+    months = c.get("/api/v1/data/provider_indicators_monthly").json()["rows"]
+    total = defaultdict(float)
+    for r in months:
+        total[(r["fy"], r["provider_code"], r["indicator"])] += r["denominator"]
+    for fy in {r["fy"] for r in months}:
+        for r in c.get("/api/v1/data/provider_indicators", params={"fy": fy}).json()["rows"]:
+            assert total[(fy, r["provider_code"], r["indicator"])] == pytest.approx(r["denominator"]), r
+
+
+def test_what_ebi_would_release_is_for_analysts_only(clients):
+    """The EBI funnel's table: an ICB analyst sees what the lower quartile and similar practices'
+    rate would release; the API never gives those columns to another role."""
+    ebi = next(r["indicator"] for r in clients["analyst"].get("/api/v1/data/indicators").json()["rows"]
+               if r["indicator"].startswith("ebi_"))
+    html = clients["analyst"].get("/indicators", params={"indicator": ebi}).text
+    assert "cost released at similar practices" in html and "lower-quartile practice rate" in html
+    rows = clients["analyst"].get("/api/v1/data/indicators", params={"level": "practice"}).json()["rows"]
+    released = [r["peer_released_spells"] for r in rows if r["indicator"].startswith("ebi_")]
+    assert released and all(x >= 0 for x in released) and any(x > 0 for x in released)
+    place = clients["place"].get("/api/v1/data/indicators", params={"level": "practice"}).json()["rows"]
+    assert place and not any("released" in k or k == "peer_rate" for r in place for k in r)
+    assert "similar practices" not in clients["place"].get("/indicators", params={"indicator": ebi}).text

@@ -39,7 +39,8 @@ from phm.indicators.values import acsc_values, readmission_values
 
 MARTS = ("ind_readmissions", "ind_acsc_admissions", "ind_coding_spells", "ind_ebi_spells", "ind_shmi_spells")
 TABLES = ("ind_values", "ind_frequent_attenders", "ind_coding_specialty", "ind_ebi", "ind_shmi", "ind_shmi_groups",
-          "dash_indicators", "dash_indicators_standardised", "dash_indicators_monthly", "dash_provider_indicators")
+          "dash_indicators", "dash_indicators_standardised", "dash_indicators_monthly", "dash_provider_indicators",
+          "dash_provider_indicators_monthly")
 
 
 def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda name, expr: expr,
@@ -60,8 +61,9 @@ def indicator_marts(spells, person, episodes, refs, extract_date, stage=lambda n
     return out
 
 
-def indicator_tables(marts: dict) -> dict:
-    """``ind_values`` and ``ind_frequent_attenders`` from the indicator marts and ``person_year``."""
+def indicator_tables(marts: dict, peers=None) -> dict:
+    """``ind_values`` and ``ind_frequent_attenders`` from the indicator marts and ``person_year``
+    (``peers``: ``dash_peers``, each practice's similar practices, for the EBI benchmark)."""
     import pyarrow as pa
 
     py = marts["person_year"]
@@ -73,7 +75,7 @@ def indicator_tables(marts: dict) -> dict:
         parts.append(coding_values(marts["ind_coding_spells"]))
         out["ind_coding_specialty"] = coding_by_specialty(marts["ind_coding_spells"])
     if "ind_ebi_spells" in marts:
-        out["ind_ebi"] = ebi_table(marts["ind_ebi_spells"], py)
+        out["ind_ebi"] = ebi_table(marts["ind_ebi_spells"], py, peers)
     if "ind_shmi_spells" in marts:
         shmi = shmi_tables(marts["ind_shmi_spells"])
         parts.append(shmi.pop("values"))

@@ -6,7 +6,8 @@
   ``per`` (the unit's multiplier: 100 for a percentage, 1,000 or 100,000 for a rate; the web
   layer's crude rate is numerator / denominator x per, from the rounded counts) and ``target`` (the ICB's crude rate that year in the unit: the
   funnel's centre line). Evidence-Based Interventions appear one row per intervention
-  (``ebi_<intervention>``: spells per 100,000 person-years).
+  (``ebi_<intervention>``: spells per 100,000 person-years), with what coming down to the ICB's
+  lower quartile or to similar practices' rate would release (:data:`RELEASE`, from ``ind_ebi``).
 - ``dash_indicators_standardised``: the indicators whose definition standardises (readmissions:
   indirectly standardised %, ratio to expected; ACSC: directly standardised rate), with the
   numerator the value is withheld with. A crude value is never served exactly: with the
@@ -19,6 +20,8 @@
   warehouse (a trust serves several ICBs; its figures are the trust's, not the ICB
   population's). The SHMI's denominator is its expected deaths, so its crude rate is the SHMI;
   its rows carry the SHMI's funnel limits and band (``ind_shmi``).
+- ``dash_provider_indicators_monthly``: the same by calendar month, with the days of the month
+  the extract covers: the providers' SPC charts (the coding audit's changes month on month).
 """
 
 from __future__ import annotations
@@ -39,9 +42,13 @@ MONTHLY_LEVELS = ("place", "icb")
 PER = {"%": 100.0, "per 1000": 1000.0, "per 100000": 100_000.0, "ratio": 1.0,
        "secondary diagnoses per spell": 1.0, "spells per 100000 person-years": 100_000.0}
 S, I64, F64 = pa.string(), pa.int64(), pa.float64()
+# EBI: what coming down to the ICB's lower quartile or to similar practices would release (ind_ebi)
+RELEASE = ("lower_quartile_rate", "released_spells", "released_cost", "peer_rate", "peer_released_spells",
+           "peer_released_cost")
 TYPES = {
     "level": S, "area_code": S, "fy": I64, "indicator": S, "indicator_name": S, "unit": S, "per": F64,
     "numerator": I64, "denominator": F64, "crude_lower": F64, "crude_upper": F64, "target": F64,
+    **dict.fromkeys(RELEASE, F64),
 }
 STANDARDISED_TYPES = {
     "level": S, "area_code": S, "fy": I64, "indicator": S, "indicator_name": S, "unit": S, "numerator": I64,
@@ -54,6 +61,10 @@ PROVIDER_TYPES = {
     "level": S, "area_code": S, "fy": I64, "provider_code": S, "indicator": S, "indicator_name": S, "unit": S,
     "per": F64, "numerator": I64, "denominator": F64, "funnel_lower": F64, "funnel_upper": F64, "band": S,
     "reference": S,
+}
+PROVIDER_MONTHLY_TYPES = {
+    "level": S, "area_code": S, "fy": I64, "month": S, "month_days": I64, "provider_code": S, "indicator": S,
+    "indicator_name": S, "unit": S, "per": F64, "numerator": I64, "denominator": F64,
 }
 
 
@@ -121,7 +132,7 @@ def area_rows(values: pa.Table, ebi: pa.Table | None, icbs: dict | None = None) 
                 "level": r["level"], "area_code": r["area_code"], "fy": r["fy"], "indicator": f"ebi_{r['intervention']}",
                 "indicator_name": d["name"], "unit": d["unit"], "per": d["per"], "numerator": r["spells"],
                 "denominator": r["person_years"], "crude_lower": r["rate_lower"], "crude_upper": r["rate_upper"],
-                "reference": "none (crude)",
+                "reference": "none (crude)", **{k: r.get(k) for k in RELEASE},
             })
     # (an area code of nobody's, people registered nowhere that year, is no area of the dashboard)
     recs = [{k: _nan_to_none(x) for k, x in r.items()} for r in recs if r["area_code"] is not None]
@@ -160,33 +171,55 @@ def monthly_rows(values: pa.Table, monthly: pa.Table | None) -> pa.Table:
 def provider_rows(values: pa.Table, shmi: pa.Table | None, icbs: list[str]) -> pa.Table:
     """``dash_provider_indicators``: every provider-level row of ``ind_values`` (yearly), under
     each ICB in ``icbs``; the SHMI's rows take its funnel limits and band from ``ind_shmi``."""
-    defs = _definitions()
-    v = values.filter(pc.and_(pc.equal(values["level"], "provider"), pc.is_null(values["month"])))
     bands = {}
     if shmi is not None:
         for r in shmi.filter(pc.is_valid(shmi["fy"])).to_pylist():
             bands[(r["provider_code"], r["fy"])] = r
     recs = []
-    for r in v.to_pylist():
-        d = defs[r["indicator"]]
-        rec = {"fy": r["fy"], "provider_code": r["area_code"], "indicator": r["indicator"],
-               "indicator_name": d["name"], "unit": r["unit"], "per": d["per"], "numerator": r["numerator"],
-               "denominator": r["denominator"], "reference": r["reference"], "band": ""}
+    for r, rec in _provider_recs(values, monthly=False):
+        rec["band"] = ""  # "" where there is none, so that disclosure control shows it blank, not withheld
         if r["indicator"] == "shmi":
-            # the SHMI's denominator is its expected deaths: the web layer's ratio from the rounded
-            # counts is then the SHMI itself, and its funnel is read against the expected
             b = bands.get((r["area_code"], r["fy"]), {})
-            rec.update(denominator=r["expected"], funnel_lower=b.get("lower_limit"), funnel_upper=b.get("upper_limit"),
-                       band=b.get("banding"))
+            rec.update(funnel_lower=b.get("lower_limit"), funnel_upper=b.get("upper_limit"), band=b.get("banding"))
         recs.append({k: _nan_to_none(x) for k, x in rec.items()})
-    # (band: "" where there is none, so that disclosure control shows it blank, not withheld)
     out = [{**r, "level": "icb", "area_code": icb} for icb in icbs for r in recs]
     out.sort(key=lambda r: _order(r, "area_code", "fy", "provider_code", "indicator"))
     return _table({k: [r.get(k) for r in out] for k in PROVIDER_TYPES}, PROVIDER_TYPES)
 
 
+def provider_monthly_rows(values: pa.Table, monthly: pa.Table | None, icbs: list[str]) -> pa.Table:
+    """``dash_provider_indicators_monthly``: the provider-level rows of ``ind_values`` by
+    calendar month (the providers' SPC charts: the coding audit's changes month on month), under
+    each ICB in ``icbs``, with the days of the month the extract covers (``dash_monthly``)."""
+    days = {}
+    if monthly is not None:
+        m = monthly.filter(pc.equal(monthly["level"], "icb"))
+        for r in m.select(["area_code", "month", "month_days"]).to_pylist():
+            days[(r["area_code"], r["month"])] = r["month_days"]
+    recs = [{k: _nan_to_none(x) for k, x in {**rec, "month": r["month"]}.items()}
+            for r, rec in _provider_recs(values, monthly=True)]
+    out = [{**r, "level": "icb", "area_code": icb, "month_days": days.get((icb, r["month"]))}
+           for icb in icbs for r in recs]
+    out.sort(key=lambda r: _order(r, "area_code", "month", "provider_code", "indicator"))
+    return _table({k: [r.get(k) for r in out] for k in PROVIDER_MONTHLY_TYPES}, PROVIDER_MONTHLY_TYPES)
+
+
+def _provider_recs(values: pa.Table, monthly: bool):
+    """``(ind_values row, dashboard row)`` for each provider-level row, yearly or monthly. The
+    SHMI's denominator is its expected deaths: the web layer's ratio from the rounded counts is
+    then the SHMI itself, and its funnel is read against the expected."""
+    defs = _definitions()
+    when = pc.is_valid(values["month"]) if monthly else pc.is_null(values["month"])
+    for r in values.filter(pc.and_(pc.equal(values["level"], "provider"), when)).to_pylist():
+        d = defs[r["indicator"]]
+        yield r, {"fy": r["fy"], "provider_code": r["area_code"], "indicator": r["indicator"],
+                  "indicator_name": d["name"], "unit": r["unit"], "per": d["per"], "numerator": r["numerator"],
+                  "denominator": r["expected"] if r["indicator"] == "shmi" else r["denominator"],
+                  "reference": r["reference"]}
+
+
 def dashboard_tables(tables: dict) -> dict:
-    """The four dashboard tables from the built ``tables`` (``ind_values`` and, when built,
+    """The five dashboard tables from the built ``tables`` (``ind_values`` and, when built,
     ``ind_ebi``, ``ind_shmi``, ``dash_monthly``, ``dash_areas``)."""
     values = tables["ind_values"]
     icb_rows = values.filter(pc.equal(values["level"], "icb"))
@@ -197,6 +230,7 @@ def dashboard_tables(tables: dict) -> dict:
         "dash_indicators_standardised": standardised,
         "dash_indicators_monthly": monthly_rows(values, tables.get("dash_monthly")),
         "dash_provider_indicators": provider_rows(values, tables.get("ind_shmi"), icbs),
+        "dash_provider_indicators_monthly": provider_monthly_rows(values, tables.get("dash_monthly"), icbs),
     }
 
 

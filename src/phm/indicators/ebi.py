@@ -131,18 +131,22 @@ EBI_TYPES = {
     "level": pa.string(), "area_code": pa.string(), "fy": pa.int64(), "intervention": pa.string(),
     "spells": pa.int64(), "cost": pa.float64(), "person_years": pa.float64(), "rate": pa.float64(),
     "rate_lower": pa.float64(), "rate_upper": pa.float64(), "lower_quartile_rate": pa.float64(),
-    "released_spells": pa.float64(), "released_cost": pa.float64(),
+    "released_spells": pa.float64(), "released_cost": pa.float64(), "peer_rate": pa.float64(),
+    "peer_released_spells": pa.float64(), "peer_released_cost": pa.float64(),
 }
 
 
-def ebi_table(spells, person_year) -> pa.Table:
+def ebi_table(spells, person_year, peers: pa.Table | None = None) -> pa.Table:
     """``ind_ebi``: spells and cost of each intervention by provider, practice, PCN, place and ICB
     and year; for areas, the crude rate per 100,000 person-years (Byar's / exact Poisson limits,
     PHE Technical Guide *Confidence intervals*) and what would be released if every practice above
     the lower quartile of its ICB's practice rates came down to it (``lower_quartile_rate``,
     ``released_spells`` = spells above the quartile rate, ``released_cost`` at the practice's own
-    cost per spell; a PCN, place or ICB releases what its practices do). Another peer group
-    (similar practices, :mod:`phm.analysis.peers`) is not yet used."""
+    cost per spell; a PCN, place or ICB releases what its practices do), and the same against
+    each practice's similar practices (``peers``, ``dash_peers``: its 10 nearest in its ICB,
+    :mod:`phm.analysis.peers`): ``peer_rate`` is their pooled rate (their spells over their
+    person-years, RightCare's "similar 10" value), ``peer_released_spells`` and
+    ``peer_released_cost`` what coming down to it would release."""
     import numpy as np
 
     from phm import stats
@@ -178,22 +182,31 @@ def ebi_table(spells, person_year) -> pa.Table:
         for iv in ivs:
             rates = [1e5 * by_prac.get((pc, fy, iv), [0, 0.0])[0] / popn[(pc, fy)] for pc in pracs]
             lq[(icb, fy, iv)] = float(np.percentile(rates, 25)) if rates else float("nan")
+    similar = _similar(peers)
     rows_out: dict[tuple, dict] = {}
     for x in pop:
         for iv in ivs:
             n, cost = by_prac.get((x["practice_code"], x["fy"], iv), [0, 0.0])
             q = lq[(x["icb_code"], x["fy"], iv)]
-            released = max(0.0, n - q * x["person_years"] / 1e5) if q == q else 0.0
-            freed = released * (cost / n) if n else 0.0
+            near = [p for p in similar.get(x["practice_code"], ()) if popn.get((p, x["fy"]), 0) > 0]
+            peer = (1e5 * sum(by_prac.get((p, x["fy"], iv), [0, 0.0])[0] for p in near)
+                    / sum(popn[(p, x["fy"])] for p in near)) if near else float("nan")
+            released = {}
+            for name, rate in (("released", q), ("peer_released", peer)):
+                released[name] = max(0.0, n - rate * x["person_years"] / 1e5) if rate == rate else 0.0
             for level, column in AREA_LEVELS.items():
                 k = (level, x[column], x["fy"], iv)
+                own = level == "practice"
                 o = rows_out.setdefault(k, {"spells": 0, "cost": 0.0, "person_years": 0.0, "released_spells": 0.0,
-                                            "released_cost": 0.0, "lq": q if level == "practice" else float("nan")})
+                                            "released_cost": 0.0, "peer_released_spells": 0.0,
+                                            "peer_released_cost": 0.0, "lq": q if own else float("nan"),
+                                            "peer": peer if own else float("nan")})
                 o["spells"] += n
                 o["cost"] += cost
                 o["person_years"] += x["person_years"]
-                o["released_spells"] += released
-                o["released_cost"] += freed
+                for name, spells_freed in released.items():
+                    o[f"{name}_spells"] += spells_freed
+                    o[f"{name}_cost"] += spells_freed * (cost / n) if n else 0.0
     keys = sorted(rows_out, key=lambda k: (k[0], str(k[1]), k[2], k[3]))
     spells_n = np.array([rows_out[k]["spells"] for k in keys], float)
     pys = np.array([rows_out[k]["person_years"] for k in keys], float)
@@ -208,6 +221,9 @@ def ebi_table(spells, person_year) -> pa.Table:
         "lower_quartile_rate": [rows_out[k]["lq"] for k in keys],
         "released_spells": [rows_out[k]["released_spells"] for k in keys],
         "released_cost": [round(rows_out[k]["released_cost"], 2) for k in keys],
+        "peer_rate": [rows_out[k]["peer"] for k in keys],
+        "peer_released_spells": [rows_out[k]["peer_released_spells"] for k in keys],
+        "peer_released_cost": [round(rows_out[k]["peer_released_cost"], 2) for k in keys],
     }, EBI_TYPES)
     pk = sorted(by_prov)
     nan = [float("nan")] * len(pk)
@@ -216,8 +232,23 @@ def ebi_table(spells, person_year) -> pa.Table:
         "intervention": [k[2] for k in pk], "spells": [by_prov[k][0] for k in pk],
         "cost": [round(by_prov[k][1], 2) for k in pk], "person_years": nan, "rate": nan, "rate_lower": nan,
         "rate_upper": nan, "lower_quartile_rate": nan, "released_spells": nan, "released_cost": nan,
+        "peer_rate": nan, "peer_released_spells": nan, "peer_released_cost": nan,
     }, EBI_TYPES)
     return pa.concat_tables([prov, area])
+
+
+def _similar(peers: pa.Table | None) -> dict[str, list[str]]:
+    """``{practice: [its similar practices]}`` from ``dash_peers`` (practices are compared within
+    their own ICB, ``basis = 'icb'``)."""
+    out: dict[str, list[str]] = {}
+    if peers is None:
+        return out
+    import pyarrow.compute as pc
+
+    p = peers.filter(pc.and_(pc.equal(peers["level"], "practice"), pc.equal(peers["basis"], "icb")))
+    for r in p.select(["area_code", "peer_code"]).to_pylist():
+        out.setdefault(r["area_code"], []).append(r["peer_code"])
+    return out
 
 
 __all__ = ["EBI_TYPES", "ebi_candidates", "ebi_spells", "ebi_table", "not_coded", "requirement_codes", "rule_table"]

@@ -267,13 +267,21 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
         "the crude rate in the indicator's unit (numerator / denominator x `per`), with `target`, the ICB's "
         "crude rate, as the funnel's centre. ACSC admissions are served from PCN level up: by practice their "
         "counts, a lower bound on emergency admissions, would have disclosure control withhold emergency "
-        "admissions far more widely.",
+        "admissions far more widely. For ICB analysts, each EBI intervention's row also says what would be "
+        "released if every practice above the ICB's lower quartile of practice rates, or above its similar "
+        "practices' pooled rate, came down to it (spells, and cost at the practice's own cost per spell).",
         (label("indicator", "Indicator"), label("indicator_name", "Indicator name"), label("unit", "Unit"),
          label("per", "Unit multiplier")),
         (count("numerator", "Numerator"), count("denominator", "Denominator"),
          per_unit("crude", "numerator", "denominator", "Crude rate (in the unit)"),
          analyst("crude_lower", "Crude lower 95%"), analyst("crude_upper", "Crude upper 95%"),
-         label("target", "ICB crude rate (funnel centre)")),
+         label("target", "ICB crude rate (funnel centre)"),
+         analyst("lower_quartile_rate", "EBI: ICB lower-quartile practice rate"),
+         analyst("released_spells", "EBI: spells released at the lower quartile"),
+         analyst("released_cost", "EBI: cost released at the lower quartile (£)"),
+         analyst("peer_rate", "EBI: similar practices' rate"),
+         analyst("peer_released_spells", "EBI: spells released at similar practices' rate"),
+         analyst("peer_released_cost", "EBI: cost released at similar practices' rate (£)")),
     ),
     Dataset(
         "indicators_standardised", "dash_indicators_standardised", "Standardised indicators",
@@ -307,6 +315,20 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
          per_unit("crude", "numerator", "denominator", "Rate (in the unit)"),
          label("funnel_lower", "SHMI lower limit"), label("funnel_upper", "SHMI upper limit"),
          std("band", "numerator", "SHMI band"), label("reference", "Reference")),
+        hierarchical=False,
+        levels=("icb",),
+    ),
+    Dataset(
+        "provider_indicators_monthly", "dash_provider_indicators_monthly", "Provider indicators by month",
+        "The provider indicators by calendar month: the points of each trust's SPC chart (the clinical coding "
+        "audit's changes month on month). `month_days` is the days of the month the extract covers. The same "
+        "rows are shown under each ICB.",
+        (label("month", "Month"), label("month_days", "Days covered"), label("provider_code", "Provider"),
+         label("indicator", "Indicator"), label("indicator_name", "Indicator name"), label("unit", "Unit"),
+         label("per", "Unit multiplier")),
+        (count("numerator", "Numerator"), count("denominator", "Denominator"),
+         per_unit("crude", "numerator", "denominator", "Rate (in the unit)")),
+        all_years=True,
         hierarchical=False,
         levels=("icb",),
     ),
@@ -413,6 +435,8 @@ RELATIONS: tuple[Same | Sum | Bands, ...] = (
     # the indicators: one numerator shown twice, months adding up to the year, and bounds
     Same("indicators_standardised.numerator", "indicators.numerator", on=("indicator",)),
     *(Sum(f"indicators_monthly.{m}", f"indicators.{m}", by=("indicator",)) for m in ("numerator", "denominator")),
+    *(Sum(f"provider_indicators_monthly.{m}", f"provider_indicators.{m}", by=("provider_code", "indicator"))
+      for m in ("numerator", "denominator")),
     Same("indicators.denominator", "summary.persons", only=(("indicator", FREQUENT),)),
     *(Sum("indicators.numerator", "summary.emergency_admissions", only=(("indicator", (a,)),), sense="<=")
       for a in ACSC),

@@ -1,7 +1,8 @@
 """The Indicators page (``/indicators``): the commissioning indicators of an area (issue 18,
 ``docs/indicators.md``) as tables, a funnel plot of the practices (PCNs for ACSC) around the
 ICB's rate, the monthly SPC chart at place and ICB level and, for ICB-wide roles, the trusts'
-indicators with the SHMI's funnel. Everything is read through :func:`phm.web.service.dataset`, so each role sees its own
+indicators with the SHMI's funnel and, for a trust's indicator (the clinical coding audit, the
+SHMI, readmissions by trust), each trust's monthly SPC chart. Everything is read through :func:`phm.web.service.dataset`, so each role sees its own
 areas, disclosure-controlled, as the JSON API serves them.
 
 Funnel limits (``phm.stats``, after Spiegelhalter 2005 and the Fingertips funnel method):
@@ -18,7 +19,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from phm.indicators.dashboard import NOT_BY_PRACTICE
+from phm.indicators.dashboard import NOT_BY_PRACTICE, RELEASE
 from phm.web import charts, pages, service, spc
 from phm.web.datasets import LEVEL_TEXT
 from phm.web.roles import LEVELS
@@ -104,10 +105,14 @@ def shmi_funnel(rows: list[dict], title: str) -> dict:
 
 def _panels(request: Request, s, level: str, code: str, fy, indicator: str | None, q: dict):
     data = service.web(request).data
-    h = data.hierarchy
     here = service.dataset(data, s, "indicators", level, code, fy=fy)
-    ids = [r["indicator"] for r in here.rows]
+    ids = list(dict.fromkeys(r["indicator"] for r in here.rows))
     names = {r["indicator"]: r["indicator_name"] for r in here.rows}
+    prov = service.dataset(data, s, "provider_indicators", level, code, fy=fy) if level == "icb" else None
+    for r in prov.rows if prov else []:  # the trusts' own indicators (the coding audit, the SHMI) too
+        if r["indicator"] not in names:
+            ids.append(r["indicator"])
+            names[r["indicator"]] = r["indicator_name"]
     indicator = indicator if indicator in ids else (ids[0] if ids else None)
     panels = [pages.panel(here, None, q, columns=SHOWN, note="Crude rates, in each indicator's unit, from the "
                           "figures shown. The definitions are in docs/indicators.md.")]
@@ -117,6 +122,24 @@ def _panels(request: Request, s, level: str, code: str, fy, indicator: str | Non
                                    "reference's rates), ACSC admissions directly (ESP2013)."))
     if indicator is None:
         return panels, ids, names, indicator, here
+    if any(r["indicator"] == indicator for r in here.rows):
+        panels += _area_panels(data, s, level, code, fy, indicator, names, q)
+    if prov is not None:
+        panels.append(pages.panel(prov, shmi_funnel(prov.rows, "SHMI by trust"), q,
+                                  columns=["provider_code", "indicator_name", "numerator", "denominator", "crude",
+                                           "funnel_lower", "funnel_upper", "band", "unit"],
+                                  note="Trusts' figures cover everyone they treat. The SHMI's denominator is its "
+                                       "expected deaths (the warehouse's case-mix model; UNVERIFIED diagnosis "
+                                       "groups, docs/indicators.md), so its rate is the SHMI."))
+        if any(r["indicator"] == indicator for r in prov.rows):
+            panels += _provider_spc(data, s, level, code, indicator, names[indicator], q)
+    return panels, ids, names, indicator, here
+
+
+def _area_panels(data, s, level: str, code: str, fy, indicator: str, names: dict, q: dict) -> list:
+    """The funnel of the practices (PCNs for ACSC) and, at place and ICB level, the monthly SPC."""
+    h = data.hierarchy
+    panels = []
     # the funnel's points: practices (ACSC: PCNs, NOT_BY_PRACTICE), within the area, or for an
     # area at or below the points' level, within its parent at the level above them
     points = "pcn" if indicator in NOT_BY_PRACTICE else "practice"
@@ -132,7 +155,8 @@ def _panels(request: Request, s, level: str, code: str, fy, indicator: str | Non
         panels.append(pages.panel(areas, funnel(rows, f"Funnel plot: {names[indicator]} by {LEVEL_TEXT[points]}{where}",
                                                 area_names, code if level == points else None),
                                   {"level": points, "within": within, "fy": fy}, rows=rows, columns=
-                                  ["area_code", "area_name", "numerator", "denominator", "crude", "target"]))
+                                  ["area_code", "area_name", "numerator", "denominator", "crude", "target",
+                                   *(RELEASE if indicator.startswith("ebi_") else ())]))
     except HTTPException:
         pass
     if level in ("place", "icb"):
@@ -144,15 +168,26 @@ def _panels(request: Request, s, level: str, code: str, fy, indicator: str | Non
                         note=" ".join(["No direction of improvement is set for the monthly counts.", *v.notes]))
         p.update(icons=v.icons)
         panels.append(p)
-    if level == "icb":
-        prov = service.dataset(data, s, "provider_indicators", level, code, fy=fy)
-        panels.append(pages.panel(prov, shmi_funnel(prov.rows, "SHMI by trust"), q,
-                                  columns=["provider_code", "indicator_name", "numerator", "denominator", "crude",
-                                           "funnel_lower", "funnel_upper", "band", "unit"],
-                                  note="Trusts' figures cover everyone they treat. The SHMI's denominator is its "
-                                       "expected deaths (the warehouse's case-mix model; UNVERIFIED diagnosis "
-                                       "groups, docs/indicators.md), so its rate is the SHMI."))
-    return panels, ids, names, indicator, here
+    return panels
+
+
+def _provider_spc(data, s, level: str, code: str, indicator: str, name: str, q: dict) -> list:
+    """One SPC chart per trust of the indicator's monthly rate (Making Data Count XmR chart of
+    the rate shown, from the rounded counts): the coding audit's changes month on month."""
+    monthly = service.dataset(data, s, "provider_indicators_monthly", level, code)
+    rows = [r for r in monthly.rows if r["indicator"] == indicator]
+    panels = []
+    for provider in sorted({r["provider_code"] for r in rows}):
+        mine = [r for r in rows if r["provider_code"] == provider]
+        unit = mine[0].get("unit", "")
+        v = spc.view(mine, "crude", f"{name} ({unit}): {provider} by month", area=provider)
+        p = pages.panel(monthly, v.figure, {**q, "fy": None}, rows=mine,
+                        columns=["month", "month_days", "provider_code", "numerator", "denominator", "crude"],
+                        note=" ".join(["No direction of improvement is set: a change in coding is for the "
+                                       "coding review to explain.", *v.notes]))
+        p.update(icons=v.icons)
+        panels.append(p)
+    return panels
 
 
 @router.get("/indicators", response_class=HTMLResponse)
