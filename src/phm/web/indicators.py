@@ -162,12 +162,9 @@ def _area_panels(data, s, level: str, code: str, fy, indicator: str, names: dict
     if level in ("place", "icb"):
         monthly = service.dataset(data, s, "indicators_monthly", level, code)
         rows = [r for r in monthly.rows if r["indicator"] == indicator]
-        v = spc.view(rows, "numerator", f"{names[indicator]}: numerator by month", area=code)
-        p = pages.panel(monthly, v.figure, {**q, "fy": None}, rows=rows,
-                        columns=["month", "month_days", "indicator_name", "numerator", "denominator"],
-                        note=" ".join(["No direction of improvement is set for the monthly counts.", *v.notes]))
-        p.update(icons=v.icons)
-        panels.append(p)
+        panels.append(_spc_panel(monthly, rows, "numerator", f"{names[indicator]}: numerator by month", code, q,
+                                 ["month", "month_days", "indicator_name", "numerator", "denominator"],
+                                 "No direction of improvement is set for the monthly counts."))
     return panels
 
 
@@ -179,15 +176,21 @@ def _provider_spc(data, s, level: str, code: str, indicator: str, name: str, q: 
     panels = []
     for provider in sorted({r["provider_code"] for r in rows}):
         mine = [r for r in rows if r["provider_code"] == provider]
-        unit = mine[0].get("unit", "")
-        v = spc.view(mine, "crude", f"{name} ({unit}): {provider} by month", area=provider)
-        p = pages.panel(monthly, v.figure, {**q, "fy": None}, rows=mine,
-                        columns=["month", "month_days", "provider_code", "numerator", "denominator", "crude"],
-                        note=" ".join(["No direction of improvement is set: a change in coding is for the "
-                                       "coding review to explain.", *v.notes]))
-        p.update(icons=v.icons)
-        panels.append(p)
+        panels.append(_spc_panel(monthly, mine, "crude", f"{name} ({mine[0].get('unit', '')}): {provider} by month",
+                                 provider, q, ["month", "month_days", "provider_code", "numerator", "denominator",
+                                               "crude"],
+                                 "No direction of improvement is set: a change in coding is for the coding "
+                                 "review to explain."))
     return panels
+
+
+def _spc_panel(result, rows: list[dict], measure: str, title: str, area: str, q: dict, columns: list[str],
+               note: str) -> dict:
+    """A panel of the SPC chart of ``measure`` over ``rows`` (all years), its icons and notes."""
+    v = spc.view(rows, measure, title, area=area)
+    p = pages.panel(result, v.figure, {**q, "fy": None}, rows=rows, columns=columns, note=" ".join([note, *v.notes]))
+    p.update(icons=v.icons)
+    return p
 
 
 @router.get("/indicators", response_class=HTMLResponse)
