@@ -36,6 +36,10 @@ Targets on this machine (2 cores, 24 GB):
   min, ingest <= 12 min, build <= 15 min, peak RSS <= 12 GB each; and Spark (local mode) ingest
   and build at 100,000, 300,000 and 1,000,000 persons with the scaling slope.
 
+Every run first times the machine on two fixed workloads (:func:`machine`, stage ``machine``
+in results.json): machines of the same size differ in speed, and a target met on one may be
+missed on a slower one, so compare figures from different days with that line beside them.
+
 The NHS test range holds only 909,091 valid NHS numbers, so the largest synthetic ICB with NHS
 numbers is 900,000 persons; the sized stages use that, the scale stages pseudonymised feeds.
 Environment: ``PHM_BENCH_SIZES`` (default ``100000,900000``), ``PHM_BENCH_STAGES`` (default
@@ -496,8 +500,34 @@ def serve_lines(persons: int, r: dict) -> list[str]:
     return out
 
 
+def machine() -> dict:
+    """The machine's speed on two fixed workloads, so that figures from different machines of
+    the same size (2 cores) can be compared: one core of pure Python (30M integer additions)
+    and DuckDB on both cores (a hash aggregate of 20M rows into 1M groups). The absolute
+    targets hold on the machine they were set on; a slower machine shows here first."""
+    import duckdb
+
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(30_000_000):
+        total += i
+    python_s = time.perf_counter() - t0
+    con = duckdb.connect(config={"enable_progress_bar": False})
+    con.execute("CREATE TABLE t AS SELECT range AS k, range % 1000003 AS g FROM range(20000000)")
+    t0 = time.perf_counter()
+    con.execute("SELECT g, sum(hash(k)), count(*) FROM t GROUP BY g").fetchall()
+    duckdb_s = time.perf_counter() - t0
+    con.close()
+    return {"python_loop_s": round(python_s, 2), "duckdb_aggregate_s": round(duckdb_s, 2),
+            "threads": os.cpu_count()}
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
+    m = machine()
+    print(f"machine: pure Python {m['python_loop_s']:.2f} s, DuckDB aggregate {m['duckdb_aggregate_s']:.2f} s "
+          f"({m['threads']} cores; lower is faster, see machine())", flush=True)
+    record("machine", 0, m)
     if "serve" in STAGES:
         ensure_wrk()  # before minutes of building
     for n in SIZES:

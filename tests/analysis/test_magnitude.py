@@ -79,6 +79,33 @@ def test_rollup_merges_top2_and_adds_people():
     assert m["spend_top2"].tolist() == [[10.0, 0.0], [0.0, 0.0]]
 
 
+def test_duckdbs_top_two_aggregate_and_the_portable_window_agree(con, monkeypatch):
+    """DuckDB takes the two largest in one aggregate (``max(v, 2)``); Spark's path (a window
+    ``max``, then the largest below it or a tie) must give the same cells: ties, one person,
+    nobody positive, negatives and nulls (null counts as 0)."""
+    cells = {  # stratum -> contributions; expected (sum, people, top1, top2)
+        "tie": ([50.0, 50.0, 10.0], (110.0, 3, 50.0, 50.0)),
+        "one": ([7.5, 0.0, None], (7.5, 1, 7.5, 0.0)),
+        "none": ([0.0, -3.0], (-3.0, 0, 0.0, 0.0)),
+        "spread": ([1.0, 9.0, 4.0, 9.5, -2.0], (21.5, 4, 9.5, 9.0)),
+    }
+    t = con.create_table("contrib", ibis.memtable(pa.table({
+        "k": [k for k, (vs, _) in cells.items() for _ in vs],
+        "v": pa.array([v for vs, _ in cells.values() for v in vs], pa.float64()),
+    })), overwrite=True)
+
+    def run() -> dict:
+        c = magnitude.contributions(t, ["k"], {"m": t.v})
+        out = c.group_by("k").aggregate(**magnitude.aggregates(c)).to_pyarrow().to_pylist()
+        return {r["k"]: (r["m"], r["m_people"], r["m_top1"], r["m_top2"]) for r in out}
+
+    assert magnitude._top_n_aggregate(t)
+    in_one = run()
+    monkeypatch.setattr(magnitude, "_top_n_aggregate", lambda _t: False)
+    assert any(c.startswith("_m_") for c in magnitude.contributions(t, ["k"], {"m": t.v}).columns)
+    assert run() == in_one == {k: want for k, (_, want) in cells.items()}
+
+
 # ---- hand-made examples ------------------------------------------------------------------
 
 

@@ -82,11 +82,6 @@ def spell_totals(spells):
     )
 
 
-def ae_totals(activity):
-    a = activity.filter(activity.setting == "ecds")
-    return a.group_by(["person_id", "fy"]).aggregate(ae_attendances=a.count().cast("int64"))
-
-
 def condition_first_dates(gp_events, episodes, refs, window):
     """The ``person_condition`` mart: (person_id, condition, first_date, first_gp_date,
     first_hospital_date) from GP SNOMED codes and hospital ICD-10 codes. A condition coded in
@@ -132,18 +127,10 @@ def hri_flag(t):
     return (t.cost_total > 0) & (before < 0.5 * total)
 
 
-def icb_cost_totals(activity):
-    """``(person_id, fy, cost_total)``: each person-year's ICB-commissioned cost, exactly as
-    :func:`activity_totals` computes ``cost_total`` (the ranking :func:`hri_cut` walks)."""
-    cost = ibis.ifelse(activity.funder == "icb", activity.cost, 0.0)
-    a = activity.mutate(_icb_cost=cost)
-    return a.group_by(["person_id", "fy"]).aggregate(cost_total=a._icb_cost.sum().round(2))
-
-
 def hri_cut(t):
     """Per year, the last High Resource Individual in the ranking :func:`hri_flag` walks (cost
     descending, then ``person_id``): ``(fy, _hri_cost, _hri_pid)`` from person-year costs ``t``
-    (:func:`icb_cost_totals`). The HRIs of a year are a prefix of that ranking (everyone ranked
+    (``cost_total`` of :func:`activity_totals`). The HRIs of a year are a prefix of that ranking (everyone ranked
     above an HRI holds even less), so this one row per year marks them all (:func:`with_hri`).
     The ranking window reads three columns: over the assembled mart it sorted every one of its
     150 (about 80 of a 3,000,000-person ``person_year``'s 291 seconds)."""
@@ -176,7 +163,6 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     j = _by_person_year(base, act)
     j = j.filter((j.exposure_days > 0) | j.cost_total.notnull())
     j = _by_person_year(j, spell_totals(spells))
-    j = _by_person_year(j, ae_totals(activity))
 
     # Keys for the per-person-year evidence come from ``base`` (person x year), not from ``j``:
     # every use of ``j`` would recompute the activity totals, and the extra keys (years with no
@@ -203,7 +189,7 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     fill.update({f"hosp_{c}": False for c in condition_ids})
     fill.update(dict.fromkeys(segments.FLAGS, False))
     fill.update({"cost_total": 0.0, "cost_nhse": 0.0, "cost_private": 0.0, "prescription_items": 0.0, "emergency_admissions": 0, "maternity_admissions": 0,
-                 "ae_attendances": 0, "charlson": 0, "hfrs": 0.0})
+                 "charlson": 0, "hfrs": 0.0})
     j = j.mutate(**{k: j[k].coalesce(v) for k, v in fill.items()})
     age = age_in_year(j.date_of_birth, j.fy_start)
     age_end = ibis.greatest(age_on(j.date_of_birth, j.fy_end), 0)
@@ -218,13 +204,16 @@ def person_year(person, activity, spells, conditions, episodes, refs, condition_
     died_in_year = j.date_of_death.notnull() & (j.date_of_death >= j.fy_start) & (j.date_of_death <= j.fy_end)
     j = j.mutate(
         age=age, age_band=age_band(age), age_year_end=age_end, ltc_count=ltc,
+        ae_attendances=j.n_ecds,  # A&E attendances are the ECDS rows (linked, every funder)
         deceased=j.date_of_death.notnull() & (j.date_of_death <= j.fy_end),
         died_in_year=died_in_year,
     )
     j = j.mutate(cms=comorbidity.cms_expr(j))
     j = j.mutate(segment=segments.segment_expr(j))
     j = j.mutate(end_of_life_retrospective=(j.segment == "end_of_life") & ~j.palliative_care_register)
-    j = with_hri(j, hri_cut(icb_cost_totals(activity)))
+    # ``act`` a second time: DuckDB computes a query's shared subexpression (a CTE) once, so
+    # the ranking costs no second pass over activity
+    j = with_hri(j, hri_cut(act.select("person_id", "fy", "cost_total")))
     cols = [
         "person_id", "fy", "fy_label", "fy_start", "fy_end", "exposure_days", "age", "age_band", "age_year_end", "sex",
         "ethnic_group", "imd2019_decile", "imd2019_quintile", "imd2025_decile", "imd2025_quintile", "core20",
