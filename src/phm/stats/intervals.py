@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
+from scipy import special as _sp
 
 from ._validate import as_nonneg, check_conf, scalar_or_array, z_value
 
@@ -61,12 +61,17 @@ def exact_poisson_ci(observed, conf: float = 0.95):
     ``lower = chi2_{(1-conf)/2}(2O) / 2`` (0 when O = 0) and
     ``upper = chi2_{(1+conf)/2}(2O+2) / 2`` (Garwood 1936; PHE Technical Guide:
     Confidence intervals).
+
+    ``chi2_p(2k) / 2`` is the regularised lower incomplete gamma function's inverse
+    ``gammaincinv(k, p)``, which is how scipy computes ``chi2.ppf`` (``2 gammaincinv(df/2, p)``):
+    called directly, without ``scipy.stats``' argument handling, which cost a millisecond a
+    call (the build computes thousands of these intervals one cell at a time). Same numbers.
     """
     c = check_conf(conf)
     o = as_nonneg(observed, "observed")
     with np.errstate(invalid="ignore"):
-        lower = np.where(o > 0, _st.chi2.ppf((1.0 - c) / 2.0, 2.0 * o) / 2.0, 0.0)
-    upper = _st.chi2.ppf((1.0 + c) / 2.0, 2.0 * o + 2.0) / 2.0
+        lower = np.where(o > 0, _sp.gammaincinv(o, (1.0 - c) / 2.0), 0.0)
+    upper = _sp.gammaincinv(o + 1.0, (1.0 + c) / 2.0)
     return scalar_or_array(lower), scalar_or_array(upper)
 
 
