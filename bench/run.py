@@ -512,7 +512,8 @@ def machine() -> dict:
     for i in range(30_000_000):
         total += i
     python_s = time.perf_counter() - t0
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute("CREATE TABLE t AS SELECT range AS k, range % 1000003 AS g FROM range(20000000)")
     t0 = time.perf_counter()
     con.execute("SELECT g, sum(hash(k)), count(*) FROM t GROUP BY g").fetchall()
