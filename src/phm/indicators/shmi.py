@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from phm import stats
 from phm.analysis._common import table
 from phm.indicators.mortality import INVALID
-from phm.indicators.values import TYPES, fy_label
+from phm.indicators.values import TYPES, fy_label, observed_expected
 from phm.warehouse import fetch
 
 FEATURES = ("age_band", "sex", "method", "admission_month", "charlson_group", "year_index")
@@ -167,20 +167,16 @@ def overdispersion(observed: np.ndarray, expected: np.ndarray) -> tuple[float, s
 def _values(g: pa.Table, monthly: bool) -> pa.Table:
     o, n, e = (g.column(c).to_numpy().astype(float) for c in ("d", "n", "e"))
     fy = g.column("fy").to_pylist()
-    rl, ru = stats.poisson_ci(o)
-    lo, hi = stats.wilson_ci(o, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio, rl, ru = (np.where(e > 0, x / e, np.nan) for x in (o, rl, ru))
+    oe = observed_expected(o, n, e)
     month = g.column("month").to_pylist() if monthly else [None] * g.num_rows
     k = g.num_rows
-    return table({
+    cols = {
         "indicator": ["shmi"] * k, "level": ["provider"] * k, "area_code": g.column("provider_code").to_pylist(),
         "period": [m or fy_label(f) for m, f in zip(month, fy, strict=True)], "fy": fy, "month": month,
-        "numerator": o.astype(np.int64), "denominator": n, "value": ratio, "lower": rl, "upper": ru,
-        "crude": 100 * o / n, "crude_lower": 100 * lo, "crude_upper": 100 * hi,
-        "expected": e, "ratio": ratio, "ratio_lower": rl, "ratio_upper": ru,
+        "value": oe["ratio"], "lower": oe["ratio_lower"], "upper": oe["ratio_upper"], **oe,
         "unit": ["ratio"] * k, "reference": ["warehouse case-mix model"] * k,
-    }, TYPES)
+    }
+    return table({c: cols[c] for c in TYPES}, TYPES)  # in TYPES' order
 
 
 __all__ = ["BANDS", "GROUP_TYPES", "SHMI_TYPES", "banded", "expected_deaths", "overdispersion", "shmi_cells",

@@ -116,26 +116,36 @@ def readmission_values(index, person_year) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def _readmission_rows(level: str, g: pa.Table, column: str, monthly: bool, crude_ref: dict) -> pa.Table:
-    o, n, e = (g.column(f"{c}_sum").to_numpy() for c in ("r", "n", "e"))
-    fy = g.column("fy").to_numpy()
-    c = np.array([crude_ref[f] for f in fy.tolist()], dtype=float)
+def observed_expected(o: np.ndarray, n: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns an observed/expected indicator shares (readmissions, SHMI): the crude
+    percentage ``100 o / n`` with Wilson limits, and the ratio ``o / e`` with the count's
+    Poisson limits (Byar's at 10 or more, exact below; PHE Technical Guide: Confidence
+    intervals) over ``e``; the ratio is NaN where nothing is expected."""
     lo, hi = stats.wilson_ci(o, n)
     rl, ru = stats.poisson_ci(o)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio, rl, ru = (np.where(e > 0, x / e, np.nan) for x in (o, rl, ru))
+    return {"numerator": o.astype(np.int64), "denominator": n,
+            "crude": 100 * o / n, "crude_lower": 100 * lo, "crude_upper": 100 * hi,
+            "expected": e, "ratio": ratio, "ratio_lower": rl, "ratio_upper": ru}
+
+
+def _readmission_rows(level: str, g: pa.Table, column: str, monthly: bool, crude_ref: dict) -> pa.Table:
+    o, n, e = (g.column(f"{c}_sum").to_numpy() for c in ("r", "n", "e"))
+    fy = g.column("fy").to_numpy()
+    c = np.array([crude_ref[f] for f in fy.tolist()], dtype=float)
+    oe = observed_expected(o, n, e)
     month = g.column("month").to_pylist() if monthly else [None] * g.num_rows
-    return table({
+    cols = {
         "indicator": ["readmission_30d"] * g.num_rows, "level": [level] * g.num_rows,
         "area_code": g.column(column).to_pylist(),
         "period": [m or fy_label(f) for m, f in zip(month, fy.tolist(), strict=True)], "fy": fy, "month": month,
-        "numerator": o.astype(np.int64), "denominator": n,
-        "value": 100 * ratio * c, "lower": 100 * rl * c, "upper": 100 * ru * c,
-        "crude": 100 * o / n, "crude_lower": 100 * lo, "crude_upper": 100 * hi,
-        "expected": e, "ratio": ratio, "ratio_lower": rl, "ratio_upper": ru,
+        "value": 100 * oe["ratio"] * c, "lower": 100 * oe["ratio_lower"] * c, "upper": 100 * oe["ratio_upper"] * c,
+        **oe,
         "unit": ["%"] * g.num_rows,
         "reference": [f"warehouse {fy_label(f)} ({100 * crude_ref[f]:.2f}%)" for f in fy.tolist()],
-    }, TYPES)
+    }
+    return table({c: cols[c] for c in TYPES}, TYPES)  # in TYPES' order
 
 
 # -- ACSC ---------------------------------------------------------------------------------
@@ -274,4 +284,4 @@ def _dsr_table(indicator, level, area, fy, month, o, p, w) -> pa.Table:
     }, TYPES)
 
 
-__all__ = ["TYPES", "acsc_values", "fy_label", "readmission_values"]
+__all__ = ["TYPES", "acsc_values", "fy_label", "observed_expected", "readmission_values"]
