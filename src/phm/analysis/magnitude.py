@@ -22,10 +22,10 @@ top-2s in the strata query itself. On DuckDB the top two are one aggregate, ``ma
 ``max``, portable Ibis) and the second is the largest below it, or the largest again when two
 persons share it. Both give the same numbers (the DuckDB/Spark parity suite and
 ``tests/analysis/test_magnitude.py`` check it); the DuckDB aggregate avoids the window's
-sort of every contribution row (about 2.5 times faster on a person-month table). In Python, :func:`phm.analysis._common.rollup` with ``top2=`` merges the
-strata up the levels: counts add (a person is in one stratum: one practice per year), and
-top-2 is mergeable (the top-2 of a union is the top-2 of the parts' top-2s), so every level
-is exact.
+sort of every contribution row (about 2.5 times faster on a person-month table).
+In Python, :func:`phm.analysis._common.rollup` with ``top2=`` merges the strata up the
+levels: counts add (a person is in one stratum: one practice per year), and top-2 is
+mergeable (the top-2 of a union is the top-2 of the parts' top-2s), so every level is exact.
 """
 
 from __future__ import annotations

@@ -130,8 +130,9 @@ def hri_flag(t):
 def hri_cut(t):
     """Per year, the last High Resource Individual in the ranking :func:`hri_flag` walks (cost
     descending, then ``person_id``): ``(fy, _hri_cost, _hri_pid)`` from person-year costs ``t``
-    (``cost_total`` of :func:`activity_totals`). The HRIs of a year are a prefix of that ranking (everyone ranked
-    above an HRI holds even less), so this one row per year marks them all (:func:`with_hri`).
+    (``cost_total`` of :func:`activity_totals`). The HRIs of a year are a prefix of that
+    ranking (everyone ranked above an HRI holds even less), so this one row per year marks
+    them all (:func:`with_hri`).
     The ranking window reads three columns: over the assembled mart it sorted every one of its
     150 (about 80 of a 3,000,000-person ``person_year``'s 291 seconds)."""
     n = t.filter(t.cost_total > 0).select("person_id", "fy", "cost_total")
