@@ -527,7 +527,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     m = machine()
     print(f"machine: pure Python {m['python_loop_s']:.2f} s, DuckDB aggregate {m['duckdb_aggregate_s']:.2f} s "
-          f"({m['threads']} cores; lower is faster, see machine())", flush=True)
+          f"({m['threads']} logical CPUs; lower is faster, see machine())", flush=True)
     record("machine", 0, m)
     if "serve" in STAGES:
         ensure_wrk()  # before minutes of building

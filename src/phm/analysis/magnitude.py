@@ -51,8 +51,8 @@ def _top_n_aggregate(t) -> bool:
     """Whether ``t``'s engine has :func:`_largest` (DuckDB; an unbound table runs there too)."""
     try:
         return t.get_backend().name == "duckdb"
-    except IbisError:  # an unbound table: it would run on the default backend, DuckDB
-        return True
+    except IbisError:  # no single backend (unbound, or tables of several): it cannot run as
+        return True  # it is, so either path will do
 
 
 def types(money: str) -> dict:
