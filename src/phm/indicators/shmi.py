@@ -176,7 +176,7 @@ def _values(g: pa.Table, monthly: bool) -> pa.Table:
         "value": oe["ratio"], "lower": oe["ratio_lower"], "upper": oe["ratio_upper"], **oe,
         "unit": ["ratio"] * k, "reference": ["warehouse case-mix model"] * k,
     }
-    return table({c: cols[c] for c in TYPES}, TYPES)  # in TYPES' order
+    return table({k: cols[k] for k in TYPES}, TYPES)  # in TYPES' order
 
 
 __all__ = ["BANDS", "GROUP_TYPES", "SHMI_TYPES", "banded", "expected_deaths", "overdispersion", "shmi_cells",

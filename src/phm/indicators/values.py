@@ -145,7 +145,7 @@ def _readmission_rows(level: str, g: pa.Table, column: str, monthly: bool, crude
         "unit": ["%"] * g.num_rows,
         "reference": [f"warehouse {fy_label(f)} ({100 * crude_ref[f]:.2f}%)" for f in fy.tolist()],
     }
-    return table({c: cols[c] for c in TYPES}, TYPES)  # in TYPES' order
+    return table({k: cols[k] for k in TYPES}, TYPES)  # in TYPES' order
 
 
 # -- ACSC ---------------------------------------------------------------------------------
